@@ -1,0 +1,346 @@
+"""Keten files (YAML) to the model in :mod:`ketentest.model`.
+
+Every problem is a :class:`KetenConfigError` naming the file, the key and the
+problem; the format is documented in docs/keten-formaat.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import yaml
+
+from ketentest import referentie
+from ketentest.errors import KetenConfigError
+from ketentest.model import (
+    RESERVED_TLDS,
+    Aannames,
+    Deelnemer,
+    DkimKeySpec,
+    DnsLayout,
+    ExtraRecord,
+    Host,
+    Keten,
+    MailDomain,
+    MxHost,
+    Rol,
+    TlsaSpec,
+    Zone,
+)
+
+DEFAULT_KETEN = "midden-nederland"
+_HINT = "zie docs/keten-formaat.md voor het formaat van een ketenbestand"
+_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+_RECORD = re.compile(r"^(?P<name>\S+)\s+(?:(?P<ttl>\d+)\s+)?(?:IN\s+)?(?P<type>[A-Za-z][A-Za-z0-9]*)\s+(?P<rdata>.+)$")
+
+
+def builtin_ketens() -> list[str]:
+    folder = resources.files("ketentest.data").joinpath("ketens")
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_keten(source: str | Path | None = None) -> Keten:
+    """Load a keten from a file path, or a built-in keten by name (default:
+    ``midden-nederland``)."""
+    if source is None:
+        source = DEFAULT_KETEN
+    path = Path(source)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise KetenConfigError(str(path), "(bestand)", "bestand niet gevonden",
+                                   f"geef een bestaand ketenbestand, of een ingebouwde keten: {', '.join(builtin_ketens())}")
+        return parse_keten(path.read_text(encoding="utf-8"), str(path))
+    name = str(source)
+    if name not in builtin_ketens():
+        raise KetenConfigError(name, "(keten)", "geen bestand en geen ingebouwde keten",
+                               f"ingebouwde ketens: {', '.join(builtin_ketens())}")
+    text = resources.files("ketentest.data").joinpath("ketens", f"{name}.yaml").read_text(encoding="utf-8")
+    return parse_keten(text, f"ingebouwd:{name}")
+
+
+def parse_keten(text: str, source: str = "<tekst>") -> Keten:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"regel {mark.line + 1}, kolom {mark.column + 1}" if mark else "(YAML)"
+        raise KetenConfigError(source, where, f"geen geldige YAML: {getattr(e, 'problem', e)}", _HINT) from None
+    return _Parser(source).keten(data)
+
+
+class _Parser:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.addresses: dict[str, str] = {}  # ip -> key that claimed it
+
+    # -- primitives -------------------------------------------------------
+    def fail(self, key: str, problem: str, hint: str = _HINT) -> KetenConfigError:
+        return KetenConfigError(self.source, key, problem, hint)
+
+    def mapping(self, value: Any, key: str, allowed: set[str], required: set[str] = frozenset()) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"verwacht een mapping (sleutel: waarde), kreeg {type(value).__name__}")
+        unknown = set(map(str, value)) - allowed
+        if unknown:
+            raise self.fail(f"{key}.{sorted(unknown)[0]}", f"onbekende sleutel; toegestaan: {', '.join(sorted(allowed))}")
+        missing = required - set(value)
+        if missing:
+            raise self.fail(f"{key}.{sorted(missing)[0]}", "ontbreekt (verplicht)")
+        return value
+
+    def seq(self, value: Any, key: str) -> list:
+        if not isinstance(value, list):
+            raise self.fail(key, f"verwacht een lijst, kreeg {type(value).__name__}")
+        return value
+
+    def text(self, value: Any, key: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, "verwacht een niet-lege tekst")
+        return value.strip()
+
+    def integer(self, value: Any, key: str, lo: int, hi: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise self.fail(key, f"verwacht een geheel getal van {lo} tot en met {hi}, kreeg {value!r}")
+        return value
+
+    def boolean(self, value: Any, key: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(key, f"verwacht true of false, kreeg {value!r}")
+        return value
+
+    def domain_name(self, value: Any, key: str) -> str:
+        name = self.text(value, key).lower().rstrip(".")
+        labels = name.split(".")
+        if not all(_LABEL.match(label) for label in labels):
+            raise self.fail(key, f"{name!r} is geen geldige domeinnaam")
+        if labels[-1] not in RESERVED_TLDS:
+            raise self.fail(key, f"{name!r} ligt niet onder een gereserveerd topdomein",
+                            f"gebruik een naam onder .{', .'.join(RESERVED_TLDS)}, zodat nooit een echt domein bereikt wordt")
+        return name
+
+    def address(self, value: Any, key: str) -> str:
+        text = self.text(str(value) if value is not None else value, key)
+        try:
+            ip = ipaddress.IPv4Address(text)
+        except ValueError:
+            raise self.fail(key, f"{text!r} is geen IPv4-adres") from None
+        if not ip.is_loopback:
+            raise self.fail(key, f"{text} ligt niet op loopback",
+                            "geef elke gesimuleerde partij een eigen adres in 127.0.0.0/8; verkeer blijft op deze machine")
+        return text
+
+    def claim(self, ip: str, key: str) -> None:
+        """Each DNS server and host needs its own address."""
+        if ip in self.addresses and not self.addresses[ip].startswith("dns-shared"):
+            raise self.fail(key, f"adres {ip} is al in gebruik bij {self.addresses[ip]}",
+                            "geef elke gesimuleerde partij een eigen 127.x.y.z-adres")
+        self.addresses[ip] = key
+
+    # -- sections ---------------------------------------------------------
+    def keten(self, data: Any) -> Keten:
+        top = self.mapping(data, "(ketenbestand)",
+                           {"keten", "beschrijving", "aannames", "dns", "politie", "meldpunten", "zones"},
+                           {"keten", "politie", "meldpunten"})
+        layout = self.dns_layout(top.get("dns", {}))
+        politie = self.deelnemer(top["politie"], "politie", Rol.POLITIE)
+        meldpunten_raw = self.seq(top["meldpunten"], "meldpunten")
+        if not meldpunten_raw:
+            raise self.fail("meldpunten", "er is geen enkel meldpunt")
+        meldpunten = tuple(self.deelnemer(m, f"meldpunten[{i}]", Rol.MELDPUNT) for i, m in enumerate(meldpunten_raw))
+        self.unique([d.id for d in (politie, *meldpunten)], "id")
+        self.unique([d.domain.name for d in (politie, *meldpunten)], "maildomein.naam")
+        self.disjoint_werkgebieden(meldpunten)
+        zones = tuple(self.zone(z, f"zones[{i}]") for i, z in enumerate(self.seq(top.get("zones", []), "zones")))
+        keten = Keten(
+            naam=self.text(top["keten"], "keten"),
+            beschrijving=str(top.get("beschrijving", "")).strip(),
+            source=self.source,
+            politie=politie,
+            meldpunten=meldpunten,
+            zones=zones,
+            aannames=self.aannames(top.get("aannames", {})),
+            dns=layout,
+        )
+        self.records_inside_zones(keten)
+        return keten
+
+    def unique(self, values: list[str], key: str) -> None:
+        seen = set()
+        for v in values:
+            if v in seen:
+                raise self.fail(key, f"{v!r} komt meer dan eens voor", "elke deelnemer heeft een eigen id en maildomein")
+            seen.add(v)
+
+    def disjoint_werkgebieden(self, meldpunten: tuple[Deelnemer, ...]) -> None:
+        owner: dict[str, str] = {}
+        for m in meldpunten:
+            for code in sorted(m.werkgebied):
+                if code in owner:
+                    naam = referentie.gemeenten()[code].naam
+                    raise self.fail(f"meldpunten[{m.id}].werkgebied",
+                                    f"gemeente {code} ({naam}) hoort ook al bij {owner[code]}",
+                                    "een gemeente hoort bij precies één meldpunt")
+                owner[code] = m.id
+
+    def aannames(self, raw: Any) -> Aannames:
+        a = self.mapping(raw, "aannames", {"max_pdf_mb", "bevestiging_minuten", "terugkoppeling_werkdagen",
+                                           "herhalen_uren", "onbestelbaar_melden_minuten"})
+        d = Aannames()
+        return Aannames(
+            max_pdf_bytes=self.integer(a.get("max_pdf_mb", d.max_pdf_bytes // 2**20), "aannames.max_pdf_mb", 1, 1000) * 2**20,
+            bevestiging_minuten=self.integer(a.get("bevestiging_minuten", d.bevestiging_minuten), "aannames.bevestiging_minuten", 1, 10_000),
+            terugkoppeling_werkdagen=self.integer(a.get("terugkoppeling_werkdagen", d.terugkoppeling_werkdagen), "aannames.terugkoppeling_werkdagen", 1, 100),
+            herhalen_uren=self.integer(a.get("herhalen_uren", d.herhalen_uren), "aannames.herhalen_uren", 1, 1000),
+            onbestelbaar_melden_minuten=self.integer(a.get("onbestelbaar_melden_minuten", d.onbestelbaar_melden_minuten), "aannames.onbestelbaar_melden_minuten", 1, 10_000),
+        )
+
+    def dns_layout(self, raw: Any) -> DnsLayout:
+        d = self.mapping(raw, "dns", {"root", "resolver", "tld"})
+        root = self.address(d.get("root", DnsLayout.root_ip), "dns.root")
+        resolver = self.address(d.get("resolver", DnsLayout.resolver_ip), "dns.resolver")
+        self.claim(root, "dns.root")
+        self.claim(resolver, "dns.resolver")
+        tlds = []
+        for tld, ip in self.mapping(d.get("tld", {}), "dns.tld", set(RESERVED_TLDS)).items():
+            ip = self.address(ip, f"dns.tld.{tld}")
+            self.claim(ip, f"dns.tld.{tld}")
+            tlds.append((tld, ip))
+        return DnsLayout(root, resolver, tuple(tlds))
+
+    def werkgebied(self, raw: Any, key: str) -> frozenset[str]:
+        w = self.mapping(raw, key, {"gemeenten", "veiligheidsregio", "provincie"})
+        codes: set[str] = set()
+        known = referentie.gemeenten()
+        for i, code in enumerate(self.seq(w.get("gemeenten", []), f"{key}.gemeenten")):
+            code = self.text(code, f"{key}.gemeenten[{i}]").upper()
+            if code not in known:
+                raise self.fail(f"{key}.gemeenten[{i}]", f"onbekende CBS-gemeentecode {code!r}",
+                                "gebruik een gemeentecode als GM0344 (zie ketentest/data/gemeenten.csv)")
+            codes.add(code)
+        for i, vr in enumerate(self.seq(w.get("veiligheidsregio", []), f"{key}.veiligheidsregio")):
+            found = referentie.gemeenten_in_veiligheidsregio(self.text(vr, f"{key}.veiligheidsregio[{i}]").upper())
+            if not found:
+                raise self.fail(f"{key}.veiligheidsregio[{i}]", f"onbekende veiligheidsregio {vr!r}", "gebruik VR01 tot en met VR25")
+            codes |= found
+        for i, prov in enumerate(self.seq(w.get("provincie", []), f"{key}.provincie")):
+            found = referentie.gemeenten_in_provincie(self.text(prov, f"{key}.provincie[{i}]"))
+            if not found:
+                raise self.fail(f"{key}.provincie[{i}]", f"onbekende provincie {prov!r}")
+            codes |= found
+        if not codes:
+            raise self.fail(key, "het werkgebied is leeg", "noem gemeenten, een veiligheidsregio of een provincie")
+        return frozenset(codes)
+
+    def deelnemer(self, raw: Any, key: str, rol: Rol) -> Deelnemer:
+        allowed = {"id", "naam", "adres", "maildomein"} | ({"werkgebied"} if rol is Rol.MELDPUNT else set())
+        required = {"id", "naam", "adres", "maildomein"} | ({"werkgebied"} if rol is Rol.MELDPUNT else set())
+        d = self.mapping(raw, key, allowed, required)
+        ident = self.text(d["id"], f"{key}.id")
+        domain = self.maildomein(d["maildomein"], f"{key}.maildomein")
+        adres = self.text(d["adres"], f"{key}.adres").lower()
+        local, _, at_domain = adres.partition("@")
+        if not local or at_domain != domain.name:
+            raise self.fail(f"{key}.adres", f"{adres!r} is geen adres in het maildomein {domain.name}")
+        werkgebied = self.werkgebied(d["werkgebied"], f"{key}.werkgebied") if rol is Rol.MELDPUNT else frozenset()
+        return Deelnemer(ident, self.text(d["naam"], f"{key}.naam"), rol, adres, domain, werkgebied)
+
+    def hosts(self, raw: Any, key: str, domain: str, mx: bool) -> tuple:
+        out = []
+        for i, h in enumerate(self.seq(raw, key)):
+            k = f"{key}[{i}]"
+            h = self.mapping(h, k, {"host", "ip", "voorkeur"} if mx else {"host", "ip"}, {"host", "ip"})
+            name = self.domain_name(h["host"], f"{k}.host")
+            ip = self.address(h["ip"], f"{k}.ip")
+            self.claim(ip, f"{k}.ip")
+            if mx:
+                out.append(MxHost(name, ip, self.integer(h.get("voorkeur", 10), f"{k}.voorkeur", 0, 65535)))
+            else:
+                out.append(Host(name, ip))
+        return tuple(out)
+
+    def maildomein(self, raw: Any, key: str) -> MailDomain:
+        allowed = {"naam", "dns", "dnssec", "mx", "verzenders", "spf", "dmarc", "dkim", "tlsa", "records"}
+        m = self.mapping(raw, key, allowed, {"naam", "dns", "mx", "verzenders"})
+        name = self.domain_name(m["naam"], f"{key}.naam")
+        dns_ip = self.address(m["dns"], f"{key}.dns")
+        self.claim(dns_ip, f"{key}.dns")
+        mx = self.hosts(m["mx"], f"{key}.mx", name, mx=True)
+        senders = self.hosts(m["verzenders"], f"{key}.verzenders", name, mx=False)
+        spf = m.get("spf", "auto")
+        if spf == "auto":
+            spf = "v=spf1 " + " ".join(f"ip4:{h.ip}" for h in senders) + " -all"
+        elif spf is not None:
+            spf = self.text(spf, f"{key}.spf")
+        dmarc = m.get("dmarc")
+        dmarc = None if dmarc is None else self.text(dmarc, f"{key}.dmarc")
+        dkim = []
+        for i, k in enumerate(self.seq(m.get("dkim", []), f"{key}.dkim")):
+            kk = f"{key}.dkim[{i}]"
+            k = self.mapping(k, kk, {"selector", "type", "bits"}, {"selector", "type"})
+            alg = self.text(k["type"], f"{kk}.type").lower()
+            if alg not in ("rsa", "ed25519"):
+                raise self.fail(f"{kk}.type", f"onbekend sleuteltype {alg!r}", "gebruik rsa of ed25519")
+            bits = self.integer(k.get("bits", 2048), f"{kk}.bits", 512, 8192) if alg == "rsa" else 0
+            sel = self.text(k["selector"], f"{kk}.selector").lower()
+            if not _LABEL.match(sel):
+                raise self.fail(f"{kk}.selector", f"{sel!r} is geen geldig DNS-label")
+            dkim.append(DkimKeySpec(sel, alg, bits))
+        tlsa = []
+        for i, t in enumerate(self.seq(m.get("tlsa", []), f"{key}.tlsa")):
+            parts = str(t).split()
+            if len(parts) != 3 or not all(p.isdigit() for p in parts):
+                raise self.fail(f"{key}.tlsa[{i}]", f"{t!r} is geen 'usage selector matching' (zoals \"3 1 1\")")
+            u, s, mt = map(int, parts)
+            if u > 3 or s > 1 or mt > 2:
+                raise self.fail(f"{key}.tlsa[{i}]", f"{t!r}: usage 0-3, selector 0-1, matching 0-2")
+            tlsa.append(TlsaSpec(u, s, mt))
+        records = self.records(m.get("records", []), f"{key}.records", name)
+        return MailDomain(name, dns_ip, self.boolean(m.get("dnssec", True), f"{key}.dnssec"), mx, senders,
+                          spf, dmarc, tuple(dkim), tuple(tlsa), records)
+
+    def records(self, raw: Any, key: str, origin: str) -> tuple[ExtraRecord, ...]:
+        out = []
+        for i, line in enumerate(self.seq(raw, key)):
+            k = f"{key}[{i}]"
+            match = _RECORD.match(self.text(line, k))
+            if not match:
+                raise self.fail(k, f"{line!r} is geen record 'naam [ttl] TYPE gegevens'",
+                                "bijvoorbeeld: \"_dmarc 3600 TXT 'v=DMARC1; p=reject'\"; '@' is de zone zelf")
+            owner = match["name"].lower()
+            if owner == "@":
+                owner = origin
+            elif owner.endswith("."):
+                owner = owner.rstrip(".")
+            else:
+                owner = f"{owner}.{origin}" if origin else owner
+            try:
+                rdtype = dns.rdatatype.from_text(match["type"].upper())
+                rdata = dns.rdata.from_text(dns.rdataclass.IN, rdtype, match["rdata"], origin=dns.name.from_text(origin or "."))
+            except Exception as e:  # dnspython raises many kinds of syntax errors
+                raise self.fail(k, f"ongeldig {match['type'].upper()}-record: {e}") from None
+            out.append(ExtraRecord(owner, int(match["ttl"] or 3600), dns.rdatatype.to_text(rdtype), rdata.to_text()))
+        return tuple(out)
+
+    def zone(self, raw: Any, key: str) -> Zone:
+        z = self.mapping(raw, key, {"naam", "dns", "dnssec", "records"}, {"naam", "dns"})
+        name = self.domain_name(z["naam"], f"{key}.naam")
+        ip = self.address(z["dns"], f"{key}.dns")
+        self.claim(ip, f"{key}.dns")
+        return Zone(name, ip, self.boolean(z.get("dnssec", True), f"{key}.dnssec"), self.records(z.get("records", []), f"{key}.records", name))
+
+    def records_inside_zones(self, keten: Keten) -> None:
+        """A record whose owner lies outside every zone can never be served."""
+        zones = [z.name for z in keten.all_zones]
+        for z in keten.all_zones:
+            for r in z.records:
+                if not any(r.name == n or r.name.endswith("." + n) for n in zones):
+                    raise self.fail(f"records ({r.name})", "record ligt buiten elke zone van de keten",
+                                    f"zones: {', '.join(zones)}; gebruik een naam binnen een van die zones")
