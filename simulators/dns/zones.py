@@ -1,0 +1,256 @@
+"""The simulated DNS tree: zones built from the keten, signed with dnspython.
+
+One :class:`SimZone` per zone (root, each TLD, each domain), each with its own
+keys and its own server address. :class:`ZoneTree` builds them from a list of
+records, signs children before parents (DS), and applies the changes that
+scenarios inject: records added or removed, signatures expired, a broken DS,
+a zone served unsigned.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import dns.dnssec
+import dns.name
+import dns.node
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rdtypes.ANY.SOA
+import dns.rrset
+import dns.zone
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ketentest.errors import KetenConfigError
+
+ALGORITHM = dns.dnssec.Algorithm.ECDSAP256SHA256
+SIG_LIFETIME = 30 * 24 * 3600
+TTL = 3600
+NEGATIVE_TTL = 60
+
+
+@dataclass(frozen=True)
+class Record:
+    """One authoritative record: absolute owner name, TTL, type, rdata text."""
+
+    name: str
+    rdtype: str
+    rdata: str
+    ttl: int = TTL
+
+    @property
+    def owner(self) -> dns.name.Name:
+        return dns.name.from_text(self.name)
+
+    def to_rdata(self, origin: dns.name.Name) -> dns.rdata.Rdata:
+        return dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.from_text(self.rdtype), self.rdata, origin=origin, relativize=False)
+
+
+@dataclass
+class SigningState:
+    """How a zone is signed right now; scenarios change these to inject defects."""
+
+    signed: bool = True
+    # Seconds relative to now; expired signatures have both in the past.
+    inception: int = -3600
+    expiration: int = SIG_LIFETIME
+    ds_broken: bool = False  # the parent publishes a DS that matches no key
+
+
+@dataclass
+class SimZone:
+    origin: dns.name.Name
+    ip: str
+    ns_name: dns.name.Name
+    state: SigningState
+    records: list[Record] = field(default_factory=list)
+    ksk: tuple = ()
+    zsk: tuple = ()
+    served: dns.zone.Zone | None = None  # the zone as served now (signed or not)
+
+    @property
+    def label(self) -> str:
+        return self.origin.to_text(omit_final_dot=True) or "."
+
+    def ds_rdata(self) -> list[dns.rdata.Rdata]:
+        """The DS the parent should publish (empty when unsigned)."""
+        if not self.state.signed:
+            return []
+        if self.state.ds_broken:
+            # A DS for a key the zone does not have (a botched key rollover).
+            other = make_key(257)[1]
+            return [dns.dnssec.make_ds(self.origin, other, "SHA256")]
+        return [dns.dnssec.make_ds(self.origin, self.ksk[1], "SHA256")]
+
+
+def make_key(flags: int) -> tuple:
+    private = ec.generate_private_key(ec.SECP256R1())
+    return private, dns.dnssec.make_dnskey(private.public_key(), ALGORITHM, flags=flags)
+
+
+def zone_of(name: dns.name.Name, origins: list[dns.name.Name]) -> dns.name.Name | None:
+    """The deepest zone origin that contains name."""
+    best = None
+    for o in origins:
+        if name.is_subdomain(o) and (best is None or len(o) > len(best)):
+            best = o
+    return best
+
+
+class ZoneTree:
+    """All simulated zones and their signing; thread-safe snapshot swaps.
+
+    ``zones`` maps origin -> SimZone. The server reads ``SimZone.served``, which
+    is replaced (never mutated) on every change.
+    """
+
+    def __init__(self, zones: dict[str, tuple[str, bool]], records: list[Record]) -> None:
+        """zones: label ("" for root) -> (server ip, signed)."""
+        self._lock = threading.RLock()
+        self.zones: dict[dns.name.Name, SimZone] = {}
+        for label, (ip, signed) in zones.items():
+            origin = dns.name.from_text(label) if label else dns.name.root
+            ns = dns.name.from_text("a.root-servers.test.") if origin == dns.name.root else dns.name.from_text("ns1", origin)
+            self.zones[origin] = SimZone(origin, ip, ns, SigningState(signed=signed), ksk=make_key(257), zsk=make_key(256))
+        origins = list(self.zones)
+        # Every zone's name server needs an address record somewhere.
+        records = [*records, *(Record(z.ns_name.to_text(), "A", z.ip) for z in self.zones.values())]
+        for r in records:
+            home = zone_of(r.owner, origins)
+            if home is None:
+                raise KetenConfigError("(keten)", r.name, "record ligt buiten elke zone", "voeg de zone toe of gebruik een naam binnen een zone")
+            self.zones[home].records.append(r)
+        self.rebuild_all()
+
+    # -- structure --------------------------------------------------------
+    def parent(self, origin: dns.name.Name) -> SimZone | None:
+        if origin == dns.name.root:
+            return None
+        home = zone_of(origin.parent(), list(self.zones))
+        return self.zones[home] if home is not None else None
+
+    def children(self, origin: dns.name.Name) -> list[SimZone]:
+        return [z for z in self.zones.values() if z.origin != origin and self.parent(z.origin) is not None and self.parent(z.origin).origin == origin]
+
+    def zone_for(self, name: str | dns.name.Name) -> SimZone:
+        qname = dns.name.from_text(name) if isinstance(name, str) else name
+        home = zone_of(qname, list(self.zones))
+        if home is None:
+            raise KeyError(f"{qname} ligt in geen enkele zone")
+        return self.zones[home]
+
+    def _glue_records(self, zone: SimZone) -> list[Record]:
+        """NS + DS for each child, and glue for NS names below the cut."""
+        out: list[Record] = []
+        for child in self.children(zone.origin):
+            cname = child.origin.to_text()
+            out.append(Record(cname, "NS", child.ns_name.to_text()))
+            out += [Record(cname, "DS", ds.to_text()) for ds in child.ds_rdata()]
+        # Address records for name servers that live below a cut (glue), incl. our own.
+        for z in self.zones.values():
+            if z.ns_name.is_subdomain(zone.origin) and zone_of(z.ns_name, list(self.zones)) != zone.origin:
+                out.append(Record(z.ns_name.to_text(), "A", z.ip))
+        return out
+
+    def _build(self, zone: SimZone) -> dns.zone.Zone:
+        origin = zone.origin
+        zone_obj = dns.zone.Zone(origin, relativize=False)
+        with zone_obj.writer() as txn:
+            soa = dns.rdata.from_text(
+                dns.rdataclass.IN, dns.rdatatype.SOA,
+                f"{zone.ns_name} hostmaster.{origin.to_text() if origin != dns.name.root else 'root-servers.test.'} "
+                f"{int(time.time())} 3600 900 604800 {NEGATIVE_TTL}",
+            )
+            txn.add(origin, TTL, soa)
+            txn.add(origin, TTL, dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.NS, zone.ns_name.to_text()))
+            for r in [*zone.records, *self._glue_records(zone)]:
+                txn.add(r.owner, r.ttl, r.to_rdata(origin))
+        if zone.state.signed:
+            now = int(time.time())
+            dns.dnssec.sign_zone(
+                zone_obj,
+                keys=[zone.ksk, zone.zsk],
+                inception=now + zone.state.inception,
+                expiration=now + zone.state.expiration,
+                dnskey_ttl=TTL,
+            )
+        return zone_obj
+
+    def rebuild_all(self) -> None:
+        with self._lock:
+            # Children before parents, so each parent sees its children's DS.
+            for zone in sorted(self.zones.values(), key=lambda z: -len(z.origin)):
+                zone.served = self._build(zone)
+
+    def rebuild(self, zone: SimZone, parent_too: bool = False) -> None:
+        with self._lock:
+            zone.served = self._build(zone)
+            parent = self.parent(zone.origin)
+            if parent_too and parent is not None:
+                parent.served = self._build(parent)
+
+    # -- changes scenarios inject ----------------------------------------
+    def add(self, name: str, rdtype: str, rdata: str, ttl: int = TTL) -> None:
+        with self._lock:
+            zone = self.zone_for(name)
+            zone.records.append(Record(dns.name.from_text(name).to_text(), rdtype.upper(), rdata, ttl))
+            self.rebuild(zone)
+
+    def remove(self, name: str, rdtype: str, contains: str | None = None) -> int:
+        """Remove records of a type at a name (optionally only those whose rdata
+        contains a text); returns how many were removed."""
+        with self._lock:
+            zone = self.zone_for(name)
+            owner = dns.name.from_text(name)
+            keep, gone = [], 0
+            for r in zone.records:
+                if r.owner == owner and r.rdtype == rdtype.upper() and (contains is None or contains in r.rdata):
+                    gone += 1
+                else:
+                    keep.append(r)
+            zone.records = keep
+            self.rebuild(zone)
+            return gone
+
+    def replace(self, name: str, rdtype: str, rdatas: list[str], ttl: int = TTL) -> None:
+        with self._lock:
+            self.remove(name, rdtype)
+            zone = self.zone_for(name)
+            zone.records += [Record(dns.name.from_text(name).to_text(), rdtype.upper(), rd, ttl) for rd in rdatas]
+            self.rebuild(zone)
+
+    def set_signing(self, zone_name: str, **changes) -> None:
+        """Change a zone's SigningState (signed, inception, expiration,
+        ds_broken) and re-sign it and its parent."""
+        with self._lock:
+            zone = self.zones[dns.name.from_text(zone_name)]
+            for k, v in changes.items():
+                setattr(zone.state, k, v)
+            self.rebuild(zone, parent_too=True)
+
+    def expire_signatures(self, zone_name: str) -> None:
+        # Past Unbound's clock-skew allowance (at most a day by default).
+        self.set_signing(zone_name, inception=-40 * 24 * 3600, expiration=-7 * 24 * 3600)
+
+    def break_ds(self, zone_name: str) -> None:
+        self.set_signing(zone_name, ds_broken=True)
+
+    def unsign(self, zone_name: str) -> None:
+        self.set_signing(zone_name, signed=False)
+
+    # -- for the resolver ---------------------------------------------------
+    @property
+    def root(self) -> SimZone:
+        return self.zones[dns.name.root]
+
+    def root_trust_anchor(self) -> str:
+        """The root KSK as a DS, in zone-file form (Unbound's trust-anchor-file)."""
+        ds = dns.dnssec.make_ds(dns.name.root, self.root.ksk[1], "SHA256")
+        return f". {TTL} IN DS {ds.to_text()}\n"
+
+    def root_hints(self) -> str:
+        root = self.root
+        return f". {TTL} IN NS {root.ns_name}\n{root.ns_name} {TTL} IN A {root.ip}\n"

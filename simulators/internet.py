@@ -1,0 +1,120 @@
+"""The simulated internet of a keten: signed zones on their own loopback
+addresses, an authoritative server, and a real Unbound validating them.
+
+    with SimulatedInternet(keten) as net:
+        answer = net.resolver.lookup("ggdru.test", "MX")
+
+Scenarios inject DNS defects through ``net.zones`` (a :class:`ZoneTree`) and
+then call ``net.changed()`` so Unbound forgets what it cached.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from ketentest.dns import Resolver
+from ketentest.model import Keten, MailDomain
+from simulators.dns.server import AuthoritativeServer
+from simulators.dns.zones import Record, ZoneTree
+from simulators.resolver.unbound import Unbound
+
+#: (mx host name, TlsaSpec) -> TLSA rdata text
+TlsaSource = Callable[[str, object], str]
+#: (domain, DkimKeySpec) -> DKIM TXT rdata text (quoted strings)
+DkimSource = Callable[[str, object], str]
+
+
+def domain_records(domain: MailDomain, tlsa: TlsaSource, dkim: DkimSource) -> list[Record]:
+    """The records a mail domain's profile implies, plus its free-form extras."""
+    name = domain.name
+    out: list[Record] = []
+    for mx in domain.mx:
+        out.append(Record(f"{name}.", "MX", f"{mx.preference} {mx.name}."))
+        out.append(Record(f"{mx.name}.", "A", mx.ip))
+        for spec in domain.tlsa:
+            out.append(Record(f"_25._tcp.{mx.name}.", "TLSA", tlsa(mx.name, spec)))
+    for host in domain.senders:
+        out.append(Record(f"{host.name}.", "A", host.ip))
+    if domain.spf is not None:
+        out.append(Record(f"{name}.", "TXT", txt_rdata(domain.spf)))
+    if domain.dmarc is not None:
+        out.append(Record(f"_dmarc.{name}.", "TXT", txt_rdata(domain.dmarc)))
+    for spec in domain.dkim:
+        out.append(Record(f"{spec.selector}._domainkey.{name}.", "TXT", dkim(name, spec)))
+    return out
+
+
+def txt_rdata(value: str) -> str:
+    """A TXT value as zone-file text, split in 255-byte strings."""
+    raw = value.encode()
+    chunks = [raw[i:i + 255] for i in range(0, len(raw), 255)] or [b""]
+    return " ".join('"' + c.decode().replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)
+
+
+def zone_layout(keten: Keten) -> dict[str, tuple[str, bool]]:
+    """label -> (server ip, signed) for root, every TLD and every zone."""
+    layout: dict[str, tuple[str, bool]] = {"": (keten.dns.root_ip, True)}
+    fixed = dict(keten.dns.tld_ips)
+    taken = {keten.dns.root_ip, keten.dns.resolver_ip, *fixed.values()}
+    next_ip = ipaddress.IPv4Address(keten.dns.root_ip) + 1
+    for zone in keten.all_zones:
+        tld = zone.name.rsplit(".", 1)[-1]
+        if tld not in layout:
+            if tld not in fixed:
+                while str(next_ip) in taken:
+                    next_ip += 1
+                fixed[tld] = str(next_ip)
+                taken.add(str(next_ip))
+            layout[tld] = (fixed[tld], True)
+        layout[zone.name] = (zone.dns_ip, zone.dnssec)
+    return layout
+
+
+def keten_records(keten: Keten, tlsa: TlsaSource, dkim: DkimSource) -> list[Record]:
+    records: list[Record] = []
+    for d in keten.deelnemers:
+        records += domain_records(d.domain, tlsa, dkim)
+    for zone in keten.all_zones:
+        records += [Record(f"{r.name}.", r.rdtype, r.rdata, r.ttl) for r in zone.records]
+    return records
+
+
+@dataclass
+class SimulatedInternet:
+    keten: Keten
+    tlsa: TlsaSource
+    dkim: DkimSource
+    dns_port: int = 53
+
+    def __post_init__(self) -> None:
+        self._stack = ExitStack()
+        self.zones: ZoneTree | None = None
+        self.unbound: Unbound | None = None
+        self.resolver = Resolver(self.keten.dns.resolver_ip, self.dns_port)
+
+    def __enter__(self) -> "SimulatedInternet":
+        try:
+            self.zones = ZoneTree(zone_layout(self.keten), keten_records(self.keten, self.tlsa, self.dkim))
+            bindings: dict[str, list] = {}
+            for z in self.zones.zones.values():
+                bindings.setdefault(z.ip, []).append(z)
+            served = {ip: (lambda zs=zs: [z.served for z in zs]) for ip, zs in bindings.items()}
+            self._stack.enter_context(AuthoritativeServer(served, self.dns_port))
+            self.unbound = self._stack.enter_context(
+                Unbound(self.keten.dns.resolver_ip, self.zones.root_hints(), self.zones.root_trust_anchor(), self.dns_port)
+            )
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def changed(self) -> None:
+        """Call after changing zones: Unbound forgets its cache."""
+        assert self.unbound is not None
+        self.unbound.flush()
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()

@@ -1,0 +1,166 @@
+"""A real Unbound, started by the harness as the keten's validating resolver.
+
+Root hints point at the simulated root; the simulated root key is the only
+trust anchor; every simulated party resolves through it.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from ketentest.errors import InfrastructureError
+from ketentest.model import RESERVED_TLDS
+
+_CONF = """\
+server:
+    interface: {ip}
+    port: {port}
+    do-daemonize: no
+    username: ""
+    chroot: ""
+    directory: "{dir}"
+    pidfile: ""
+    use-syslog: no
+    logfile: ""
+    log-time-ascii: yes
+    verbosity: 1
+    val-log-level: 2
+    num-threads: 1
+    so-reuseport: no
+    do-ip6: no
+    interface-automatic: no
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+    root-hints: "{dir}/root.hints"
+    trust-anchor-file: "{dir}/root.ds"
+    module-config: "validator iterator"
+    ede: yes
+    aggressive-nsec: no
+    prefetch: no
+    val-bogus-ttl: 1
+    infra-host-ttl: 60
+    outgoing-interface: {ip}
+{local_zones}
+remote-control:
+    control-enable: yes
+    control-interface: "{dir}/unbound.ctl"
+    control-use-cert: no
+"""
+
+
+def find_program(name: str) -> str:
+    path = shutil.which(name) or (f"/usr/sbin/{name}" if os.path.exists(f"/usr/sbin/{name}") else None)
+    if path is None:
+        raise InfrastructureError(
+            f"het programma {name} ontbreekt",
+            "installeer Unbound: apt-get install unbound (of draai ./run setup als root)",
+        )
+    return path
+
+
+class Unbound:
+    """Context manager: writes the config, starts ``unbound -d``, waits for its
+    'start of service' line, and stops it on exit."""
+
+    def __init__(self, ip: str, root_hints: str, trust_anchor: str, port: int = 53, ready_timeout: float = 15.0) -> None:
+        self.ip = ip
+        self.port = port
+        self.ready_timeout = ready_timeout
+        self.root_hints = root_hints
+        self.trust_anchor = trust_anchor
+        self.dir = Path(tempfile.mkdtemp(prefix="ketentest-unbound-"))
+        self.proc: subprocess.Popen | None = None
+        self.log: list[str] = []
+
+    @property
+    def conf(self) -> Path:
+        return self.dir / "unbound.conf"
+
+    def write_config(self) -> None:
+        local_zones = "\n".join(f'    local-zone: "{tld}." nodefault' for tld in RESERVED_TLDS)
+        (self.dir / "root.hints").write_text(self.root_hints)
+        (self.dir / "root.ds").write_text(self.trust_anchor)
+        self.conf.write_text(_CONF.format(ip=self.ip, port=self.port, dir=self.dir, local_zones=local_zones))
+
+    def __enter__(self) -> "Unbound":
+        binary = find_program("unbound")
+        self.write_config()
+        self.proc = subprocess.Popen([binary, "-d", "-c", str(self.conf)], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            self._await_ready()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _await_ready(self) -> None:
+        assert self.proc is not None and self.proc.stderr is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stderr, selectors.EVENT_READ)
+        deadline = time.monotonic() + self.ready_timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise InfrastructureError(f"Unbound op {self.ip} kwam niet op binnen {self.ready_timeout:.0f} s",
+                                          f"zie de log: {' | '.join(self.log[-5:])}")
+            if not sel.select(left):
+                continue
+            line = self.proc.stderr.readline()
+            if not line:  # exited
+                self.proc.wait()
+                msg = " | ".join(self.log[-5:])
+                if "bind" in msg.lower() or "address already in use" in msg.lower():
+                    raise InfrastructureError(f"Unbound kan adres {self.ip}:{self.port} niet openen: {msg}",
+                                              "stop het andere proces op dat adres, of kies in het ketenbestand een ander dns.resolver-adres")
+                raise InfrastructureError(f"Unbound stopte direct (code {self.proc.returncode}): {msg}",
+                                          "controleer de Unbound-installatie (unbound -V)")
+            self.log.append(line.rstrip())
+            if "start of service" in line:
+                break
+        sel.close()
+        # Keep draining the log so Unbound never blocks on a full pipe.
+        import threading
+
+        def drain() -> None:
+            for line in self.proc.stderr:
+                self.log.append(line.rstrip())
+                if len(self.log) > 5000:
+                    del self.log[:1000]
+
+        threading.Thread(target=drain, name="unbound-log", daemon=True).start()
+
+    def control(self, *args: str) -> str:
+        out = subprocess.run([find_program("unbound-control"), "-c", str(self.conf), *args],
+                             capture_output=True, text=True, timeout=10)
+        if out.returncode != 0:
+            raise InfrastructureError(f"unbound-control {' '.join(args)} faalde: {out.stderr.strip() or out.stdout.strip()}",
+                                      "controleer of Unbound nog draait")
+        return out.stdout
+
+    def flush(self) -> None:
+        """Forget everything cached, after the zones changed."""
+        self.control("flush_zone", ".")
+        self.control("flush_bogus")
+        self.control("flush_negative")
+        self.control("flush_infra", "all")
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __exit__(self, *exc) -> None:
+        self.close()
