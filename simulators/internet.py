@@ -1,7 +1,7 @@
 """The simulated internet of a keten: signed zones on their own loopback
 addresses, an authoritative server, and a real Unbound validating them.
 
-    with SimulatedInternet(keten) as net:
+    with SimulatedInternet(keten, Pki()) as net:
         answer = net.resolver.lookup("ggdru.test", "MX")
 
 Scenarios inject DNS defects through ``net.zones`` (a :class:`ZoneTree`) and
@@ -15,14 +15,16 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 
+from ketentest.dane import tlsa_rdata
 from ketentest.dns import Resolver
 from ketentest.model import Keten, MailDomain
 from simulators.dns.server import AuthoritativeServer
 from simulators.dns.zones import Record, ZoneTree
+from simulators.pki import Pki
 from simulators.resolver.unbound import Unbound
 
-#: (mx host name, TlsaSpec) -> TLSA rdata text
-TlsaSource = Callable[[str, object], str]
+#: (mx host name, TlsaSpec) -> TLSA rdata texts (one per certificate the host offers)
+TlsaSource = Callable[[str, object], list[str]]
 #: (domain, DkimKeySpec) -> DKIM TXT rdata text (quoted strings)
 DkimSource = Callable[[str, object], str]
 
@@ -34,8 +36,12 @@ def domain_records(domain: MailDomain, tlsa: TlsaSource, dkim: DkimSource) -> li
     for mx in domain.mx:
         out.append(Record(f"{name}.", "MX", f"{mx.preference} {mx.name}."))
         out.append(Record(f"{mx.name}.", "A", mx.ip))
+        seen: set[str] = set()
         for spec in domain.tlsa:
-            out.append(Record(f"_25._tcp.{mx.name}.", "TLSA", tlsa(mx.name, spec)))
+            for rdata in tlsa(mx.name, spec):
+                if rdata not in seen:
+                    seen.add(rdata)
+                    out.append(Record(f"_25._tcp.{mx.name}.", "TLSA", rdata))
     for host in domain.senders:
         out.append(Record(f"{host.name}.", "A", host.ip))
     if domain.spf is not None:
@@ -45,6 +51,21 @@ def domain_records(domain: MailDomain, tlsa: TlsaSource, dkim: DkimSource) -> li
     for spec in domain.dkim:
         out.append(Record(f"{spec.selector}._domainkey.{name}.", "TXT", dkim(name, spec)))
     return out
+
+
+def mail_domain_queries(domain: MailDomain) -> list[tuple[str, str]]:
+    """The look-ups that the profile's records answer: MX, A, SPF, DMARC, DKIM, TLSA."""
+    queries = [(domain.name, "MX")]
+    for mx in domain.mx:
+        queries.append((mx.name, "A"))
+        if domain.tlsa:
+            queries.append((f"_25._tcp.{mx.name}", "TLSA"))
+    if domain.spf is not None:
+        queries.append((domain.name, "TXT"))
+    if domain.dmarc is not None:
+        queries.append((f"_dmarc.{domain.name}", "TXT"))
+    queries += [(f"{k.selector}._domainkey.{domain.name}", "TXT") for k in domain.dkim]
+    return queries
 
 
 def txt_rdata(value: str) -> str:
@@ -82,14 +103,26 @@ def keten_records(keten: Keten, tlsa: TlsaSource, dkim: DkimSource) -> list[Reco
     return records
 
 
+def pki_sources(pki: Pki) -> tuple[TlsaSource, DkimSource]:
+    """TLSA and DKIM record data from the simulated PKI."""
+
+    def tlsa(host: str, spec) -> list[str]:
+        return [tlsa_rdata(creds.chain_der, spec) for creds in pki.server_chains(host)]
+
+    def dkim(domain: str, spec) -> str:
+        return pki.dkim_key(domain, spec).txt_rdata
+
+    return tlsa, dkim
+
+
 @dataclass
 class SimulatedInternet:
     keten: Keten
-    tlsa: TlsaSource
-    dkim: DkimSource
+    pki: Pki
     dns_port: int = 53
 
     def __post_init__(self) -> None:
+        self.tlsa, self.dkim = pki_sources(self.pki)
         self._stack = ExitStack()
         self.zones: ZoneTree | None = None
         self.unbound: Unbound | None = None
@@ -110,6 +143,12 @@ class SimulatedInternet:
             self._stack.close()
             raise
         return self
+
+    def reset(self) -> None:
+        """Back to the keten as described, caches flushed."""
+        assert self.zones is not None
+        self.zones.reset()
+        self.changed()
 
     def changed(self) -> None:
         """Call after changing zones: Unbound forgets its cache."""

@@ -170,7 +170,7 @@ def respond(wire: bytes, zones_at_address: Callable[[], list[dns.zone.Zone]], ma
             response = dns.message.make_response(query)
             response.set_rcode(dns.rcode.SERVFAIL)
     if max_udp is None:
-        return response.to_wire()
+        return response.to_wire(max_size=65535)
     limit = max(512, query.payload) if query.edns >= 0 else 512
     try:
         return response.to_wire(max_size=min(limit, max_udp))

@@ -123,7 +123,16 @@ class ZoneTree:
             if home is None:
                 raise KetenConfigError("(keten)", r.name, "record ligt buiten elke zone", "voeg de zone toe of gebruik een naam binnen een zone")
             self.zones[home].records.append(r)
+        self._baseline = {o: (list(z.records), SigningState(**vars(z.state))) for o, z in self.zones.items()}
         self.rebuild_all()
+
+    def reset(self) -> None:
+        """Undo every injected change: the zones as the keten describes them."""
+        with self._lock:
+            for origin, (records, state) in self._baseline.items():
+                self.zones[origin].records = list(records)
+                self.zones[origin].state = SigningState(**vars(state))
+            self.rebuild_all()
 
     # -- structure --------------------------------------------------------
     def parent(self, origin: dns.name.Name) -> SimZone | None:

@@ -1,0 +1,87 @@
+"""The ketentest pytest plugin: options, agreement markers, and the simulated
+keten as fixtures. Steps live in steps/, features in features/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ketentest.afspraken import AFSPRAKEN
+from ketentest.config import load_keten
+from ketentest.errors import KetentestError
+from ketentest.model import Keten
+
+pytest_plugins = ["steps.dns"]
+
+ROOT = Path(__file__).parent
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ketentest")
+    group.addoption("--keten", default=None,
+                    help="ketenbestand (YAML) of naam van een ingebouwde keten (standaard: midden-nederland)")
+    group.addoption("--seed", type=int, default=20261128, help="zaad voor synthetische gegevens (standaard: 20261128)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for a in AFSPRAKEN.values():
+        config.addinivalue_line("markers", f"{a.id}: afspraak {a.id} — {a.titel}")
+    for severity in ("kritiek", "hoog", "normaal"):
+        config.addinivalue_line("markers", f"{severity}: ernst van het scenario")
+    config.addinivalue_line("markers", "dns: raakt de DNS-laag")
+    config.addinivalue_line("markers", "per_deelnemer: scenario draait voor elke deelnemer van de keten")
+
+
+def pytest_exception_interact(node, call, report) -> None:
+    """A KetentestError is a message for a person, not a traceback."""
+    if call.excinfo is not None and isinstance(call.excinfo.value, KetentestError):
+        report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
+
+
+@pytest.fixture(scope="session")
+def keten(request: pytest.FixtureRequest) -> Keten:
+    return load_keten(request.config.getoption("--keten"))
+
+
+@pytest.fixture(scope="session")
+def pki():
+    from simulators.pki import Pki
+
+    return Pki(ROOT / ".ketentest-cache")
+
+
+@pytest.fixture(scope="session")
+def internet_lab(pki):
+    """Runs at most one simulated internet at a time (they share addresses):
+    ``lab.start(keten)`` reuses the running one for the same keten, else
+    replaces it."""
+    from simulators.internet import SimulatedInternet
+
+    class Lab:
+        current: SimulatedInternet | None = None
+
+        def start(self, keten: Keten) -> SimulatedInternet:
+            if self.current is not None and self.current.keten == keten:
+                return self.current
+            self.stop()
+            self.current = SimulatedInternet(keten, pki).__enter__()
+            return self.current
+
+        def stop(self) -> None:
+            if self.current is not None:
+                self.current.__exit__(None, None, None)
+                self.current = None
+
+    lab = Lab()
+    yield lab
+    lab.stop()
+
+
+@pytest.fixture
+def internet(internet_lab, keten):
+    """The keten's simulated internet, as the keten describes it; changes a
+    test injects are undone afterwards."""
+    net = internet_lab.start(keten)
+    yield net
+    net.reset()

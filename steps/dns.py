@@ -1,0 +1,49 @@
+"""Steps about the simulated DNS: one sentence, one call, one assertion."""
+
+from __future__ import annotations
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from ketentest.dns import DnsAnswer, DnssecState
+from ketentest.model import Deelnemer
+from simulators.internet import mail_domain_queries
+
+
+@given("de gesimuleerde keten draait", target_fixture="net")
+def keten_draait(internet):
+    return internet
+
+
+@given(parsers.parse('de deelnemer "{ident}"'), target_fixture="deelnemer")
+def de_deelnemer(keten, ident: str) -> Deelnemer:
+    return keten.deelnemer(ident)
+
+
+@when("de resolver alle maildomein-records van de deelnemer opvraagt", target_fixture="antwoorden")
+def vraag_maildomein_records(net, deelnemer: Deelnemer) -> list[DnsAnswer]:
+    return [net.resolver.lookup(name, rdtype) for name, rdtype in mail_domain_queries(deelnemer.domain)]
+
+
+@then("is elk antwoord veilig (DNSSEC) en niet leeg")
+def elk_antwoord_veilig(antwoorden: list[DnsAnswer], deelnemer: Deelnemer) -> None:
+    wrong = [a.describe() for a in antwoorden if a.state is not DnssecState.SECURE or not a.records]
+    assert not wrong, f"{deelnemer.naam}: niet veilig of leeg: " + "; ".join(wrong)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Scenarios tagged @per_deelnemer run once for every deelnemer of the keten."""
+    if metafunc.definition.get_closest_marker("per_deelnemer") is None:
+        return
+    from ketentest.config import load_keten
+
+    keten = load_keten(metafunc.config.getoption("--keten"))
+    if "deelnemer_id" not in metafunc.fixturenames:
+        metafunc.fixturenames.append("deelnemer_id")
+    ids = [d.id for d in keten.deelnemers]
+    metafunc.parametrize("deelnemer_id", ids, ids=ids)
+
+
+@given("een deelnemer van de keten", target_fixture="deelnemer")
+def een_deelnemer(keten, deelnemer_id: str) -> Deelnemer:
+    return keten.deelnemer(deelnemer_id)
