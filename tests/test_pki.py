@@ -187,3 +187,46 @@ def test_default_keten_material_is_fast_when_cached(pki):
     elapsed = time.perf_counter() - start
     assert n == 16
     assert elapsed < 0.5, f"alle sleutels en certificaten van de standaardketen kostten {elapsed:.2f} s"
+
+
+def _make_key(cache_dir: str) -> bytes:
+    return Pki(cache_dir).dkim_key("x.test", DkimKeySpec("s1", "rsa", 2048)).private_key
+
+
+def test_parallel_processes_share_one_cached_rsa_key(tmp_path):
+    # xdist workers and simulator processes start together on an empty cache
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(max_workers=3) as pool:
+        keys = list(pool.map(_make_key, [str(tmp_path)] * 3))
+    assert len(set(keys)) == 1
+
+
+def test_one_server_offers_both_key_types(pki):
+    """Both chains in one SSLContext: OpenSSL picks by what the client accepts."""
+    import socket
+    import threading
+
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    for creds in pki.server_chains(HOST):
+        creds.load_into(server_ctx)
+    expected = {kt: pki.server_chain(HOST, kt).cert.public_bytes(serialization.Encoding.DER) for kt in KeyType}
+    for key_type, ciphers in ((KeyType.ECDSA, "ECDHE-ECDSA-AES128-GCM-SHA256"),
+                              (KeyType.RSA, "ECDHE-RSA-AES128-GCM-SHA256")):
+        listener = socket.create_server(("127.0.0.1", 0))
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        client_ctx.check_hostname, client_ctx.verify_mode = False, ssl.CERT_NONE
+        client_ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # TLS 1.2: the cipher suite names the key type
+        client_ctx.set_ciphers(ciphers)
+        with socket.create_connection(listener.getsockname()) as raw, \
+                client_ctx.wrap_socket(raw, server_hostname=HOST) as tls:
+            assert tls.getpeercert(binary_form=True) == expected[key_type]
+        thread.join(timeout=10)
+        listener.close()
