@@ -48,7 +48,7 @@ def keten(request: pytest.FixtureRequest) -> Keten:
 def pki():
     from simulators.pki import Pki
 
-    return Pki(ROOT / ".ketentest-cache")
+    return Pki()
 
 
 @pytest.fixture(scope="session")

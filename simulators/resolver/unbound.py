@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import signal
 import shutil
 import subprocess
 import tempfile
@@ -64,6 +65,17 @@ def find_program(name: str) -> str:
     return path
 
 
+def die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the harness dies, even by SIGKILL,
+    so no orphan keeps the keten's addresses (Linux prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
 class Unbound:
     """Context manager: writes the config, starts ``unbound -d``, waits for its
     'start of service' line, and stops it on exit."""
@@ -92,7 +104,8 @@ class Unbound:
         binary = find_program("unbound")
         self.write_config()
         self.proc = subprocess.Popen([binary, "-d", "-c", str(self.conf)], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=die_with_parent)
         try:
             self._await_ready()
         except BaseException:

@@ -1,0 +1,138 @@
+"""The ``ketentest`` command: run the ketentest, inspect a keten, serve its DNS."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+from ketentest.errors import KetentestError
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = ROOT / "reports"
+
+
+def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
+    """pytest features/ on the keten, with machine-readable results in reports/."""
+    import pytest
+
+    REPORTS.mkdir(exist_ok=True)
+    argv = [
+        str(ROOT / "features"),
+        "-p", "no:cacheprovider",
+        f"--junitxml={REPORTS / 'junit.xml'}",
+        f"--cucumberjson={REPORTS / 'cucumber.json'}",
+        "-o", "junit_family=xunit2",
+        "-q" if not args.verbose else "-v",
+    ]
+    if args.keten:
+        argv += ["--keten", args.keten]
+    if args.seed is not None:
+        argv += ["--seed", str(args.seed)]
+    if args.markers:
+        argv += ["-m", args.markers]
+    code = pytest.main([*argv, *extra])
+    print(f"\nRapporten: {REPORTS}/ (junit.xml, cucumber.json)")
+    return int(code)
+
+
+def cmd_keten(args: argparse.Namespace, extra: list[str]) -> int:
+    """Validate a keten file and print what it describes."""
+    from ketentest import referentie
+    from ketentest.config import load_keten
+
+    keten = load_keten(args.keten)
+    print(f"Keten {keten.naam} ({keten.source})")
+    if keten.beschrijving:
+        print(f"  {keten.beschrijving}")
+    print(f"  DNS: root {keten.dns.root_ip}, resolver {keten.dns.resolver_ip}")
+    for d in keten.deelnemers:
+        dom = d.domain
+        print(f"\n  {d.naam} [{d.id}] — {d.rol.value}, {d.adres}")
+        print(f"    maildomein {dom.name} (DNS {dom.dns_ip}, {'DNSSEC' if dom.dnssec else 'niet ondertekend'})")
+        for mx in dom.mx:
+            print(f"    MX {mx.preference} {mx.name} {mx.ip}")
+        print(f"    SPF {dom.spf or '(geen)'}")
+        print(f"    DMARC {dom.dmarc or '(geen)'}")
+        keys = [f"{k.selector} ({k.algorithm}{' ' + str(k.bits) if k.bits else ''})" for k in dom.dkim]
+        print(f"    DKIM {', '.join(keys) or '(geen)'}")
+        print(f"    TLSA {', '.join(map(str, dom.tlsa)) or '(geen)'}")
+        if d.werkgebied:
+            namen = sorted(referentie.gemeenten()[c].naam for c in d.werkgebied)
+            print(f"    werkgebied ({len(namen)} gemeenten): {', '.join(namen)}")
+    print("\nAannames:")
+    for label, value in keten.aannames.as_dutch().items():
+        print(f"  {label}: {value}")
+    return 0
+
+
+def cmd_dns(args: argparse.Namespace, extra: list[str]) -> int:
+    """Serve the keten's signed DNS and Unbound until Ctrl-C."""
+    from ketentest.config import load_keten
+    from simulators.internet import SimulatedInternet
+    from simulators.pki import Pki
+
+    keten = load_keten(args.keten)
+    started = time.monotonic()
+    with SimulatedInternet(keten, Pki()) as net:
+        print(f"Gesimuleerde DNS van keten {keten.naam} draait ({time.monotonic() - started:.2f} s).")
+        print(f"  valiterende resolver (Unbound): {keten.dns.resolver_ip}")
+        for z in net.zones.zones.values():
+            print(f"  zone {z.label:<20} {z.ip:<15} {'ondertekend' if z.state.signed else 'niet ondertekend'}")
+        d = keten.meldpunten[0].domain.name
+        print(f"\nProbeer: dig @{keten.dns.resolver_ip} +dnssec {d} MX")
+        print("Stoppen: Ctrl-C")
+        try:
+            signal.pause()  # the servers run in their own threads
+        except KeyboardInterrupt:
+            print("\nGestopt.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ketentest",
+        description="Ketentest niet-acute zorgmeldingen: test of de hele keten politie -> meldpunt werkt en veilig is.",
+        epilog="Zonder --keten wordt de ingebouwde keten midden-nederland gebruikt. Documentatie: docs/.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="opdracht")
+
+    def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--keten", help="ketenbestand (YAML) of naam van een ingebouwde keten")
+        p.set_defaults(func=func)
+        return p
+
+    run = add("run", cmd_run, "draai de ketentest (pytest features/) en schrijf de rapporten in reports/")
+    run.add_argument("--seed", type=int, help="zaad voor de synthetische meldingen")
+    run.add_argument("-m", dest="markers", help="selecteer scenario's op afspraak, bijv. -m B06 of -m 'B01 or V02'")
+    run.add_argument("-v", "--verbose", action="store_true", help="toon elk scenario")
+    add("keten", cmd_keten, "controleer een ketenbestand en toon wat het beschrijft")
+    add("dns", cmd_dns, "start de gesimuleerde DNS en Unbound van een keten, tot Ctrl-C")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if extra and args.command != "run":
+        parser.error(f"onbekende opties: {' '.join(extra)}")
+    try:
+        return args.func(args, extra)
+    except KetentestError as e:
+        print(f"ketentest: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nketentest: afgebroken", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into head and the like
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""The features are tested by running them: on the default keten they pass,
+and on a keten with a known defect exactly the right scenario fails, with a
+Dutch message naming the deelnemer and the cause."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_features(pytester, internet_lab, *args: str):
+    internet_lab.stop()  # the inner run needs the keten's addresses
+    return pytester.runpytest_subprocess(
+        str(ROOT / "features"), "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), "-p", "no:cacheprovider", *args
+    )
+
+
+def broken_keten(tmp_path: Path, edit) -> Path:
+    from importlib import resources
+
+    data = yaml.safe_load(resources.files("ketentest.data").joinpath("ketens", "midden-nederland.yaml").read_text())
+    edit(data)
+    path = tmp_path / "kapot.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return path
+
+
+def test_dns_scenario_fails_only_for_the_unsigned_deelnemer(pytester, internet_lab, tmp_path):
+    def unsign_flevoland(data):
+        data["meldpunten"][1]["maildomein"]["dnssec"] = False
+
+    result = run_features(pytester, internet_lab, "-m", "B01 and dns", "--keten", str(broken_keten(tmp_path, unsign_flevoland)))
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*GGD Flevoland*niet veilig of leeg*onbeveiligd*", "*FAILED*ggd-flevoland*"])
+
+
+def test_dns_scenario_passes_on_the_default_keten(pytester, internet_lab):
+    result = run_features(pytester, internet_lab, "-m", "B01 and dns")
+    result.assert_outcomes(passed=4)
