@@ -51,7 +51,7 @@ class KetenClock:
                 left = deadline - self.timestamp()
                 if left <= 0:
                     return True
-                self._cond.wait(left)
+                self._cond.wait(left if left < 86400 * 365 else None)
 
     def notify(self) -> None:
         """Wake waiters (e.g. after new work arrived)."""

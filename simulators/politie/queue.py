@@ -1,0 +1,214 @@
+"""The digitaal postkantoor's durable delivery queue (V09, S01, S02, S08).
+
+Each melding is one record on disk (state, attempts, next attempt) plus its
+signed message. A worker delivers what is due on the keten clock; temporary
+failures are retried with back-off until the retry period (24 h by default)
+has passed; a permanent failure, no secure route, or an expired retry period
+makes the melding *onbestelbaar* and notifies the officer at once. Every
+melding ends in exactly one final state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from ketentest.clock import KetenClock
+from simulators.store import read_json, write_atomic, write_json
+
+#: Back-off between attempts, in seconds of keten time; the last repeats.
+BACKOFF = (60, 5 * 60, 15 * 60, 30 * 60, 60 * 60, 2 * 3600)
+
+
+class Status(str, Enum):
+    IN_WACHTRIJ = "in wachtrij"
+    OPNIEUW = "opnieuw proberen"
+    BEZORGD = "bezorgd"  # accepted by the meldpunt, awaiting ontvangstbevestiging
+    BEZORGD_EN_BEVESTIGD = "bezorgd en bevestigd"
+    ONBESTELBAAR = "onbestelbaar"
+
+    @property
+    def final(self) -> bool:
+        return self in (Status.BEZORGD_EN_BEVESTIGD, Status.ONBESTELBAAR)
+
+
+class Outcome(str, Enum):
+    """What one delivery attempt came to, as the queue needs it."""
+
+    DELIVERED = "bezorgd"
+    TEMPORARY = "tijdelijke fout"
+    PERMANENT = "permanente fout"
+    NO_SECURE_ROUTE = "geen veilige route"
+
+
+@dataclass
+class Attempt:
+    at: float  # keten time
+    outcome: str
+    reason: str
+    trace: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Entry:
+    kenmerk: str
+    meldpunt: str
+    rcpt: str
+    submitted: float
+    status: str = Status.IN_WACHTRIJ.value
+    next_attempt: float = 0.0
+    attempts: list[Attempt] = field(default_factory=list)
+    reason: str = ""
+    delivered_at: float | None = None
+    confirmed_at: float | None = None
+    officer_notified_at: float | None = None
+    officer_notice: str = ""
+    terugkoppelingen: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Entry":
+        data = dict(data)
+        data["attempts"] = [Attempt(**a) for a in data.get("attempts", [])]
+        return cls(**data)
+
+
+#: deliver(message bytes, entry) -> (Outcome, Dutch reason, trace dict)
+Deliver = Callable[[bytes, Entry], tuple[Outcome, str, dict]]
+
+
+class DeliveryQueue:
+    def __init__(self, directory: Path, clock: KetenClock, deliver: Deliver, retry_hours: int = 24) -> None:
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        self.deliver = deliver
+        self.retry_seconds = retry_hours * 3600
+        self._lock = threading.RLock()
+        self._entries: dict[str, Entry] = {}
+        self._stop = threading.Event()
+        self._kick = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.changed = threading.Condition(self._lock)  # notified on every state change
+        for path in sorted(self.dir.glob("*.json")):  # survive a restart
+            entry = Entry.from_json(read_json(path))
+            self._entries[entry.kenmerk] = entry
+
+    # -- persistence ------------------------------------------------------
+    def _save(self, entry: Entry) -> None:
+        write_json(self.dir / f"{entry.kenmerk}.json", asdict(entry))
+        self.changed.notify_all()
+
+    def message(self, kenmerk: str) -> bytes:
+        return (self.dir / f"{kenmerk}.eml").read_bytes()
+
+    # -- API --------------------------------------------------------------
+    def submit(self, kenmerk: str, meldpunt: str, rcpt: str, message: bytes) -> Entry:
+        """Queue a signed message. A resent melding keeps its kenmerk (V06):
+        submitting a kenmerk that is already queued returns that entry."""
+        with self._lock:
+            if kenmerk in self._entries:
+                return self._entries[kenmerk]
+            write_atomic(self.dir / f"{kenmerk}.eml", message)
+            now = self.clock.timestamp()
+            entry = Entry(kenmerk, meldpunt, rcpt, submitted=now, next_attempt=now)
+            self._entries[kenmerk] = entry
+            self._save(entry)
+        self._wake()
+        return entry
+
+    def get(self, kenmerk: str) -> Entry | None:
+        with self._lock:
+            return self._entries.get(kenmerk)
+
+    def all(self) -> list[Entry]:
+        with self._lock:
+            return list(self._entries.values())
+
+    def confirm(self, kenmerk: str) -> bool:
+        """An ontvangstbevestiging arrived for kenmerk."""
+        with self._lock:
+            entry = self._entries.get(kenmerk)
+            if entry is None or entry.status not in (Status.BEZORGD.value, Status.BEZORGD_EN_BEVESTIGD.value):
+                return False
+            if entry.confirmed_at is None:
+                entry.confirmed_at = self.clock.timestamp()
+                entry.status = Status.BEZORGD_EN_BEVESTIGD.value
+                self._save(entry)
+            return True
+
+    def terugkoppeling(self, kenmerk: str, status: str) -> bool:
+        with self._lock:
+            entry = self._entries.get(kenmerk)
+            if entry is None:
+                return False
+            entry.terugkoppelingen.append({"status": status, "at": self.clock.timestamp()})
+            self._save(entry)
+            return True
+
+    # -- worker -----------------------------------------------------------
+    def _wake(self) -> None:
+        self._kick.set()
+        self.clock.notify()
+
+    def _next_due(self) -> Entry | None:
+        with self._lock:
+            pending = [e for e in self._entries.values() if e.status in (Status.IN_WACHTRIJ.value, Status.OPNIEUW.value)]
+            return min(pending, key=lambda e: e.next_attempt, default=None)
+
+    def run_once(self) -> bool:
+        """Attempt the entry that is due now, if any. Returns whether one was."""
+        entry = self._next_due()
+        if entry is None or entry.next_attempt > self.clock.timestamp():
+            return False
+        outcome, reason, trace = self.deliver(self.message(entry.kenmerk), entry)
+        self._record(entry, outcome, reason, trace)
+        return True
+
+    def _record(self, entry: Entry, outcome: Outcome, reason: str, trace: dict) -> None:
+        now = self.clock.timestamp()
+        with self._lock:
+            entry.attempts.append(Attempt(now, outcome.value, reason, trace))
+            if outcome is Outcome.DELIVERED:
+                entry.status, entry.delivered_at, entry.reason = Status.BEZORGD.value, now, ""
+            elif outcome is Outcome.TEMPORARY and now - entry.submitted < self.retry_seconds:
+                delay = BACKOFF[min(len(entry.attempts) - 1, len(BACKOFF) - 1)]
+                entry.status, entry.reason = Status.OPNIEUW.value, reason
+                entry.next_attempt = min(now + delay, entry.submitted + self.retry_seconds)
+            else:
+                if outcome is Outcome.TEMPORARY:
+                    reason = f"herhaalperiode van {self.retry_seconds // 3600} uur verstreken; laatste fout: {reason}"
+                entry.status, entry.reason = Status.ONBESTELBAAR.value, reason
+                entry.officer_notified_at = now
+                entry.officer_notice = (f"Melding {entry.kenmerk} is niet bezorgd bij {entry.meldpunt}: {reason}. "
+                                        "Gebruik de alternatieve route (bel het meldpunt).")
+            self._save(entry)
+
+    def _worker(self) -> None:
+        while not self._stop.is_set():
+            self._kick.clear()
+            if self.run_once():
+                continue
+            entry = self._next_due()
+            deadline = entry.next_attempt if entry is not None else float("inf")
+            self.clock.wait_until(deadline, lambda: self._stop.is_set() or self._kick.is_set())
+
+    def start(self) -> "DeliveryQueue":
+        self._thread = threading.Thread(target=self._worker, name="postkantoor-wachtrij", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.clock.notify()
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block (real time) until predicate() holds after some state change."""
+        with self._lock:
+            return self.changed.wait_for(predicate, timeout)

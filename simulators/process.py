@@ -1,0 +1,114 @@
+"""Runs a simulator in its own process and talks to it over its control API.
+
+The child prints ``KLAAR <url>`` on stdout once it listens; the parent waits
+for that line (an event, not a poll) and then only uses HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+
+import httpx
+
+from ketentest.errors import InfrastructureError
+from simulators.resolver.unbound import die_with_parent
+
+READY = "KLAAR"
+
+
+def announce_ready(url: str) -> None:
+    """Called by the child once every socket is open."""
+    print(f"{READY} {url}", flush=True)
+
+
+class SimulatorProcess:
+    """Context manager around ``python -m <module> <args>``."""
+
+    def __init__(self, name: str, module: str, args: list[str], ready_timeout: float = 30.0) -> None:
+        self.name, self.module, self.args = name, module, args
+        self.ready_timeout = ready_timeout
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+        self.log: deque[str] = deque(maxlen=2000)
+        self.client: httpx.Client | None = None
+
+    def __enter__(self) -> "SimulatorProcess":
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", self.module, *self.args], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                     preexec_fn=die_with_parent)
+        try:
+            self._await_ready()
+        except BaseException:
+            self.close()
+            raise
+        self.client = httpx.Client(base_url=self.url, timeout=30.0)
+        return self
+
+    def _await_ready(self) -> None:
+        assert self.proc and self.proc.stdout
+        sel = selectors.DefaultSelector()
+        sel.register(self.proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + self.ready_timeout
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise InfrastructureError(f"simulator {self.name} kwam niet op binnen {self.ready_timeout:.0f} s",
+                                              "log: " + " | ".join(list(self.log)[-8:]))
+                if not sel.select(left):
+                    continue
+                line = self.proc.stdout.readline()
+                if not line:
+                    self.proc.wait()
+                    tail = "\n    ".join(list(self.log)[-12:])
+                    raise InfrastructureError(f"simulator {self.name} stopte bij het opstarten (code {self.proc.returncode}):\n    {tail}",
+                                              "lees de melding hierboven; vaak is een adres al in gebruik")
+                line = line.rstrip("\n")
+                if line.startswith(READY + " "):
+                    self.url = line.split(" ", 1)[1]
+                    break
+                self.log.append(line)
+        finally:
+            sel.close()
+
+        def drain() -> None:
+            for line in self.proc.stdout:
+                self.log.append(line.rstrip("\n"))
+
+        threading.Thread(target=drain, name=f"log-{self.name}", daemon=True).start()
+
+    # -- control API ----------------------------------------------------------
+    def get(self, path: str, **params):
+        return self._check(self.client.get(path, params=params))
+
+    def post(self, path: str, body: dict | None = None):
+        return self._check(self.client.post(path, json=body or {}))
+
+    def _check(self, response: httpx.Response):
+        data = response.json()
+        if response.status_code >= 400:
+            raise InfrastructureError(f"{self.name}: {data.get('fout', response.text)}", data.get("wat_te_doen", ""))
+        return data
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def __exit__(self, *exc) -> None:
+        self.close()
