@@ -10,9 +10,14 @@ then call ``net.changed()`` so Unbound forgets what it cached.
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
+import os
+import sys
+import tempfile
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from dataclasses import dataclass
 
 from ketentest.dane import tlsa_rdata
@@ -115,6 +120,34 @@ def pki_sources(pki: Pki) -> tuple[TlsaSource, DkimSource]:
     return tlsa, dkim
 
 
+LOCK_FILE = Path(tempfile.gettempdir()) / "ketentest-keten.lock"
+
+
+@contextmanager
+def machine_lock():
+    """One simulated keten per machine at a time: the addresses are fixed.
+
+    A second run waits for the first (flock: released even if the holder is
+    killed) instead of failing on an address in use.
+    """
+    with open(LOCK_FILE, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "onbekend"
+            print(f"ketentest: wacht tot een andere ketentest klaar is (proces {holder})", file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 @dataclass
 class SimulatedInternet:
     keten: Keten
@@ -129,6 +162,7 @@ class SimulatedInternet:
         self.resolver = Resolver(self.keten.dns.resolver_ip, self.dns_port)
 
     def __enter__(self) -> "SimulatedInternet":
+        self._stack.enter_context(machine_lock())
         try:
             self.zones = ZoneTree(zone_layout(self.keten), keten_records(self.keten, self.tlsa, self.dkim))
             bindings: dict[str, list] = {}
