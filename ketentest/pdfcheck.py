@@ -17,11 +17,15 @@
 - other active content: XFA forms, RichMedia, 3D annotations.
 
 Every object in the cross-reference table is inspected, reachable or not
-(an unreferenced JavaScript object is still refused). The walk is bounded
-(:data:`MAX_OBJECTS`, :data:`MAX_NODES`) and every pypdf error is caught, so a
-hostile file gives a finding, never a crash or a hang; stream data is not
-decoded, apart from object streams, which pypdf decodes within its own
-output limits (75 MB).
+(an unreferenced JavaScript object is still refused), and every stream is
+decoded once: a stream that does not decode, or a file pypdf had to repair
+(it logs a warning), is refused as damaged.
+
+The work is bounded so a hostile file gives a finding, never a crash or a
+hang: a declared ``/Size`` above :data:`MAX_OBJECTS` is refused before
+parsing; the walk stops at :data:`MAX_NODES` entries, :data:`MAX_DEPTH`
+nesting and :data:`MAX_DECODED` decoded bytes (pypdf itself caps one stream
+at 75 MB and an xref stream at 2 million entries); every pypdf error is caught.
 """
 
 from __future__ import annotations
@@ -115,6 +119,10 @@ def check_pdf(data: bytes, keten: Keten | None = None, *, max_bytes: int | None 
         return result(Bevinding(Soort.GEEN_PDF, "het bestand is geen PDF: de kop %PDF- ontbreekt aan het begin"))
     if b"%%EOF" not in data[-1024:]:
         return result(Bevinding(Soort.AFGEKAPT, "het bestand is afgekapt of onvolledig: de slotmarkering %%EOF ontbreekt aan het eind"))
+    declared = max((int(m) for m in _SIZE.findall(data)), default=0)
+    if declared > MAX_OBJECTS:  # refuse before pypdf reads a huge cross-reference table
+        return result(Bevinding(Soort.TE_COMPLEX, f"het bestand declareert {declared} objecten (/Size); "
+                                                  f"hoogstens {MAX_OBJECTS} worden gecontroleerd"))
     with _pypdf_warnings() as repairs:
         try:
             reader = PdfReader(io.BytesIO(data), strict=True)
@@ -269,6 +277,7 @@ class _Walker:
 
 
 _SEGMENT = re.compile(r"/[^/\[]+")
+_SIZE = re.compile(rb"/Size\s+(\d{1,12})")
 
 
 def _chain(queue: deque, rest: list) -> Iterator:

@@ -219,3 +219,17 @@ def test_xref_repaired_by_the_reader_is_corrupt():
     r = check_pdf(wrong)
     assert r.soorten == {Soort.CORRUPT}
     assert "moest het herstellen" in r.reden
+
+
+def test_huge_declared_xref_is_refused_before_parsing():
+    import zlib
+
+    n = 1_000_000  # an xref stream of a million (free) entries: slow for the reader to expand
+    comp = zlib.compress(bytes(3 * n), 9)
+    head = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    xref = len(head)
+    data = head + (b"3 0 obj\n<< /Type /XRef /Size %d /W [1 1 1] /Root 1 0 R /Filter /FlateDecode /Length %d >>\nstream\n"
+                   % (n, len(comp))) + comp + b"\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n" % xref
+    r = check_pdf(data)
+    assert r.soorten == {Soort.TE_COMPLEX}
+    assert "1000000 objecten" in r.reden
