@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from pypdf import PdfReader
+from pypdf.errors import LimitReachedError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, StreamObject
 
 from ketentest.model import Aannames, Keten
@@ -48,7 +49,7 @@ from ketentest.model import Aannames, Keten
 MAX_OBJECTS = 50_000  # indirect objects inspected
 MAX_NODES = 2_000_000  # dictionary entries and array items visited in total
 MAX_DEPTH = 200  # nesting within one object
-MAX_DECODED = 200 * 2**20  # decoded stream bytes in total
+MAX_DECODED = 100 * 2**20  # decoded stream bytes in total (pypdf keeps them cached)
 
 _ACTIONS_FILE = {"/Launch": "een startactie (/Launch) die een programma of bestand opent",
                  "/ImportData": "een actie die gegevens uit een ander bestand laadt (/ImportData)",
@@ -241,6 +242,10 @@ class _Walker:
             return
         try:
             self.decoded += len(stream.get_data())
+        except LimitReachedError:
+            self.add(Soort.TE_COMPLEX, "een gegevensstroom pakt uit tot boven de leeslimiet "
+                                       "(een decompressiebom?)", where)
+            return
         except Exception as e:
             self.add(Soort.CORRUPT, f"een gegevensstroom is beschadigd: {_err(e)}", where)
             return

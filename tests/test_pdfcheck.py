@@ -233,3 +233,13 @@ def test_huge_declared_xref_is_refused_before_parsing():
     r = check_pdf(data)
     assert r.soorten == {Soort.TE_COMPLEX}
     assert "1000000 objecten" in r.reden
+
+
+def test_decompression_bomb_is_refused():
+    import zlib
+
+    comp = zlib.compress(bytes(100 * 2**20), 9)  # 100 KB that inflates to 100 MB
+    bomb = b"<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream" % (len(comp), comp)
+    r = check_pdf(raw_pdf(CATALOG, PAGES, page(b"/Contents 4 0 R "), bomb))
+    assert r.soorten == {Soort.TE_COMPLEX}
+    assert "decompressiebom" in r.reden and "object 4 0" in r.reden
