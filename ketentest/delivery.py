@@ -1,0 +1,591 @@
+"""The DANE-checked STARTTLS SMTP client that every sender in the keten uses
+(RFC 7672; agreement V02: only secure transport, never a fallback).
+
+    attempt = deliver(signed_bytes, "postkantoor@politie.test", "meldpunt@ggdru.test",
+                      resolver=net.resolver, source_ip="127.60.1.10", helo="postkantoor.politie.test")
+
+One call is one delivery attempt over the MX hosts of the recipient's
+domain; retrying later is the caller's job (the police queue, V09). The
+result is a frozen trace for reports: every DNS answer with its DNSSEC state,
+the TLS session, the DANE verdict and the SMTP transcript per host.
+
+The RFC 7672 logic here is written by hand (smtplib does the SMTP): no
+maintained Python library does DANE for SMTP. Steps per attempt:
+
+1. MX of the domain, DNSSEC-secure (insecure, bogus or no answer: no secure
+   route). Null MX (RFC 7505) or a proven non-existent domain: permanent.
+   A secure "no MX" means the domain itself is the host (RFC 5321 5.1).
+2. Per MX host, in preference order: a secure A RRset, then a secure TLSA
+   RRset at ``_25._tcp.<host>`` with at least one usable record (usage 2/3).
+   Anything less: this host offers no secure route (V02 is stricter than
+   RFC 7672, which would send opportunistically without TLSA).
+3. Connect from ``source_ip`` (SPF depends on it), TCP_NODELAY, EHLO,
+   STARTTLS (mandatory), TLS with the NCSC client profile, then match the
+   presented chain against the TLSA records (:func:`ketentest.dane.verify`)
+   *before* MAIL FROM. No match: QUIT over TLS, nothing sent.
+4. MAIL, RCPT, DATA. 250: delivered. 4xx anywhere, a refused, reset or timed
+   out connection, or a drop during DATA: temporary. 5xx to MAIL/RCPT/DATA:
+   permanent. A 4xx/5xx greeting moves on to the next MX.
+
+Outcome over all hosts: delivered by any host wins; a 4xx/5xx answer to the
+transaction ends the attempt at once (no other MX is tried for it);
+otherwise, if any host failed temporarily (a secure route may come back)
+the attempt is temporary, else permanent if a host refused service, else
+there is no secure route. A dead resolver (InfrastructureError) is a harness
+failure and is raised, not classified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import smtplib
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from ketentest import policy
+from ketentest.dane import DaneResult, RecordStatus, TlsaFormatError, TlsaRecord, peer_chain, verify
+from ketentest.dns import DnsAnswer, DnssecState
+
+DEFAULT_TIMEOUT = 30.0
+ALTERNATIVE_ROUTE = ("De melding is niet verstuurd. Gebruik de alternatieve route om de melding "
+                     "bij het meldpunt te krijgen.")
+
+
+class Outcome(str, Enum):
+    DELIVERED = "delivered"
+    TEMPORARY = "temporary"  # retry later (V09)
+    PERMANENT = "permanent"  # onbestelbaar: tell the officer (S02)
+    NO_SECURE_ROUTE = "no_secure_route"  # not sent (V02): tell the officer to use the alternative route
+
+    @property
+    def dutch(self) -> str:
+        return {"delivered": "bezorgd", "temporary": "tijdelijke fout (later opnieuw proberen)",
+                "permanent": "permanente fout (onbestelbaar)", "no_secure_route": "geen veilige route"}[self.value]
+
+
+class Safeguard(str, Enum):
+    """The part of the secure route that failed."""
+
+    DNSSEC = "DNSSEC"
+    TLSA = "TLSA"
+    STARTTLS = "STARTTLS"
+    TLS = "TLS"
+    DANE = "DANE"
+
+
+@dataclass(frozen=True)
+class SmtpLine:
+    side: str  # "C" (client, us) or "S" (server)
+    text: str  # one line without CRLF; message data is elided
+
+    def __str__(self) -> str:
+        return f"{self.side}: {self.text}"
+
+
+@dataclass(frozen=True)
+class SmtpReply:
+    code: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}"
+
+
+@dataclass(frozen=True)
+class TlsSession:
+    version: str  # "TLSv1.3"
+    cipher: str
+    bits: int
+    cert_subject: str  # the leaf, RFC 4514
+    cert_sha256: str  # hex fingerprint of the leaf (DER)
+    cert_key: str  # e.g. "EC secp256r1", "RSA 3072"
+    chain_length: int
+    chain_der: tuple[bytes, ...] = field(default=(), repr=False)
+
+
+@dataclass(frozen=True)
+class HostAttempt:
+    """One MX host (one address) tried within a delivery attempt."""
+
+    host: str
+    preference: int
+    outcome: Outcome
+    reason: str  # Dutch
+    failed: Safeguard | None = None  # which safeguard failed (no secure route)
+    address: DnsAnswer | None = None  # the A look-up
+    tlsa: DnsAnswer | None = None  # the TLSA look-up at _25._tcp.<host>
+    ip: str | None = None
+    tls: TlsSession | None = None
+    dane: DaneResult | None = None
+    transcript: tuple[SmtpLine, ...] = ()
+    reply: SmtpReply | None = None  # the last server reply that decided
+    stage: str = ""  # where it ended (Dutch: "DNS", "verbinden", "RCPT TO", ...)
+    data_sent: bool = False  # the whole message went out (a drop after this may still have delivered)
+    started: dt.datetime | None = None
+    ended: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    """One delivery attempt of one message to one recipient: the typed trace."""
+
+    mail_from: str
+    rcpt_to: str
+    domain: str
+    size: int
+    outcome: Outcome
+    reason: str  # Dutch, for the officer and the report
+    failed: tuple[Safeguard, ...]  # safeguards that failed, in the order met
+    mx: DnsAnswer | None
+    hosts: tuple[HostAttempt, ...]
+    started: dt.datetime
+    ended: dt.datetime
+    wall_seconds: float
+    source_ip: str
+    delivered_by: str | None = None  # MX host that answered 250
+    reply: SmtpReply | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome is Outcome.DELIVERED
+
+    @property
+    def retry(self) -> bool:
+        return self.outcome is Outcome.TEMPORARY
+
+    @property
+    def dns_answers(self) -> tuple[DnsAnswer, ...]:
+        out = [self.mx] if self.mx else []
+        for h in self.hosts:
+            out += [a for a in (h.address, h.tlsa) if a is not None and a not in out]
+        return tuple(out)
+
+    def describe(self) -> str:
+        """A readable Dutch account, for reports."""
+        lines = [f"Bezorging {self.mail_from} -> {self.rcpt_to} ({self.size} bytes, vanaf {self.source_ip}): "
+                 f"{self.outcome.dutch}", f"  {self.reason}",
+                 f"  start {self.started:%Y-%m-%d %H:%M:%S} UTC, duur {self.wall_seconds:.3f} s"]
+        if self.mx is not None:
+            lines.append(f"  DNS: {self.mx.describe()}")
+        for h in self.hosts:
+            lines.append(f"  MX {h.host} (voorkeur {h.preference}, {h.ip or 'geen adres'}): {h.outcome.dutch}: {h.reason}")
+            for a in (h.address, h.tlsa):
+                if a is not None:
+                    lines.append(f"    DNS: {a.describe()}")
+            if h.tls is not None:
+                lines.append(f"    TLS: {h.tls.version} {h.tls.cipher}; certificaat {h.tls.cert_subject} "
+                             f"({h.tls.cert_key}, SHA-256 {h.tls.cert_sha256[:16]}…)")
+            if h.dane is not None:
+                lines.append(f"    DANE: {h.dane.explanation}")
+            lines += [f"    {line}" for line in h.transcript]
+        return "\n".join(lines)
+
+
+def deliver(
+    message: bytes,
+    mail_from: str,
+    rcpt_to: str,
+    *,
+    resolver,
+    source_ip: str,
+    helo: str,
+    port: int = 25,
+    timeout: float = DEFAULT_TIMEOUT,
+    clock=None,
+) -> DeliveryAttempt:
+    """Deliver ``message`` (bytes as signed, CRLF) to ``rcpt_to`` over DANE-
+    authenticated STARTTLS, or not at all. ``resolver`` has
+    ``lookup(name, rdtype) -> DnsAnswer`` (the keten's validating Unbound);
+    ``clock`` (a KetenClock) dates the trace and the DANE-TA validity check."""
+    run = _Run(message, mail_from, rcpt_to, resolver, source_ip, helo, port, timeout, clock)
+    return run.go()
+
+
+# --- one attempt -----------------------------------------------------------------
+
+
+class _Stop(Exception):
+    """A host attempt ends here."""
+
+    def __init__(self, outcome: Outcome, reason: str, failed: Safeguard | None = None,
+                 reply: SmtpReply | None = None) -> None:
+        super().__init__(reason)
+        self.outcome, self.reason, self.failed, self.reply = outcome, reason, failed, reply
+
+
+@dataclass(frozen=True)
+class _Mx:
+    host: str
+    preference: int
+
+
+class _Run:
+    def __init__(self, message, mail_from, rcpt_to, resolver, source_ip, helo, port, timeout, clock) -> None:
+        if isinstance(message, str):
+            raise TypeError("deliver() verwacht het bericht als bytes (zoals ondertekend)")
+        self.message = bytes(message)
+        self.mail_from, self.rcpt_to = mail_from, rcpt_to
+        self.resolver, self.source_ip, self.helo = resolver, source_ip, helo
+        self.port, self.timeout, self.clock = port, timeout, clock
+        self.domain = rcpt_to.rpartition("@")[2].rstrip(".").lower()
+
+    def now(self) -> dt.datetime:
+        return self.clock.now() if self.clock is not None else dt.datetime.now(dt.timezone.utc)
+
+    def go(self) -> DeliveryAttempt:
+        started, t0 = self.now(), time.monotonic()
+        mx_answer, hosts, outcome, reason, failed = None, [], Outcome.PERMANENT, "", ()
+        try:
+            if "@" not in self.rcpt_to or not self.domain:
+                raise _Stop(Outcome.PERMANENT, f"ongeldig ontvangstadres {self.rcpt_to!r}")
+            mx_answer = self.resolver.lookup(self.domain, "MX")
+            mxs = self._mx_hosts(mx_answer)
+            for mx in mxs:
+                for attempt in self._try_host(mx):
+                    hosts.append(attempt)
+                    # Once the transaction started, its answer (or a drop) ends the attempt.
+                    if attempt.outcome is Outcome.DELIVERED or attempt.stage in _TRANSACTION_STAGES:
+                        raise _Done()
+            outcome, reason, failed = self._summarise(hosts)
+        except _Done:
+            last = hosts[-1]
+            outcome, reason = last.outcome, last.reason
+            failed = (last.failed,) if last.failed else ()
+            if outcome is Outcome.DELIVERED:
+                reason = f"Bezorgd bij {last.host} ({last.ip}) via {last.tls.version if last.tls else 'TLS'}: {last.reply}"
+            else:
+                prefix = "Tijdelijk niet bezorgd" if outcome is Outcome.TEMPORARY else "Niet bezorgd"
+                reason = f"{prefix} bij {self.domain}: {last.reason}."
+        except _Stop as stop:
+            outcome, reason, failed = stop.outcome, stop.reason, (stop.failed,) if stop.failed else ()
+            if outcome is Outcome.NO_SECURE_ROUTE:
+                reason = f"{reason} {ALTERNATIVE_ROUTE}"
+        last = hosts[-1] if hosts else None
+        return DeliveryAttempt(
+            self.mail_from, self.rcpt_to, self.domain, len(self.message), outcome, reason, failed, mx_answer,
+            tuple(hosts), started, self.now(), time.monotonic() - t0, self.source_ip,
+            delivered_by=last.host if last and outcome is Outcome.DELIVERED else None,
+            reply=last.reply if last else None,
+        )
+
+    # -- DNS -------------------------------------------------------------------------
+
+    def _mx_hosts(self, answer: DnsAnswer) -> list[_Mx]:
+        d = self.domain
+        if answer.state is not DnssecState.SECURE:
+            raise _Stop(Outcome.NO_SECURE_ROUTE,
+                        f"Geen veilige route naar {d} (DNSSEC): de MX-records van {d} zijn {_state(answer)}.",
+                        Safeguard.DNSSEC)
+        if answer.rcode == "NXDOMAIN":
+            raise _Stop(Outcome.PERMANENT, f"Het domein {d} bestaat niet (met DNSSEC bewezen).")
+        if answer.rcode != "NOERROR":
+            raise _Stop(Outcome.TEMPORARY, f"De MX-records van {d} zijn niet op te vragen ({answer.rcode}).")
+        if not answer.records:  # secure NODATA: the domain itself (RFC 5321 5.1)
+            return [_Mx(d, 0)]
+        mxs = []
+        for text in answer.records:
+            pref, _, host = text.partition(" ")
+            mxs.append(_Mx(host.strip().rstrip(".").lower(), int(pref)))
+        if any(m.host == "" for m in mxs):  # "0 ." is a null MX (RFC 7505)
+            raise _Stop(Outcome.PERMANENT, f"Het domein {d} ontvangt geen e-mail (null MX, RFC 7505).")
+        return sorted(mxs, key=lambda m: (m.preference, m.host))
+
+    def _try_host(self, mx: _Mx):
+        """Yield one HostAttempt per address of the host (or one if it has none usable)."""
+        started = self.now()
+        a = self.resolver.lookup(mx.host, "A")  # the keten is IPv4-only (loopback)
+
+        def unusable(outcome, reason, failed=None, tlsa=None):
+            return HostAttempt(mx.host, mx.preference, outcome, reason, failed, a, tlsa, stage="DNS",
+                               started=started, ended=self.now())
+
+        if a.state is not DnssecState.SECURE:
+            yield unusable(Outcome.NO_SECURE_ROUTE,
+                           f"het adres (A) van {mx.host} is {_state(a)}: geen DNSSEC", Safeguard.DNSSEC)
+            return
+        if not a.records:
+            yield unusable(Outcome.TEMPORARY, f"{mx.host} heeft geen adres ({a.rcode})")
+            return
+        tlsa = self.resolver.lookup(f"_25._tcp.{mx.host}", "TLSA")
+        problem = _tlsa_problem(mx.host, tlsa)
+        if problem is not None:
+            yield unusable(Outcome.NO_SECURE_ROUTE, problem, Safeguard.TLSA, tlsa)
+            return
+        for ip in sorted(a.records):
+            yield self._smtp(mx, ip, a, tlsa)
+
+    # -- SMTP ------------------------------------------------------------------------
+
+    def _smtp(self, mx: _Mx, ip: str, a: DnsAnswer, tlsa: DnsAnswer) -> HostAttempt:
+        started = self.now()
+        trace: list[SmtpLine] = []
+        client = _TracingSMTP(trace, local_hostname=self.helo, timeout=self.timeout,
+                              source_address=(self.source_ip, 0))
+        state = {"stage": "verbinden", "tls": None, "dane": None, "reply": None}
+
+        def reply(stage: str, code: int, text: bytes | str) -> SmtpReply:
+            state["stage"] = stage
+            r = SmtpReply(code, text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+            state["reply"] = r
+            return r
+
+        outcome, reason, failed = Outcome.TEMPORARY, "", None
+        try:
+            code, text = client.connect(ip, self.port)
+            r = reply("begroeting", code, text)
+            if code != 220:
+                client.quit_quietly()
+                raise _Stop(_by_code(code), f"{mx.host} weigert de verbinding: {r}", reply=r)
+            code, text = client.ehlo(self.helo)
+            r = reply("EHLO", code, text)
+            if code // 100 == 4:
+                client.quit_quietly()
+                raise _Stop(Outcome.TEMPORARY, f"{mx.host} antwoordt op EHLO met {r}", reply=r)
+            if code != 250 or not client.has_extn("starttls"):
+                client.quit_quietly()
+                raise _Stop(Outcome.NO_SECURE_ROUTE,
+                            f"{mx.host} biedt geen STARTTLS aan (afgeschermd of uitgeschakeld?): versleuteling "
+                            f"is verplicht, dus niets verstuurd", Safeguard.STARTTLS)
+            code, text = client.docmd("STARTTLS")
+            r = reply("STARTTLS", code, text)
+            if code != 220:
+                client.quit_quietly()
+                raise _Stop(Outcome.NO_SECURE_ROUTE, f"{mx.host} weigert STARTTLS ({r}): niets verstuurd",
+                            Safeguard.STARTTLS, reply=r)
+            state["stage"] = "TLS-handshake"
+            try:
+                client.wrap_tls(policy.client_context(), mx.host)
+            except ssl.SSLError as e:  # protocol version, cipher, ...: a downgrade is no route
+                raise _Stop(Outcome.NO_SECURE_ROUTE,
+                            f"de TLS-verbinding met {mx.host} komt niet tot stand volgens het NCSC-profiel "
+                            f"(TLS 1.2 of hoger, goede cipher suites): {e.reason or e}", Safeguard.TLS) from None
+            chain = peer_chain(client.sock)
+            state["tls"] = _tls_session(client.sock, chain)
+            state["stage"] = "DANE"
+            result = verify(chain, tlsa.records, mx.host, now=self.now())
+            state["dane"] = result
+            client.note(f"[DANE: {'overeenkomst' if result.matched else 'GEEN overeenkomst'} "
+                        f"({len(tlsa.records)} TLSA-records, {len(chain)} certificaten)]")
+            if not result.matched:
+                client.quit_quietly()
+                raise _Stop(Outcome.NO_SECURE_ROUTE, f"DANE: {result.explanation} Niets verstuurd.", Safeguard.DANE)
+            # Authenticated: from here on the transaction.
+            code, text = client.ehlo(self.helo)
+            r = reply("EHLO", code, text)
+            if code != 250:
+                client.quit_quietly()
+                raise _Stop(_by_code(code), f"{mx.host} antwoordt na STARTTLS op EHLO met {r}", reply=r)
+            options = [f"SIZE={len(self.message)}"] if client.has_extn("size") else []
+            code, text = client.mail(self.mail_from, options)
+            r = reply("MAIL FROM", code, text)
+            if code != 250:
+                client.quit_quietly()
+                raise _Stop(_by_code(code), f"{mx.host} weigert de afzender {self.mail_from}: {r}", reply=r)
+            code, text = client.rcpt(self.rcpt_to)
+            r = reply("RCPT TO", code, text)
+            if code not in (250, 251):
+                client.quit_quietly()
+                raise _Stop(_by_code(code), f"{mx.host} weigert de ontvanger {self.rcpt_to}: {r}", reply=r)
+            state["stage"] = "DATA"
+            code, text = client.data_bytes(self.message)
+            r = reply("DATA" if not client.data_sent else "einde DATA", code, text)
+            if code != 250:
+                client.quit_quietly()
+                raise _Stop(_by_code(code), f"{mx.host} weigert het bericht: {r}", reply=r)
+            client.quit_quietly()
+            outcome, reason = Outcome.DELIVERED, f"geaccepteerd: {r}"
+        except _Stop as stop:
+            outcome, reason, failed = stop.outcome, stop.reason, stop.failed
+        except (smtplib.SMTPException, OSError) as e:  # refused, reset, timeout, dropped
+            outcome, reason = Outcome.TEMPORARY, _network_reason(mx.host, ip, state["stage"], e, client.data_sent)
+            state["reply"] = None
+        finally:
+            client.close()
+        return HostAttempt(
+            mx.host, mx.preference, outcome, reason, failed, a, tlsa, ip, state["tls"], state["dane"],
+            tuple(trace), state["reply"], state["stage"], client.data_sent, started, self.now(),
+        )
+
+    # -- the verdict over hosts -------------------------------------------------------
+
+    def _summarise(self, hosts: list[HostAttempt]) -> tuple[Outcome, str, tuple[Safeguard, ...]]:
+        failed = tuple(dict.fromkeys(h.failed for h in hosts if h.failed))
+        per_host = "; ".join(f"{h.host}: {h.reason}" for h in hosts)
+        if any(h.outcome is Outcome.TEMPORARY for h in hosts):
+            return Outcome.TEMPORARY, f"Tijdelijk niet bezorgd bij {self.domain}: {per_host}.", failed
+        if any(h.outcome is Outcome.PERMANENT for h in hosts):
+            return Outcome.PERMANENT, f"Niet bezorgd bij {self.domain}: {per_host}.", failed
+        what = "/".join(s.value for s in failed)
+        return (Outcome.NO_SECURE_ROUTE,
+                f"Geen veilige route naar {self.domain} ({what}): {per_host}. {ALTERNATIVE_ROUTE}", failed)
+
+
+class _Done(Exception):
+    pass
+
+
+_TRANSACTION_STAGES = ("MAIL FROM", "RCPT TO", "DATA", "einde DATA")
+
+
+def _by_code(code: int) -> Outcome:
+    if 400 <= code < 500:
+        return Outcome.TEMPORARY
+    return Outcome.PERMANENT
+
+
+def _state(answer: DnsAnswer) -> str:
+    details = ", ".join([answer.rcode, *map(str, answer.ede)])
+    return f"{answer.state.dutch} ({details})"
+
+
+def _tlsa_problem(host: str, tlsa: DnsAnswer) -> str | None:
+    """Why this TLSA answer gives no secure route (None: usable)."""
+    name = f"_25._tcp.{host}"
+    if tlsa.state is DnssecState.BOGUS:
+        return f"het TLSA-record {name} is ongeldig (bogus): {_state(tlsa)}"
+    if tlsa.state is not DnssecState.SECURE:
+        return f"het TLSA-record {name} is niet met DNSSEC beveiligd ({_state(tlsa)})"
+    if not tlsa.records:
+        return f"{host} heeft geen TLSA-record ({name}, {tlsa.rcode}, met DNSSEC bewezen): geen DANE"
+    usable = []
+    for text in tlsa.records:
+        try:
+            rec = TlsaRecord.parse(text)
+        except TlsaFormatError:
+            continue
+        if rec.usage in (2, 3) and rec.selector in (0, 1) and rec.matching in (0, 1, 2):
+            usable.append(rec)
+    if not usable:
+        shown = ", ".join(f"usage {t.split()[0]}" for t in tlsa.records)
+        return (f"geen bruikbaar TLSA-record voor {host} ({shown}): voor SMTP tellen alleen usage 2 en 3 "
+                f"(RFC 7672, 3.1.3)")
+    return None
+
+
+def _tls_session(sock: ssl.SSLSocket, chain: list[bytes]) -> TlsSession:
+    name, _, bits = sock.cipher() or ("", "", 0)
+    subject, fingerprint, key = "", "", ""
+    if chain:
+        fingerprint = hashlib.sha256(chain[0]).hexdigest()
+        try:
+            cert = x509.load_der_x509_certificate(chain[0])
+            subject = cert.subject.rfc4514_string()
+            pub = cert.public_key()
+            if isinstance(pub, rsa.RSAPublicKey):
+                key = f"RSA {pub.key_size}"
+            elif isinstance(pub, ec.EllipticCurvePublicKey):
+                key = f"EC {pub.curve.name}"
+            elif isinstance(pub, ed25519.Ed25519PublicKey):
+                key = "Ed25519"
+            else:
+                key = type(pub).__name__
+        except ValueError:
+            subject = "(onleesbaar certificaat)"
+    return TlsSession(sock.version() or "", name, int(bits or 0), subject, fingerprint, key, len(chain), tuple(chain))
+
+
+def _network_reason(host: str, ip: str, stage: str, error: BaseException, data_sent: bool) -> str:
+    if isinstance(error, smtplib.SMTPServerDisconnected) and isinstance(error.__context__, OSError):
+        error = error.__context__  # smtplib hides a time-out or reset behind "unexpectedly closed"
+    if stage == "verbinden" and isinstance(error, (smtplib.SMTPServerDisconnected, OSError)) \
+            and not isinstance(error, ConnectionRefusedError):
+        stage = "verbinden of begroeting"
+    if isinstance(error, ConnectionRefusedError):
+        what = "weigert de verbinding (connection refused)"
+    elif isinstance(error, (socket.timeout, TimeoutError)):
+        what = f"antwoordt niet op tijd (time-out tijdens {stage})"
+    elif isinstance(error, (smtplib.SMTPServerDisconnected, ConnectionError, ssl.SSLEOFError)):
+        what = f"verbrak de verbinding tijdens {stage}"
+    else:
+        what = f"gaf een netwerkfout tijdens {stage}: {error.__class__.__name__}: {error}"
+    reason = f"{host} ({ip}) {what}"
+    if data_sent:
+        reason += " (na het volledige bericht: mogelijk toch ontvangen; het meldpunt registreert elk kenmerk één keer)"
+    return reason
+
+
+# --- smtplib with a transcript ------------------------------------------------------
+
+
+class _TracingSMTP(smtplib.SMTP):
+    """smtplib.SMTP that records every line both ways (message data elided),
+    sets TCP_NODELAY, and does STARTTLS with SNI = the MX host name while
+    connecting to the DNSSEC-validated address."""
+
+    def __init__(self, trace: list[SmtpLine], **kwargs) -> None:
+        self._trace = trace
+        self._eliding = False
+        self.data_sent = False
+        super().__init__(**kwargs)
+
+    def _get_socket(self, host, port, timeout):
+        sock = super()._get_socket(host, port, timeout)
+        # Without it every command waits for Nagle + delayed ACK (~40 ms).
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def send(self, s) -> None:
+        if self._eliding:
+            self._trace.append(SmtpLine("C", f"[berichtinhoud: {len(s)} bytes, weggelaten]"))
+        else:
+            text = s.decode("utf-8", "replace") if isinstance(s, bytes) else s
+            self._trace += [SmtpLine("C", line) for line in text.split("\r\n") if line]
+        super().send(s)
+
+    def getreply(self):
+        try:
+            code, text = super().getreply()
+        except smtplib.SMTPServerDisconnected:
+            self._trace.append(SmtpLine("S", "[verbinding verbroken]"))
+            raise
+        lines = text.decode("utf-8", "replace").split("\n") if text else [""]
+        for i, line in enumerate(lines):
+            sep = "-" if i < len(lines) - 1 else " "
+            self._trace.append(SmtpLine("S", f"{code}{sep}{line}".rstrip()))
+        return code, text
+
+    def note(self, text: str) -> None:
+        """A line of our own in the transcript (what we checked, not what we sent)."""
+        self._trace.append(SmtpLine("C", text))
+
+    def wrap_tls(self, context: ssl.SSLContext, server_name: str) -> None:
+        """After a 220 to STARTTLS: handshake, and forget the plaintext EHLO
+        (RFC 3207 4.2), as smtplib.starttls does."""
+        self.sock = context.wrap_socket(self.sock, server_hostname=server_name)
+        self.file = None
+        self.helo_resp = self.ehlo_resp = None
+        self.esmtp_features = {}
+        self.does_esmtp = False
+        self._trace.append(SmtpLine("C", f"[TLS: {self.sock.version()} {self.sock.cipher()[0]}]"))
+
+    def data_bytes(self, message: bytes) -> tuple[int, bytes]:
+        """DATA without smtplib's exceptions: (code, text) of the final reply."""
+        self.putcmd("data")
+        code, text = self.getreply()
+        if code != 354:
+            return code, text
+        body = re.sub(rb"(?m)^\.", b"..", message)  # dot-stuffing (RFC 5321 4.5.2)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        self._eliding = True
+        try:
+            self.send(body)
+        finally:
+            self._eliding = False
+        self.send(b".\r\n")
+        self.data_sent = True
+        return self.getreply()
+
+    def quit_quietly(self) -> None:
+        try:
+            self.docmd("QUIT")
+        except (smtplib.SMTPException, OSError):
+            pass

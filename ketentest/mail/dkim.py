@@ -1,0 +1,125 @@
+"""DKIM signing (and verification, for checks and tests) with dkimpy.
+
+A domain signs with every selector it has (e.g. RSA and Ed25519, RFC 8463):
+each key adds one DKIM-Signature over the same message. relaxed/relaxed
+canonicalisation; From, To, Subject, Date and Message-ID are over-signed
+(listed once more than present), so nobody can add a second one unnoticed.
+
+Ed25519 in dkimpy needs PyNaCl.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import dkim
+
+from ketentest.dns import DnsAnswer, Lookup
+
+#: Signed when present (lower case, RFC 6376 5.4.1 and the MIME headers).
+SIGNED_HEADERS = (
+    "from", "to", "cc", "subject", "date", "message-id", "reply-to", "in-reply-to", "references",
+    "mime-version", "content-type", "content-transfer-encoding", "x-kenmerk", "x-berichtsoort",
+    "x-terugkoppeling-status",
+)
+#: Signed one extra time, so adding another instance breaks the signature.
+OVERSIGNED_HEADERS = ("from", "to", "subject", "date", "message-id")
+
+
+class SigningKey(Protocol):
+    """What a signer needs; ``simulators.pki.DkimKey`` has exactly this."""
+
+    domain: str
+    selector: str
+    private_key: bytes  # PKCS#1 PEM (rsa) or base64 of the raw 32 bytes (ed25519)
+
+    @property
+    def signature_algorithm(self) -> bytes: ...  # b"rsa-sha256" | b"ed25519-sha256"
+
+
+def sign(message: bytes, keys: Sequence[SigningKey]) -> bytes:
+    """The message with one DKIM-Signature per key prepended (first key on top)."""
+    if not keys:
+        raise ValueError("geen DKIM-sleutels om mee te ondertekenen")
+    include = _include_headers(message)
+    signatures = []
+    for key in keys:
+        signatures.append(dkim.sign(
+            message,
+            key.selector.encode(),
+            key.domain.encode(),
+            key.private_key,
+            canonicalize=(b"relaxed", b"relaxed"),
+            signature_algorithm=key.signature_algorithm,
+            include_headers=include,
+            linesep=b"\r\n",
+        ))
+    return b"".join(signatures) + message
+
+
+def _include_headers(message: bytes) -> list[bytes]:
+    present = {name.lower().decode() for name, _ in dkim.DKIM(message).headers}
+    include = [h for h in SIGNED_HEADERS if h in present]
+    include += [h for h in OVERSIGNED_HEADERS if h in present]
+    return [h.encode() for h in include]
+
+
+# --- verification -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DkimCheck:
+    """The verdict on one DKIM-Signature of a message."""
+
+    domain: str
+    selector: str
+    algorithm: str
+    ok: bool
+    reason: str  # Dutch
+    key_answer: DnsAnswer | None = None  # the TXT look-up of the key, with its DNSSEC state
+
+
+def dnsfunc(lookup: Lookup, answers: dict[str, DnsAnswer] | None = None) -> Callable[..., bytes | None]:
+    """A dkimpy ``dnsfunc`` that asks the keten's validating resolver (not the
+    system's). Records each answer in ``answers`` (by name) for reports."""
+
+    def txt(name: bytes | str, timeout: float = 5) -> bytes | None:
+        qname = (name.decode() if isinstance(name, bytes) else name).rstrip(".")
+        answer = lookup(qname, "TXT")
+        if answers is not None:
+            answers[qname.lower()] = answer
+        strings = answer.txt_strings()
+        return strings[0].encode() if strings else None
+
+    return txt
+
+
+def verify_all(message: bytes, lookup: Lookup) -> tuple[DkimCheck, ...]:
+    """Verify every DKIM-Signature (not only the first), keys looked up via ``lookup``."""
+    checker = dkim.DKIM(message)
+    count = sum(1 for name, _ in checker.headers if name.lower() == b"dkim-signature")
+    out = []
+    for idx in range(count):
+        answers: dict[str, DnsAnswer] = {}
+        checker = dkim.DKIM(message)
+        try:
+            ok = checker.verify(idx=idx, dnsfunc=dnsfunc(lookup, answers))
+            reason = "handtekening klopt" if ok else "handtekening klopt niet"
+        except dkim.DKIMException as e:
+            ok, reason = False, f"handtekening onbruikbaar: {e}"
+        tags = _tags(checker, idx)
+        domain, selector = tags.get("d", ""), tags.get("s", "")
+        key_answer = answers.get(f"{selector}._domainkey.{domain}".lower())
+        out.append(DkimCheck(domain, selector, tags.get("a", ""), bool(ok), reason, key_answer))
+    return tuple(out)
+
+
+def _tags(checker: dkim.DKIM, idx: int) -> dict[str, str]:
+    sigs = [value for name, value in checker.headers if name.lower() == b"dkim-signature"]
+    try:
+        parsed = dkim.parse_tag_value(sigs[idx])
+    except (dkim.InvalidTagValueList, IndexError):
+        return {}
+    return {k.decode(): v.decode(errors="replace") for k, v in parsed.items()}
