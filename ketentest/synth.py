@@ -28,8 +28,9 @@ Addresses
 
 Officers
     E-mail in the keten's police mail domain (``politie.test``); telephone
-    numbers 06-0xxxxxxx (the 06-0 block is not handed out to subscribers by the
-    Dutch numbering plan, which gives mobile numbers from 06-1 to 06-5).
+    numbers 06-0xxxxxxx: Dutch mobile numbers are issued in 06-1 to 06-5, so
+    the 06-0 block should reach nobody (not checked against the current
+    number allocations of the ACM).
 """
 
 from __future__ import annotations
