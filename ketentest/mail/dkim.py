@@ -112,6 +112,8 @@ def verify_all(message: bytes, lookup: Lookup) -> tuple[DkimCheck, ...]:
         tags = _tags(checker, idx)
         domain, selector = tags.get("d", ""), tags.get("s", "")
         key_answer = answers.get(f"{selector}._domainkey.{domain}".lower())
+        if not ok and key_answer is not None and not key_answer.records:
+            reason = f"sleutel niet gevonden: {key_answer.describe()}"
         out.append(DkimCheck(domain, selector, tags.get("a", ""), bool(ok), reason, key_answer))
     return tuple(out)
 
