@@ -125,8 +125,13 @@ def test_b01_insecure_domain_fails_domain_subtest() -> None:
 
 
 def test_b01_bogus_domain_fails_with_ede_reason() -> None:
+    # A bogus zone makes its MX RRset bogus too: no sender learns a secure MX name.
     dns = with_foreign_mx(healthy()).set_state(D, DnssecState.BOGUS, ede=(7, "signature expired"))
-    assert_only(check_dnssec(D, dns), "dnssec.domein", Uitslag.GEFAALD, "bogus", "EDE 7: signature expired")
+    result = check_dnssec(D, dns)
+    assert bad_ids(result) == {"dnssec.domein", "dnssec.mx"}, result.summary()
+    for sub in ("dnssec.domein", "dnssec.mx"):
+        assert "EDE 7: signature expired" in result.subtest(sub).explanation
+    assert "MX-records van ggdru.test" in result.subtest("dnssec.mx").explanation
 
 
 def test_b01_insecure_mx_host_fails_mx_subtest() -> None:

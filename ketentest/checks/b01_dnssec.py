@@ -75,6 +75,10 @@ def judge_domain(domain: str, soa: DnsAnswer, mx: DnsAnswer) -> SubtestResult:
 def judge_mx_hosts(mxs: MxSet, hosts: dict[str, tuple[DnsAnswer, ...]]) -> SubtestResult:
     """Pure: each tested MX host name's address answers are secure."""
     ev: dict[str, object] = {"mx": evidence(mxs.answer)}
+    if mxs.answer.state is DnssecState.BOGUS:
+        # The MX RRset itself fails validation: no sender can learn a secure MX name.
+        return SubtestResult("dnssec.mx", AGREEMENT, Uitslag.GEFAALD,
+                             f"De MX-records van {mxs.domain} falen op DNSSEC: {mxs.problem}. {_FIX_BOGUS}", ev)
     if not hosts:
         reason = mxs.problem or f"{mxs.domain} heeft geen MX-namen om te testen"
         return SubtestResult("dnssec.mx", AGREEMENT, Uitslag.NIET_TESTBAAR, f"Niet testbaar: {reason}.", ev)

@@ -46,7 +46,7 @@ _TOPLABEL = re.compile(r"^(?:[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*|[A-Za-z0-9]+-[A-Za
 _CIDR4 = r"/(0|[1-9][0-9]?)"
 _CIDR6 = r"/(0|[1-9][0-9]{0,2})"
 _DUAL_CIDR = re.compile(rf"^(?:{_CIDR4})?(?:/{_CIDR6})?$")
-_MACRO_LETTERS = set("slodiph")  # c, r, t only in exp (RFC 7208 7.2)
+_MACRO_LETTERS = set("slodiphv")  # c, r, t only in exp (RFC 7208 7.2)
 _STATIC_LETTERS = set("do")  # known without a client: the domain and the sender domain
 
 
