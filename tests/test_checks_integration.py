@@ -197,3 +197,41 @@ def test_resolver_that_does_not_answer_is_untestable_not_an_exception(keten) -> 
     results = check_deelnemer(keten.politie, silent, B)
     assert [r.verdict for r in results] == [Uitslag.NIET_TESTBAAR] * 4, summary(results)
     assert "antwoordt niet" in summary(results)
+
+
+# -- cross-check: pyspf, an independent SPF evaluator, through the same Unbound -------
+
+SPF_CROSS = [
+    # (variant or None for the default keten, deelnemer, client ip, pyspf result, our failing sub-test)
+    (None, "politie-mn", "127.60.1.10", "pass", None),
+    (None, "ggd-flevoland", "192.0.2.1", "fail", None),
+    ("grenzen", "politie-mn", "127.60.1.10", "permerror", "spf.aantal_lookups"),
+    ("grenzen", "ggd-flevoland", "127.60.3.10", "permerror", "spf.void_lookups"),
+    ("fouten", "ggd-regio-utrecht", "127.60.2.10", "permerror", "spf.syntax"),
+    ("fouten", "ggd-flevoland", "127.60.3.10", "permerror", "spf.verwijzingen"),
+    ("ontbrekend", "politie-mn", "127.60.1.10", "none", "spf.record"),
+    ("waarschuwingen", "politie-mn", "192.0.2.1", "softfail", "spf.all"),
+    ("fouten", "politie-mn", "192.0.2.1", "pass", "spf.all"),  # +all: anyone passes
+]
+
+
+@pytest.mark.parametrize("variant, deelnemer_id, ip, expected, subtest", SPF_CROSS,
+                         ids=[f"{v or 'standaard'}-{d}-{e}" for v, d, _, e, _ in SPF_CROSS])
+def test_pyspf_agrees_with_b02(internet_lab, variant_ketens, monkeypatch, variant, deelnemer_id, ip, expected,
+                               subtest) -> None:
+    """pyspf queries dnspython's default resolver; pointed at the keten's
+    Unbound for this test only, it must reach the verdict our static walk
+    predicts for that record."""
+    import dns.resolver
+    import spf
+
+    keten = variant_ketens[variant] if variant else load_keten()
+    net = internet_lab.start(keten)
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers, resolver.port, resolver.lifetime = [keten.dns.resolver_ip], 53, 5.0
+    monkeypatch.setattr(dns.resolver, "default_resolver", resolver)
+    domain = keten.deelnemer(deelnemer_id).domain.name
+    result, _explanation = spf.check2(i=ip, s=f"test@{domain}", h=f"uit.{domain}")
+    assert result == expected, _explanation
+    ours = check_deelnemer(keten.deelnemer(deelnemer_id), net.resolver, ["B02"])[0]
+    assert set(bad((ours,))) == ({subtest} if subtest else set()), ours.summary()
