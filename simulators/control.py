@@ -19,6 +19,27 @@ from ketentest.errors import InfrastructureError, KetentestError
 Route = Callable[[dict[str, Any]], Any]
 
 
+def jsonable(value: Any) -> Any:
+    """Typed results (dataclasses, enums, datetimes, bytes) as plain JSON."""
+    import datetime as dt
+    from dataclasses import fields, is_dataclass
+    from enum import Enum
+
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in fields(value) if f.repr}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    return value
+
+
 class ApiError(Exception):
     """A client error with a status code and a Dutch message."""
 
@@ -62,7 +83,7 @@ class ControlServer:
                 pass
 
             def _reply(self, status: int, body: Any) -> None:
-                data = json.dumps(body, ensure_ascii=False, default=str).encode()
+                data = json.dumps(jsonable(body), ensure_ascii=False).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))

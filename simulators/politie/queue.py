@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ketentest.clock import KetenClock
+from ketentest.delivery import Outcome
 from simulators.store import read_json, write_atomic, write_json
 
 #: Back-off between attempts, in seconds of keten time; the last repeats.
@@ -36,15 +37,6 @@ class Status(str, Enum):
         return self in (Status.BEZORGD_EN_BEVESTIGD, Status.ONBESTELBAAR)
 
 
-class Outcome(str, Enum):
-    """What one delivery attempt came to, as the queue needs it."""
-
-    DELIVERED = "bezorgd"
-    TEMPORARY = "tijdelijke fout"
-    PERMANENT = "permanente fout"
-    NO_SECURE_ROUTE = "geen veilige route"
-
-
 @dataclass
 class Attempt:
     at: float  # keten time
@@ -59,6 +51,7 @@ class Entry:
     meldpunt: str
     rcpt: str
     submitted: float
+    first_due: float = 0.0  # when it was first meant to go out (retry period counts from here)
     status: str = Status.IN_WACHTRIJ.value
     next_attempt: float = 0.0
     attempts: list[Attempt] = field(default_factory=list)
@@ -106,15 +99,17 @@ class DeliveryQueue:
         return (self.dir / f"{kenmerk}.eml").read_bytes()
 
     # -- API --------------------------------------------------------------
-    def submit(self, kenmerk: str, meldpunt: str, rcpt: str, message: bytes) -> Entry:
-        """Queue a signed message. A resent melding keeps its kenmerk (V06):
-        submitting a kenmerk that is already queued returns that entry."""
+    def submit(self, kenmerk: str, meldpunt: str, rcpt: str, message: bytes, not_before: float | None = None) -> Entry:
+        """Queue a signed message, to go out at once or not before a keten
+        time. A resent melding keeps its kenmerk (V06): submitting a kenmerk
+        that is already queued returns that entry."""
         with self._lock:
             if kenmerk in self._entries:
                 return self._entries[kenmerk]
             write_atomic(self.dir / f"{kenmerk}.eml", message)
             now = self.clock.timestamp()
-            entry = Entry(kenmerk, meldpunt, rcpt, submitted=now, next_attempt=now)
+            due = max(now, not_before or now)
+            entry = Entry(kenmerk, meldpunt, rcpt, submitted=now, first_due=due, next_attempt=due)
             self._entries[kenmerk] = entry
             self._save(entry)
         self._wake()
@@ -174,10 +169,10 @@ class DeliveryQueue:
             entry.attempts.append(Attempt(now, outcome.value, reason, trace))
             if outcome is Outcome.DELIVERED:
                 entry.status, entry.delivered_at, entry.reason = Status.BEZORGD.value, now, ""
-            elif outcome is Outcome.TEMPORARY and now - entry.submitted < self.retry_seconds:
+            elif outcome is Outcome.TEMPORARY and now - entry.first_due < self.retry_seconds:
                 delay = BACKOFF[min(len(entry.attempts) - 1, len(BACKOFF) - 1)]
                 entry.status, entry.reason = Status.OPNIEUW.value, reason
-                entry.next_attempt = min(now + delay, entry.submitted + self.retry_seconds)
+                entry.next_attempt = min(now + delay, entry.first_due + self.retry_seconds)
             else:
                 if outcome is Outcome.TEMPORARY:
                     reason = f"herhaalperiode van {self.retry_seconds // 3600} uur verstreken; laatste fout: {reason}"

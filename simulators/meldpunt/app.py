@@ -1,0 +1,189 @@
+"""A meldpunt: receives meldingen on its MX (the mail server checks SPF, DKIM,
+DMARC and stores durably), refuses hostile or broken PDFs (S07), registers
+each kenmerk once (V06), and answers the police with an ontvangstbevestiging
+(V07) and later a terugkoppeling (V08) over the same secure route."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import threading
+from dataclasses import asdict, dataclass
+from email import message_from_bytes, policy
+from typing import Any
+
+from ketentest.clock import UTC, add_werkdagen
+from ketentest.delivery import deliver
+from ketentest.mail import dkim
+from ketentest.mail.auth import AuthResult
+from ketentest.mail.compose import (KIND_HEADER, MessageKind, TerugkoppelingStatus, compose_ontvangstbevestiging,
+                                    compose_terugkoppeling, read_kenmerk)
+from ketentest.pdfcheck import check_pdf
+from ketentest.policy import PROFILES
+from simulators.control import ApiError, jsonable
+from simulators.mailserver.server import MailServer
+from simulators.mailserver.store import StoredMessage
+from simulators.party import Party
+from simulators.politie.queue import DeliveryQueue, Entry
+from simulators.store import read_json, write_json
+
+
+@dataclass
+class Switches:
+    """How the meldpunt's back office behaves (defaults: as the afspraken ask)."""
+
+    bevestigen: bool = True  # False: never send an ontvangstbevestiging
+    bevestiging_na_minuten: float = 1.0  # keten minutes after receipt
+    terugkoppelen: bool = True
+    terugkoppeling_na_werkdagen: int = 1
+    terugkoppeling_status: str = TerugkoppelingStatus.IN_BEHANDELING.value
+    dubbel_verwerken: bool = False  # defect: a resent kenmerk is registered again
+
+
+def pdf_attachments(data: bytes) -> list[bytes]:
+    msg = message_from_bytes(data, policy=policy.default)
+    return [part.get_payload(decode=True) or b"" for part in msg.walk()
+            if part.get_content_disposition() == "attachment" or part.get_content_type() == "application/pdf"]
+
+
+class Meldpunt:
+    def __init__(self, party: Party) -> None:
+        self.party = party
+        self.keten = party.keten
+        self.deelnemer = party.deelnemer
+        self.sender = self.deelnemer.domain.senders[0]
+        self.switches = Switches()
+        self.keys = [party.pki.dkim_key(self.deelnemer.domain.name, s) for s in self.deelnemer.domain.dkim]
+        self.register_dir = party.data / "register"
+        self.register_dir.mkdir(parents=True, exist_ok=True)
+        self.changed = threading.Condition()
+        self.outbound = DeliveryQueue(party.data / "uitgaand", party.clock, self._deliver,
+                                      retry_hours=self.keten.aannames.herhalen_uren)
+        self.mx = MailServer.for_deelnemer(self.keten, self.deelnemer, party.pki, party.data / "maildir",
+                                           on_message=self.on_message, content_check=self.content_check,
+                                           clock=party.clock.timestamp)
+
+    # -- inbound ----------------------------------------------------------
+    def content_check(self, data: bytes, auth: AuthResult) -> str | None:
+        """S07: exactly one PDF, and a safe one; refused with the reason."""
+        pdfs = pdf_attachments(data)
+        if len(pdfs) != 1:
+            return f"550 5.6.0 Geweigerd: verwacht precies een PDF-bijlage (het meldformulier), gevonden: {len(pdfs)}"
+        result = check_pdf(pdfs[0], self.keten)
+        if not result.ok:
+            reasons = "; ".join(str(b) for b in result.bevindingen)[:300]
+            return f"550 5.6.0 Geweigerd: onveilige of onleesbare PDF: {reasons}"
+        return None
+
+    def _record(self, kenmerk: str) -> dict[str, Any] | None:
+        path = self.register_dir / f"{kenmerk}.json"
+        return read_json(path) if path.exists() else None
+
+    def on_message(self, stored: StoredMessage) -> None:
+        msg = message_from_bytes(stored.content)
+        kenmerk = read_kenmerk(msg)
+        if kenmerk is None or str(msg.get(KIND_HEADER, "")).strip() not in ("", MessageKind.MELDING.value):
+            return
+        now = self.party.clock.timestamp()
+        with self.changed:
+            record = self._record(kenmerk)
+            if record is None:
+                record = {"kenmerk": kenmerk, "eerst_ontvangen": now, "ontvangen": [], "registraties": 0,
+                          "message_id": str(msg.get("Message-ID", "")), "van": stored.mail_from}
+            first = record["registraties"] == 0
+            record["ontvangen"].append({"op": now, "bericht": stored.key, "map": str(stored.folder.value)
+                                        if hasattr(stored.folder, "value") else str(stored.folder)})
+            if first or self.switches.dubbel_verwerken:
+                record["registraties"] += 1
+            write_json(self.register_dir / f"{kenmerk}.json", record)
+            self.changed.notify_all()
+        if first or self.switches.dubbel_verwerken:
+            self._schedule_replies(kenmerk, record["message_id"], now, suffix="" if first else f"-{record['registraties']}")
+
+    def _schedule_replies(self, kenmerk: str, in_reply_to: str, received: float, suffix: str) -> None:
+        politie = self.keten.politie.adres
+        received_at = dt.datetime.fromtimestamp(received, UTC)
+        sw = self.switches
+        if sw.bevestigen:
+            when = received_at + dt.timedelta(minutes=sw.bevestiging_na_minuten)
+            message = compose_ontvangstbevestiging(kenmerk, sender=self.deelnemer.adres, recipient=politie,
+                                                   in_reply_to=in_reply_to or None, received_at=received_at,
+                                                   date=when, sender_name=self.deelnemer.naam)
+            self.outbound.submit(f"{kenmerk}.bevestiging{suffix}", self.keten.politie.id, politie,
+                                 dkim.sign(message.data, self.keys), not_before=when.timestamp())
+        if sw.terugkoppelen:
+            when = add_werkdagen(received_at, sw.terugkoppeling_na_werkdagen)
+            message = compose_terugkoppeling(kenmerk, sw.terugkoppeling_status, sender=self.deelnemer.adres,
+                                             recipient=politie, in_reply_to=in_reply_to or None, date=when,
+                                             sender_name=self.deelnemer.naam)
+            self.outbound.submit(f"{kenmerk}.terugkoppeling{suffix}", self.keten.politie.id, politie,
+                                 dkim.sign(message.data, self.keys), not_before=when.timestamp())
+
+    # -- outbound ---------------------------------------------------------
+    def _deliver(self, message: bytes, entry: Entry):
+        attempt = deliver(message, self.deelnemer.adres, entry.rcpt, resolver=self.party.resolver,
+                          source_ip=self.sender.ip, helo=self.sender.name, clock=self.party.clock)
+        return attempt.outcome, attempt.reason, {"beschrijving": attempt.describe(), **jsonable(attempt)}
+
+    # -- control API ------------------------------------------------------
+    def melding(self, params: dict) -> dict:
+        record = self._record(params["kenmerk"])
+        if record is None:
+            raise ApiError(f"geen melding met kenmerk {params['kenmerk']} ontvangen", 404)
+        stored = {m.key: m for m in self.mx.stored()}
+        berichten = []
+        for r in record["ontvangen"]:
+            m = stored.get(r["bericht"])
+            if m is not None:
+                berichten.append({"sleutel": m.key, "map": jsonable(m.folder), "client_ip": m.client_ip,
+                                  "tls_versie": m.tls_version, "tls_cipher": m.tls_cipher,
+                                  "authenticatie": jsonable(m.auth), "authentication_results": m.auth.header,
+                                  "eml_base64": base64.b64encode(m.content).decode()})
+        return {**record, "berichten": berichten}
+
+    def wait(self, params: dict) -> dict:
+        kenmerk = params["kenmerk"]
+        timeout = min(float(params.get("timeout", 30)), 600)
+        with self.changed:
+            reached = self.changed.wait_for(lambda: self._record(kenmerk) is not None, timeout)
+        return {"bereikt": reached}
+
+    def set_switches(self, params: dict) -> dict:
+        mail = params.pop("mail", None)
+        for key, value in params.items():
+            if not hasattr(self.switches, key):
+                raise ApiError(f"onbekende schakelaar {key!r}; bekend: {', '.join(asdict(self.switches))}, mail")
+            setattr(self.switches, key, value)
+        if mail is not None:
+            if not isinstance(mail, dict):
+                raise ApiError("'mail' is een object met schakelaars van de mailserver")
+            if "tls_profile" in mail:
+                if mail["tls_profile"] not in PROFILES:
+                    raise ApiError(f"onbekend TLS-profiel; bekend: {', '.join(PROFILES)}")
+                mail["tls_profile"] = PROFILES[mail["tls_profile"]]
+            try:
+                self.mx.switches.set(**mail)
+            except (TypeError, ValueError) as e:
+                raise ApiError(f"ongeldige mailserver-schakelaar: {e}") from None
+        return self.get_switches({})
+
+    def get_switches(self, params: dict) -> dict:
+        return {**asdict(self.switches), "mail": self.mx.switches.current.describe()}
+
+    def reset_switches(self, params: dict) -> dict:
+        self.switches = Switches()
+        self.mx.switches.reset()
+        return self.get_switches({})
+
+    def routes(self) -> dict:
+        return {
+            ("GET", "/meldingen"): lambda p: sorted((read_json(f) for f in self.register_dir.glob("*.json")),
+                                                    key=lambda r: r["eerst_ontvangen"]),
+            ("GET", "/meldingen/{kenmerk}"): self.melding,
+            ("GET", "/meldingen/{kenmerk}/wacht"): self.wait,
+            ("GET", "/uitgaand"): lambda p: [asdict(e) for e in self.outbound.all()],
+            ("GET", "/verbindingen"): lambda p: jsonable(self.mx.traces()),
+            ("GET", "/schakelaars"): self.get_switches,
+            ("POST", "/schakelaars"): self.set_switches,
+            ("POST", "/schakelaars/herstel"): self.reset_switches,
+        }

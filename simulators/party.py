@@ -1,0 +1,89 @@
+"""What every simulated party process shares: its command line, the keten,
+the PKI, the keten clock, the resolver, and the clock/status control routes.
+
+A party module's ``__main__`` builds a :class:`Party`, adds its own routes and
+services, and calls :meth:`Party.serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from ketentest.clock import KetenClock
+from ketentest.config import load_keten
+from ketentest.dns import Resolver
+from ketentest.errors import KetentestError
+from ketentest.model import Deelnemer, Keten
+from simulators.control import ApiError, ControlServer, Route
+from simulators.pki import Pki
+from simulators.process import announce_ready
+
+
+def parse_args(prog: str, argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=prog, description=f"gesimuleerde partij: {prog}")
+    p.add_argument("--keten", required=True, help="ketenbestand of ingebouwde keten")
+    p.add_argument("--id", required=True, help="id van de deelnemer in de keten")
+    p.add_argument("--data", required=True, type=Path, help="map voor de duurzame gegevens van deze partij")
+    p.add_argument("--pki", type=Path, default=None, help="sleutelcache van de gesimuleerde PKI")
+    p.add_argument("--control-port", type=int, default=8025, help="poort van de besturings-API")
+    return p.parse_args(argv)
+
+
+class Party:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.keten: Keten = load_keten(args.keten)
+        self.deelnemer: Deelnemer = self.keten.deelnemer(args.id)
+        self.data: Path = args.data
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.pki = Pki(args.pki) if args.pki else Pki()
+        self.clock = KetenClock()
+        self.resolver = Resolver(self.keten.dns.resolver_ip)
+        # pyspf and friends use dnspython's default resolver: point it at the keten's Unbound.
+        from ketentest.mail.auth import use_keten_resolver
+
+        use_keten_resolver(self.keten.dns.resolver_ip)
+        self.control_ip = self.deelnemer.domain.mx[0].ip
+        self.control_port = args.control_port
+        self.routes: dict[tuple[str, str], Route] = {
+            ("GET", "/status"): self.status,
+            ("GET", "/klok"): lambda p: {"nu": self.clock.now().isoformat()},
+            ("POST", "/klok"): self.move_clock,
+        }
+        self.stack = ExitStack()
+
+    def status(self, params: dict) -> dict:
+        return {"deelnemer": self.deelnemer.id, "naam": self.deelnemer.naam, "klok": self.clock.now().isoformat()}
+
+    def move_clock(self, params: dict) -> dict:
+        try:
+            seconds = float(params.get("vooruit", 0))
+        except (TypeError, ValueError):
+            raise ApiError("'vooruit' moet een aantal seconden zijn") from None
+        if seconds < 0:
+            raise ApiError("de ketenklok gaat niet achteruit")
+        return {"nu": self.clock.advance(seconds).isoformat()}
+
+    def serve(self) -> None:
+        """Open the control API, announce readiness, run until SIGTERM/SIGINT."""
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *a: stop.set())
+        signal.signal(signal.SIGINT, lambda *a: stop.set())
+        with self.stack:
+            control = self.stack.enter_context(ControlServer(self.control_ip, self.control_port, self.routes))
+            announce_ready(control.url)
+            stop.wait()
+
+
+def run(main) -> None:
+    """Process entry: a KetentestError is one clear line on stderr, exit 2."""
+    try:
+        main()
+    except KetentestError as e:
+        print(f"ketentest: {e}", file=sys.stderr, flush=True)
+        sys.exit(2)

@@ -1,0 +1,127 @@
+"""The police's digitaal postkantoor: takes a melding from the officer,
+routes it (V01), renders the meldformulier (V04), composes the e-mail without
+personal data (V05), DKIM-signs it (V03) and queues it for DANE-checked
+delivery (V02, V09). Confirmations and terugkoppelingen coming back are
+matched to the melding by kenmerk (V07, V08)."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ketentest.delivery import deliver
+from ketentest.errors import DataError
+from ketentest.mail import dkim
+from ketentest.mail.compose import KIND_HEADER, STATUS_HEADER, MessageKind, compose_melding, read_kenmerk
+from ketentest.meldformulier import render
+from ketentest.melding import Melding
+from ketentest.routering import route_melding
+from simulators.control import ApiError
+from simulators.party import Party
+from simulators.politie.queue import DeliveryQueue, Entry, Status
+
+
+@dataclass
+class Switches:
+    """How the postkantoor misbehaves on purpose (for defect tests)."""
+
+    dkim_ondertekenen: bool = True  # False: send unsigned (B03/V03 must catch it)
+
+
+class Postkantoor:
+    def __init__(self, party: Party) -> None:
+        self.party = party
+        self.keten = party.keten
+        self.deelnemer = party.deelnemer
+        self.sender = self.deelnemer.domain.senders[0]
+        self.switches = Switches()
+        self._lock = threading.Lock()
+        self.keys = [party.pki.dkim_key(self.deelnemer.domain.name, spec) for spec in self.deelnemer.domain.dkim]
+        self.queue = DeliveryQueue(party.data / "wachtrij", party.clock, self._deliver,
+                                   retry_hours=self.keten.aannames.herhalen_uren)
+        self.unmatched: list[dict[str, Any]] = []  # inbound mail that matched no melding
+
+    # -- outbound ---------------------------------------------------------
+    def _deliver(self, message: bytes, entry: Entry):
+        attempt = deliver(message, self.deelnemer.adres, entry.rcpt, resolver=self.party.resolver,
+                          source_ip=self.sender.ip, helo=self.sender.name, clock=self.party.clock)
+        from simulators.control import jsonable
+
+        return attempt.outcome, attempt.reason, {"beschrijving": attempt.describe(), **jsonable(attempt)}
+
+    def submit(self, params: dict) -> dict:
+        raw = params.get("melding")
+        if not isinstance(raw, dict):
+            raise ApiError("verwacht {\"melding\": {...}} met de velden van de melding")
+        melding = Melding.from_dict(raw).validate()  # DataError -> 422 with a hint
+        routering = route_melding(self.keten, melding)  # RouteringsFout: not sent (V01)
+        pdf = render(melding)
+        composed = compose_melding(melding.kenmerk, pdf, sender=self.deelnemer.adres,
+                                   recipient=routering.meldpunt.adres, clock=self.party.clock,
+                                   sender_name=self.deelnemer.naam)
+        data = dkim.sign(composed.data, self.keys) if self.switches.dkim_ondertekenen and self.keys else composed.data
+        entry = self.queue.submit(melding.kenmerk, routering.meldpunt.id, routering.meldpunt.adres, data)
+        return {"kenmerk": melding.kenmerk, "meldpunt": routering.meldpunt.id, "routering": str(routering),
+                "status": entry.status}
+
+    # -- inbound (from the mail server's on_message) -----------------------
+    def on_message(self, message: bytes) -> None:
+        from email import message_from_bytes
+
+        msg = message_from_bytes(message)
+        kenmerk = read_kenmerk(msg)
+        kind = str(msg.get(KIND_HEADER, "")).strip()
+        matched = False
+        if kenmerk and kind == MessageKind.ONTVANGSTBEVESTIGING.value:
+            matched = self.queue.confirm(kenmerk)
+        elif kenmerk and kind == MessageKind.TERUGKOPPELING.value:
+            matched = self.queue.terugkoppeling(kenmerk, str(msg.get(STATUS_HEADER, "")).strip())
+        if not matched:
+            self.unmatched.append({"kenmerk": kenmerk, "soort": kind, "onderwerp": str(msg.get("Subject", ""))})
+
+    # -- control API --------------------------------------------------------
+    def entry(self, kenmerk: str) -> Entry:
+        entry = self.queue.get(kenmerk)
+        if entry is None:
+            raise ApiError(f"geen melding met kenmerk {kenmerk}", 404)
+        return entry
+
+    def wait(self, params: dict) -> dict:
+        """Long poll: answer once the melding has one of the given statuses."""
+        kenmerk = params["kenmerk"]
+        wanted = {s.strip() for s in str(params.get("status", "")).split(",") if s.strip()}
+        known = {s.value for s in Status}
+        if not wanted or not wanted <= known:
+            raise ApiError(f"status moet een of meer zijn van: {', '.join(sorted(known))}")
+        timeout = min(float(params.get("timeout", 30)), 600)
+        self.entry(kenmerk)
+        reached = self.queue.wait_for(lambda: self.queue.get(kenmerk).status in wanted, timeout)
+        return {"bereikt": reached, **asdict(self.entry(kenmerk))}
+
+    def message(self, params: dict) -> dict:
+        self.entry(params["kenmerk"])
+        return {"eml_base64": base64.b64encode(self.queue.message(params["kenmerk"])).decode()}
+
+    def set_switches(self, params: dict) -> dict:
+        for key, value in params.items():
+            if not hasattr(self.switches, key):
+                raise ApiError(f"onbekende schakelaar {key!r}; bekend: {', '.join(asdict(self.switches))}")
+            setattr(self.switches, key, value)
+        return asdict(self.switches)
+
+    def routes(self) -> dict:
+        return {
+            ("POST", "/meldingen"): self.submit,
+            ("GET", "/meldingen"): lambda p: [asdict(e) for e in self.queue.all()],
+            ("GET", "/meldingen/{kenmerk}"): lambda p: asdict(self.entry(p["kenmerk"])),
+            ("GET", "/meldingen/{kenmerk}/wacht"): self.wait,
+            ("GET", "/meldingen/{kenmerk}/bericht"): self.message,
+            ("GET", "/ongekoppeld"): lambda p: self.unmatched,
+            ("GET", "/schakelaars"): lambda p: asdict(self.switches),
+            ("POST", "/schakelaars"): self.set_switches,
+        }
+
+
+__all__ = ["Postkantoor", "Switches", "DataError"]
