@@ -1,0 +1,134 @@
+"""Fault switches of a simulated mail server, settable while it runs.
+
+    server.switches.set(temp_failures=2)              # 451 twice, then normal
+    server.switches.set(tls_profile=ONLY_TLS10_11)    # new connections only
+    server.switches.reset()
+
+:class:`Switches` is a frozen value; :class:`SwitchBoard` holds the current
+one behind a lock and hands out the one-shot faults (counted 4xx, counted
+drops) atomically, so two connections never both take the last one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from ketentest.policy import NCSC_GOED, TlsProfile
+from simulators.pki import CertVariant
+
+
+class Stage(str, Enum):
+    """Where in the SMTP dialogue a fault strikes."""
+
+    GREETING = "greeting"  # instead of the 220 banner
+    MAIL = "mail"  # reply to MAIL FROM
+    RCPT = "rcpt"  # reply to RCPT TO
+    DATA = "data"  # the reply after the message was received (end of DATA)
+
+
+@dataclass(frozen=True)
+class Switches:
+    """How the server misbehaves; the defaults are a healthy server."""
+
+    #: Answer 4xx (451 4.3.0; 421 at GREETING) this many times at ``temp_fail_stage`` ...
+    temp_failures: int = 0
+    #: ... or until this time (the server's clock: keten clock or wall clock, a timestamp).
+    temp_fail_until: float | None = None
+    temp_fail_stage: Stage = Stage.DATA
+    #: Answer 5xx (554 5.3.0 at GREETING, 550 5.7.1 otherwise) at ``perm_fail_stage``.
+    perm_failure: bool = False
+    perm_fail_stage: Stage = Stage.RCPT
+    #: Drop the connection after the message data arrived, before replying; this many times.
+    drop_in_data: int = 0
+    #: Delay every reply (including the banner) by this many seconds.
+    reply_delay: float = 0.0
+    #: Stop answering at this stage: the client has to time out.
+    stall_at: Stage | None = None
+    #: Offer STARTTLS (False: a plain-text server, as after STARTTLS stripping).
+    offer_starttls: bool = True
+    tls_profile: TlsProfile = NCSC_GOED
+    cert_variant: CertVariant = CertVariant.VALID
+    #: Refuse all service: 554 banner, 503 to every command but QUIT (RFC 5321 3.1).
+    reject_all: bool = False
+
+    def __post_init__(self) -> None:
+        if self.temp_failures < 0 or self.drop_in_data < 0:
+            raise ValueError("temp_failures en drop_in_data kunnen niet negatief zijn")
+        if self.reply_delay < 0:
+            raise ValueError("reply_delay kan niet negatief zijn")
+        object.__setattr__(self, "temp_fail_stage", Stage(self.temp_fail_stage))
+        object.__setattr__(self, "perm_fail_stage", Stage(self.perm_fail_stage))
+        object.__setattr__(self, "cert_variant", CertVariant(self.cert_variant))
+        if self.stall_at is not None:
+            object.__setattr__(self, "stall_at", Stage(self.stall_at))
+
+    def describe(self) -> str:
+        """The switches that differ from a healthy server, for reports."""
+        healthy = Switches()
+        changed = [f"{f.name}={getattr(self, f.name)!s}" for f in dataclasses.fields(self)
+                   if getattr(self, f.name) != getattr(healthy, f.name)]
+        return ", ".join(changed) or "gezond"
+
+
+class SwitchBoard:
+    """The current :class:`Switches` of one server, thread-safe."""
+
+    def __init__(self, initial: Switches | None = None, clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self._lock = threading.Lock()
+        self._current = initial or Switches()
+        self._clock = clock or time.time
+        self._listeners: list[Callable[[Switches], None]] = []
+
+    def on_change(self, listener: Callable[[Switches], None]) -> None:
+        """Call ``listener(new)`` in the changing thread after every set/reset."""
+        self._listeners.append(listener)
+
+    def _changed(self, new: Switches) -> Switches:
+        for listener in self._listeners:
+            listener(new)
+        return new
+
+    @property
+    def current(self) -> Switches:
+        with self._lock:
+            return self._current
+
+    def set(self, **changes) -> Switches:
+        """Change some switches; takes effect for the next reply or connection."""
+        with self._lock:
+            self._current = dataclasses.replace(self._current, **changes)
+            new = self._current
+        return self._changed(new)
+
+    def reset(self) -> Switches:
+        with self._lock:
+            self._current = new = Switches()
+        return self._changed(new)
+
+    def take_temp_failure(self, stage: Stage) -> bool:
+        """Whether this reply at ``stage`` is a 4xx; uses up one counted failure."""
+        with self._lock:
+            s = self._current
+            if s.temp_fail_stage is not stage:
+                return False
+            if s.temp_fail_until is not None and self._clock() < s.temp_fail_until:
+                return True
+            if s.temp_failures > 0:
+                self._current = dataclasses.replace(s, temp_failures=s.temp_failures - 1)
+                return True
+            return False
+
+    def take_drop(self) -> bool:
+        """Whether to drop this DATA; uses up one counted drop."""
+        with self._lock:
+            s = self._current
+            if s.drop_in_data > 0:
+                self._current = dataclasses.replace(s, drop_in_data=s.drop_in_data - 1)
+                return True
+            return False
