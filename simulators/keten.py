@@ -13,8 +13,12 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
+from dataclasses import asdict
+
 from ketentest.errors import InfrastructureError
+from ketentest.melding import Melding
 from ketentest.model import Keten
+from ketentest.verzending import OntvangenBericht, Verzending
 from simulators.internet import SimulatedInternet
 from simulators.pki import Pki
 from simulators.process import SimulatorProcess
@@ -75,7 +79,26 @@ class KetenSimulatie:
             p.post("/klok", {"vooruit": seconds})
 
     def submit(self, melding: dict) -> dict:
-        return self.politie.post("/meldingen", {"melding": melding})
+        """Hand a melding to the postkantoor. A refusal (invalid melding, no
+        meldpunt for the postcode) comes back as {"fout": ..., "wat_te_doen": ...}."""
+        return self.politie.post("/meldingen", {"melding": melding}, refusal_ok=True)
+
+    def verzending(self, melding: Melding, submitted: dict | None = None) -> Verzending:
+        """Everything the keten knows about one melding, for the V-checks."""
+        kenmerk = melding.kenmerk
+        if submitted is not None and "fout" in submitted:
+            return Verzending(melding, geweigerd=submitted["fout"], aannames=asdict(self.keten.aannames))
+        entry = self.politie.get(f"/meldingen/{kenmerk}", missing_ok=True)
+        meldpunt_id = entry.get("meldpunt") if entry else None
+        ontvangst, berichten, uitgaand = None, (), ()
+        if meldpunt_id in self.meldpunten:
+            mp = self.meldpunten[meldpunt_id]
+            ontvangst = mp.get(f"/meldingen/{kenmerk}", missing_ok=True)
+            if ontvangst:
+                berichten = tuple(OntvangenBericht.from_api(b) for b in ontvangst.pop("berichten", []))
+            uitgaand = tuple(e for e in mp.get("/uitgaand") if e["kenmerk"].split(".")[0] == kenmerk)
+        return Verzending(melding, None, meldpunt_id, entry or None, ontvangst or None, berichten, uitgaand,
+                          asdict(self.keten.aannames))
 
     def wait_for(self, kenmerk: str, *statuses: str, timeout: float = 60.0) -> dict:
         """Block until the postkantoor reports one of statuses for kenmerk

@@ -85,14 +85,21 @@ class SimulatorProcess:
         threading.Thread(target=drain, name=f"log-{self.name}", daemon=True).start()
 
     # -- control API ----------------------------------------------------------
-    def get(self, path: str, **params):
-        return self._check(self.client.get(path, params=params))
+    def get(self, path: str, missing_ok: bool = False, **params):
+        """GET a control route; with missing_ok a 404 gives None."""
+        return self._check(self.client.get(path, params=params), missing_ok=missing_ok)
 
-    def post(self, path: str, body: dict | None = None):
-        return self._check(self.client.post(path, json=body or {}))
+    def post(self, path: str, body: dict | None = None, refusal_ok: bool = False):
+        """POST to a control route; with refusal_ok a 422 (the party refused
+        the request, e.g. an invalid melding) gives its JSON instead of raising."""
+        return self._check(self.client.post(path, json=body or {}), refusal_ok=refusal_ok)
 
-    def _check(self, response: httpx.Response):
+    def _check(self, response: httpx.Response, missing_ok: bool = False, refusal_ok: bool = False):
         data = response.json()
+        if missing_ok and response.status_code == 404:
+            return None
+        if refusal_ok and response.status_code == 422:
+            return data
         if response.status_code >= 400:
             raise InfrastructureError(f"{self.name}: {data.get('fout', response.text)}", data.get("wat_te_doen", ""))
         return data
