@@ -14,7 +14,8 @@ maintained Python library does DANE for SMTP. Steps per attempt:
 
 1. MX of the domain, DNSSEC-secure (insecure, bogus or no answer: no secure
    route). Null MX (RFC 7505) or a proven non-existent domain: permanent.
-   A secure "no MX" means the domain itself is the host (RFC 5321 5.1).
+   A secure "no MX" means the domain itself is the host (RFC 5321 5.1; with
+   no address either: permanent).
 2. Per MX host, in preference order: a secure A RRset, then a secure TLSA
    RRset at ``_25._tcp.<host>`` with at least one usable record (usage 2/3).
    Anything less: this host offers no secure route (V02 is stricter than
@@ -225,6 +226,7 @@ class _Stop(Exception):
 class _Mx:
     host: str
     preference: int
+    implicit: bool = False  # no MX RRset: the domain itself (RFC 5321 5.1)
 
 
 class _Run:
@@ -289,7 +291,7 @@ class _Run:
         if answer.rcode != "NOERROR":
             raise _Stop(Outcome.TEMPORARY, f"De MX-records van {d} zijn niet op te vragen ({answer.rcode}).")
         if not answer.records:  # secure NODATA: the domain itself (RFC 5321 5.1)
-            return [_Mx(d, 0)]
+            return [_Mx(d, 0, implicit=True)]
         mxs = []
         for text in answer.records:
             pref, _, host = text.partition(" ")
@@ -312,7 +314,10 @@ class _Run:
                            f"het adres (A) van {mx.host} is {_state(a)}: geen DNSSEC", Safeguard.DNSSEC)
             return
         if not a.records:
-            yield unusable(Outcome.TEMPORARY, f"{mx.host} heeft geen adres ({a.rcode})")
+            if mx.implicit:  # no MX and no address: the domain takes no mail
+                yield unusable(Outcome.PERMANENT, f"{mx.host} heeft geen MX-record en geen adres ({a.rcode})")
+            else:
+                yield unusable(Outcome.TEMPORARY, f"{mx.host} heeft geen adres ({a.rcode})")
             return
         tlsa = self.resolver.lookup(f"_25._tcp.{mx.host}", "TLSA")
         problem = _tlsa_problem(mx.host, tlsa)
