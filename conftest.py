@@ -53,25 +53,45 @@ def pki():
 
 @pytest.fixture(scope="session")
 def internet_lab(pki):
-    """Runs at most one simulated internet at a time (they share addresses):
-    ``lab.start(keten)`` reuses the running one for the same keten, else
-    replaces it."""
+    """Runs at most one simulated keten at a time (they share addresses).
+
+    ``lab.start(keten)`` gives the simulated internet alone (the parties'
+    processes stopped, so a test can run its own servers); ``lab.start_sim``
+    gives the whole keten: internet plus police and meldpunt processes. Each
+    reuses what runs for the same keten.
+    """
     from simulators.internet import SimulatedInternet
+    from simulators.keten import KetenSimulatie
 
     class Lab:
-        current: SimulatedInternet | None = None
+        internet: SimulatedInternet | None = None
+        sim: KetenSimulatie | None = None
 
         def start(self, keten: Keten) -> SimulatedInternet:
-            if self.current is not None and self.current.keten == keten:
-                return self.current
-            self.stop()
-            self.current = SimulatedInternet(keten, pki).__enter__()
-            return self.current
+            self.stop_sim()
+            if self.internet is not None and self.internet.keten != keten:
+                self.stop()
+            if self.internet is None:
+                self.internet = SimulatedInternet(keten, pki).__enter__()
+            return self.internet
+
+        def start_sim(self, keten: Keten) -> KetenSimulatie:
+            if self.sim is not None and self.sim.keten == keten:
+                return self.sim
+            internet = self.start(keten)
+            self.sim = KetenSimulatie(keten, pki, internet=internet).__enter__()
+            return self.sim
+
+        def stop_sim(self) -> None:
+            if self.sim is not None:
+                self.sim.__exit__(None, None, None)
+                self.sim = None
 
         def stop(self) -> None:
-            if self.current is not None:
-                self.current.__exit__(None, None, None)
-                self.current = None
+            self.stop_sim()
+            if self.internet is not None:
+                self.internet.__exit__(None, None, None)
+                self.internet = None
 
     lab = Lab()
     yield lab
@@ -85,3 +105,12 @@ def internet(internet_lab, keten):
     net = internet_lab.start(keten)
     yield net
     net.reset()
+
+
+@pytest.fixture
+def keten_sim(internet_lab, keten):
+    """The whole simulated keten (internet, postkantoor, meldpunten); switches
+    and DNS changes a test makes are undone afterwards."""
+    sim = internet_lab.start_sim(keten)
+    yield sim
+    sim.reset()

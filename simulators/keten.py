@@ -13,8 +13,10 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
+import datetime as dt
 from dataclasses import asdict
 
+from ketentest.clock import UTC, add_werkdagen
 from ketentest.errors import InfrastructureError
 from ketentest.melding import Melding
 from ketentest.model import Keten
@@ -73,6 +75,14 @@ class KetenSimulatie:
     def meldpunt(self, ident: str) -> SimulatorProcess:
         return self.meldpunten[self.keten.deelnemer(ident).id]
 
+    def reset(self) -> None:
+        """Every switch back to healthy and the DNS as the keten describes it.
+        (The keten clock only moves forward; meldingen already made stay.)"""
+        self.politie.post("/schakelaars/herstel")
+        for p in self.meldpunten.values():
+            p.post("/schakelaars/herstel")
+        self.internet.reset()
+
     def advance(self, seconds: float) -> None:
         """Move the keten clock forward in every simulator."""
         for p in self.processes:
@@ -104,6 +114,64 @@ class KetenSimulatie:
         """Block until the postkantoor reports one of statuses for kenmerk
         (a long poll: the postkantoor answers on the state change)."""
         return self.politie.get(f"/meldingen/{kenmerk}/wacht", status=",".join(statuses), timeout=str(timeout))
+
+    def doorloop(self, melding: Melding, timeout: float = 30.0) -> Verzending:
+        """Submit a melding and drive the keten clock through the protocol's
+        time windows (confirmation, terugkoppeling), then collect its journey.
+
+        The clock jumps exactly to the end of each window the afspraken allow,
+        so a late reply is simply not there yet when the checks look."""
+        a = self.keten.aannames
+        submitted = self.submit(melding.to_dict())
+        if "fout" in submitted:
+            return self.verzending(melding, submitted)
+        kenmerk = submitted["kenmerk"]
+        state = self.wait_for(kenmerk, "bezorgd", "onbestelbaar", "bezorgd en bevestigd", timeout=timeout)
+        if state["status"] == "onbestelbaar":
+            return self.verzending(melding, submitted)
+        meldpunt = self.meldpunten[submitted["meldpunt"]]
+        arrived = meldpunt.get(f"/meldingen/{kenmerk}/wacht", timeout=str(timeout))
+        if arrived["geregistreerd"]:
+            delivered_at = self.politie.get(f"/meldingen/{kenmerk}")["delivered_at"]
+            self.run_until(delivered_at + a.bevestiging_minuten * 60)
+            if self._outbound_delivered(meldpunt, f"{kenmerk}.bevestiging"):
+                self.wait_for(kenmerk, "bezorgd en bevestigd", timeout=timeout)
+            deadline = add_werkdagen(dt.datetime.fromtimestamp(delivered_at, UTC), a.terugkoppeling_werkdagen)
+            self.run_until(deadline.timestamp())
+            if self._outbound_delivered(meldpunt, f"{kenmerk}.terugkoppeling"):
+                self.politie.get(f"/meldingen/{kenmerk}/wacht", status="bezorgd,bezorgd en bevestigd",
+                                 terugkoppelingen="1", timeout=str(timeout))
+        return self.verzending(melding, submitted)
+
+    def now(self) -> float:
+        return dt.datetime.fromisoformat(self.politie.get("/klok")["nu"]).timestamp()
+
+    def run_until(self, when: float, timeout: float = 30.0) -> None:
+        """Discrete-event run of the keten clock up to ``when``: jump to each
+        party's next scheduled attempt in turn, letting every party finish its
+        work in between, so each event happens at its own keten time."""
+        for _ in range(100_000):
+            due = []
+            for p in self.processes:
+                state = p.get("/rust", timeout=str(timeout))
+                if not state["rustig"]:
+                    raise InfrastructureError(f"{p.name} kwam niet tot rust binnen {timeout:.0f} s",
+                                              "een bezorgpoging hangt; zie de log van de simulator")
+                if state["volgende"] is not None:
+                    due.append(state["volgende"])
+            step = min([*due, when])
+            now = self.now()
+            if step > now:
+                self.advance(step - now)
+            if step >= when:
+                for p in self.processes:
+                    p.get("/rust", timeout=str(timeout))
+                return
+        raise InfrastructureError("de ketenklok bleef gebeurtenissen vinden", "meld dit als fout in de ketentest")
+
+    @staticmethod
+    def _outbound_delivered(party: SimulatorProcess, key: str) -> bool:
+        return any(e["kenmerk"] == key and e["delivered_at"] is not None for e in party.get("/uitgaand"))
 
     def __exit__(self, *exc) -> None:
         self._stack.close()

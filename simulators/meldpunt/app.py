@@ -22,7 +22,7 @@ from ketentest.pdfcheck import check_pdf
 from ketentest.policy import PROFILES
 from simulators.control import ApiError, jsonable
 from simulators.mailserver.server import MailServer
-from simulators.mailserver.store import StoredMessage
+from simulators.mailserver.store import Folder, StoredMessage
 from simulators.party import Party
 from simulators.politie.queue import DeliveryQueue, Entry
 from simulators.store import read_json, write_json
@@ -60,7 +60,8 @@ class Meldpunt:
         self.outbound = DeliveryQueue(party.data / "uitgaand", party.clock, self._deliver,
                                       retry_hours=self.keten.aannames.herhalen_uren)
         self.mx = MailServer.for_deelnemer(self.keten, self.deelnemer, party.pki, party.data / "maildir",
-                                           on_message=self.on_message, content_check=self.content_check,
+                                           on_message=self.on_message, on_quarantine=self.on_quarantined,
+                                           content_check=self.content_check,
                                            clock=party.clock.timestamp)
 
     # -- inbound ----------------------------------------------------------
@@ -79,6 +80,11 @@ class Meldpunt:
         path = self.register_dir / f"{kenmerk}.json"
         return read_json(path) if path.exists() else None
 
+    def on_quarantined(self, stored: StoredMessage) -> None:
+        """Quarantined mail is not processed as a melding (S06)."""
+        with self.changed:
+            self.changed.notify_all()
+
     def on_message(self, stored: StoredMessage) -> None:
         msg = message_from_bytes(stored.content)
         kenmerk = read_kenmerk(msg)
@@ -91,8 +97,7 @@ class Meldpunt:
                 record = {"kenmerk": kenmerk, "eerst_ontvangen": now, "ontvangen": [], "registraties": 0,
                           "message_id": str(msg.get("Message-ID", "")), "van": stored.mail_from}
             first = record["registraties"] == 0
-            record["ontvangen"].append({"op": now, "bericht": stored.key, "map": str(stored.folder.value)
-                                        if hasattr(stored.folder, "value") else str(stored.folder)})
+            record["ontvangen"].append({"op": now, "bericht": stored.key, "map": stored.folder.value})
             if first or self.switches.dubbel_verwerken:
                 record["registraties"] += 1
             write_json(self.register_dir / f"{kenmerk}.json", record)
@@ -144,9 +149,14 @@ class Meldpunt:
     def wait(self, params: dict) -> dict:
         kenmerk = params["kenmerk"]
         timeout = min(float(params.get("timeout", 30)), 600)
+        def arrived() -> bool:
+            return self._record(kenmerk) is not None or any(
+                m.folder is Folder.QUARANTINE and read_kenmerk(m.content) == kenmerk
+                for m in self.mx.stored())
+
         with self.changed:
-            reached = self.changed.wait_for(lambda: self._record(kenmerk) is not None, timeout)
-        return {"bereikt": reached}
+            reached = self.changed.wait_for(arrived, timeout)
+        return {"bereikt": reached, "geregistreerd": self._record(kenmerk) is not None}
 
     def set_switches(self, params: dict) -> dict:
         mail = params.pop("mail", None)
@@ -182,6 +192,8 @@ class Meldpunt:
             ("GET", "/meldingen/{kenmerk}"): self.melding,
             ("GET", "/meldingen/{kenmerk}/wacht"): self.wait,
             ("GET", "/uitgaand"): lambda p: [asdict(e) for e in self.outbound.all()],
+            ("GET", "/rust"): lambda p: {"rustig": self.outbound.wait_idle(min(float(p.get("timeout", 30)), 600)),
+                                       "volgende": self.outbound.next_due()},
             ("GET", "/verbindingen"): lambda p: jsonable(self.mx.traces()),
             ("GET", "/schakelaars"): self.get_switches,
             ("POST", "/schakelaars"): self.set_switches,

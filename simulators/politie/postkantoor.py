@@ -96,8 +96,10 @@ class Postkantoor:
         if not wanted or not wanted <= known:
             raise ApiError(f"status moet een of meer zijn van: {', '.join(sorted(known))}")
         timeout = min(float(params.get("timeout", 30)), 600)
+        terugkoppelingen = int(params.get("terugkoppelingen", 0))
         self.entry(kenmerk)
-        reached = self.queue.wait_for(lambda: self.queue.get(kenmerk).status in wanted, timeout)
+        reached = self.queue.wait_for(lambda: self.queue.get(kenmerk).status in wanted
+                                      and len(self.queue.get(kenmerk).terugkoppelingen) >= terugkoppelingen, timeout)
         return {"bereikt": reached, **asdict(self.entry(kenmerk))}
 
     def message(self, params: dict) -> dict:
@@ -117,11 +119,18 @@ class Postkantoor:
             ("GET", "/meldingen"): lambda p: [asdict(e) for e in self.queue.all()],
             ("GET", "/meldingen/{kenmerk}"): lambda p: asdict(self.entry(p["kenmerk"])),
             ("GET", "/meldingen/{kenmerk}/wacht"): self.wait,
+            ("GET", "/rust"): lambda p: {"rustig": self.queue.wait_idle(min(float(p.get("timeout", 30)), 600)),
+                                       "volgende": self.queue.next_due()},
             ("GET", "/meldingen/{kenmerk}/bericht"): self.message,
             ("GET", "/ongekoppeld"): lambda p: self.unmatched,
             ("GET", "/schakelaars"): lambda p: asdict(self.switches),
             ("POST", "/schakelaars"): self.set_switches,
+            ("POST", "/schakelaars/herstel"): self.reset_switches,
         }
+
+    def reset_switches(self, params: dict) -> dict:
+        self.switches = Switches()
+        return asdict(self.switches)
 
 
 __all__ = ["Postkantoor", "Switches", "DataError"]

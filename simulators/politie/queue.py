@@ -85,6 +85,7 @@ class DeliveryQueue:
         self._stop = threading.Event()
         self._kick = threading.Event()
         self._thread: threading.Thread | None = None
+        self._busy = False  # an attempt is under way
         self.changed = threading.Condition(self._lock)  # notified on every state change
         for path in sorted(self.dir.glob("*.json")):  # survive a restart
             entry = Entry.from_json(read_json(path))
@@ -156,12 +157,37 @@ class DeliveryQueue:
 
     def run_once(self) -> bool:
         """Attempt the entry that is due now, if any. Returns whether one was."""
-        entry = self._next_due()
-        if entry is None or entry.next_attempt > self.clock.timestamp():
-            return False
-        outcome, reason, trace = self.deliver(self.message(entry.kenmerk), entry)
-        self._record(entry, outcome, reason, trace)
+        with self._lock:
+            entry = self._next_due()
+            if entry is None or entry.next_attempt > self.clock.timestamp():
+                return False
+            self._busy = True
+        try:
+            outcome, reason, trace = self.deliver(self.message(entry.kenmerk), entry)
+            self._record(entry, outcome, reason, trace)
+        finally:
+            with self._lock:
+                self._busy = False
+                self.changed.notify_all()
         return True
+
+    def idle(self) -> bool:
+        """Nothing is being attempted and nothing is due on the keten clock."""
+        with self._lock:
+            entry = self._next_due()
+            return not self._busy and (entry is None or entry.next_attempt > self.clock.timestamp())
+
+    def next_due(self) -> float | None:
+        """Keten time of the next scheduled attempt, if any."""
+        entry = self._next_due()
+        return None if entry is None else entry.next_attempt
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until idle. A clock jump makes work due: the worker picks it
+        up and notifies, so this answers after that work is done."""
+        self.clock.notify()
+        with self._lock:
+            return self.changed.wait_for(self.idle, timeout)
 
     def _record(self, entry: Entry, outcome: Outcome, reason: str, trace: dict) -> None:
         now = self.clock.timestamp()

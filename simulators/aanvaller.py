@@ -1,0 +1,119 @@
+"""Misbehaving parties for the S scenarios: a spoofer that sends as the police
+without its keys (S06), a sender of hostile content with the police's real
+keys (S07: a compromised workstation), and a man in the middle that strips
+STARTTLS (S05). They use the same composing and delivery code as the real
+parties, so only the misbehaviour differs."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+
+from ketentest.delivery import DeliveryAttempt, deliver
+from ketentest.dns import Resolver
+from ketentest.errors import InfrastructureError
+from ketentest.mail import dkim
+from ketentest.mail.compose import compose_melding
+from ketentest.model import Keten
+from simulators.pki import Pki
+
+#: An address that is nobody's in the keten: not in any SPF record.
+SPOOF_IP = "127.66.6.6"
+
+
+def spoof_melding(keten: Keten, meldpunt_id: str, kenmerk: str, pdf: bytes, source_ip: str = SPOOF_IP) -> DeliveryAttempt:
+    """A melding with the police's From, unsigned, from an unauthorised IP."""
+    politie, meldpunt = keten.politie, keten.deelnemer(meldpunt_id)
+    message = compose_melding(kenmerk, pdf, sender=politie.adres, recipient=meldpunt.adres)
+    return deliver(message.data, politie.adres, meldpunt.adres, resolver=Resolver(keten.dns.resolver_ip),
+                   source_ip=source_ip, helo="postkantoor.politie.test")
+
+
+def send_as_politie(keten: Keten, pki: Pki, meldpunt_id: str, kenmerk: str, pdf: bytes) -> DeliveryAttempt:
+    """Properly signed police mail from the police's own sending host, carrying
+    whatever PDF bytes are given (hostile, broken, oversized)."""
+    politie, meldpunt = keten.politie, keten.deelnemer(meldpunt_id)
+    keys = [pki.dkim_key(politie.domain.name, spec) for spec in politie.domain.dkim]
+    message = dkim.sign(compose_melding(kenmerk, pdf, sender=politie.adres, recipient=meldpunt.adres).data, keys)
+    host = politie.domain.senders[0]
+    return deliver(message, politie.adres, meldpunt.adres, resolver=Resolver(keten.dns.resolver_ip),
+                   source_ip=host.ip, helo=host.name)
+
+
+class StarttlsStripper:
+    """A man in the middle on ``ip``:25 relaying to ``upstream``:25 that hides
+    STARTTLS from the EHLO answer and refuses the STARTTLS command, as a
+    downgrading middlebox does. Scenarios point the MX host's A record at it."""
+
+    def __init__(self, ip: str, upstream: str, port: int = 25) -> None:
+        self.ip, self.upstream, self.port = ip, upstream, port
+        self.connections = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread: threading.Thread | None = None
+        self._sock: socket.socket | None = None
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        up_r, up_w = await asyncio.open_connection(self.upstream, self.port)
+
+        async def server_to_client() -> None:
+            reply: list[bytes] = []
+            while line := await up_r.readline():
+                reply.append(line)
+                if line[3:4] == b"-":
+                    continue  # a multi-line reply goes on
+                kept = [r for r in reply if b"STARTTLS" not in r.upper()]  # the strip
+                if kept and kept[-1][3:4] == b"-":
+                    kept[-1] = kept[-1][:3] + b" " + kept[-1][4:]
+                writer.write(b"".join(kept))
+                await writer.drain()
+                reply = []
+            writer.close()
+
+        async def client_to_server() -> None:
+            while line := await reader.readline():
+                if line.strip().upper() == b"STARTTLS":
+                    writer.write(b"454 4.7.0 TLS not available\r\n")
+                    await writer.drain()
+                    continue
+                up_w.write(line)
+                await up_w.drain()
+            up_w.close()
+
+        try:
+            await asyncio.gather(server_to_client(), client_to_server())
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    def __enter__(self) -> "StarttlsStripper":
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._sock.bind((self.ip, self.port))
+        except OSError as e:
+            self._sock.close()
+            raise InfrastructureError(f"man-in-the-middle: adres {self.ip}:{self.port} is al in gebruik ({e.strerror})",
+                                      "kies een ander adres") from None
+        self._sock.listen(16)
+        ready = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(asyncio.start_server(self._relay, sock=self._sock))
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="starttls-stripper", daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(5)
+        if self._sock is not None:
+            self._sock.close()
