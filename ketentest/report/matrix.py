@@ -1,0 +1,284 @@
+"""The readiness matrix (agreement x deelnemer), the go/no-go advice, the
+main findings and what changed since the previous run — as values, so the
+HTML only renders them and tests can check them directly.
+
+Rules (docs/rapportage.md):
+
+- A cell holds the tests of one agreement that concern one deelnemer (its
+  ``deelnemer_id`` parameter or a ``@deelnemer_<id>`` tag). Several tests:
+  the worst counts (gefaald > niet getest > waarschuwing > geslaagd). A test
+  that erred in the harness makes its cell "niet getest": it proves nothing.
+- The "Hele keten" column holds every test of the agreement; for the
+  per-deelnemer agreements (B01-B06) also every deelnemer cell, so a
+  deelnemer that was not tested keeps the keten cell "niet getest".
+- Agreements that are not per deelnemer (V, S): a deelnemer cell shows the
+  tests that concern that deelnemer; with none it is "n.v.t." and the keten
+  column carries the verdict.
+- Advice: NO-GO if any agreement failed; GO only if, besides, every keten
+  cell is geslaagd or waarschuwing; otherwise "nog geen GO" (incomplete).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+from ketentest.afspraken import AFSPRAKEN, Afspraak, Hoofdstuk
+from ketentest.report.results import Outcome, Run, TestRecord
+
+KETEN = "keten"  # the column id of the keten-wide column
+
+
+class CellState(str, Enum):
+    GESLAAGD = "geslaagd"
+    WAARSCHUWING = "waarschuwing"
+    GEFAALD = "gefaald"
+    NIET_GETEST = "niet-getest"
+    NVT = "nvt"
+
+    @property
+    def dutch(self) -> str:
+        return {"niet-getest": "niet getest", "nvt": "n.v.t."}.get(self.value, self.value)
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {CellState.NVT: 0, CellState.GESLAAGD: 1, CellState.WAARSCHUWING: 2,
+         CellState.NIET_GETEST: 3, CellState.GEFAALD: 4}
+
+
+@dataclass(frozen=True)
+class Cell:
+    agreement: str
+    deelnemer: str  # a deelnemer id, or KETEN
+    state: CellState
+    tests: tuple[TestRecord, ...] = ()
+    reason: str = ""  # Dutch, why "niet getest" (harness error, skipped, no scenario)
+
+    @property
+    def anchor(self) -> str:
+        return f"bewijs-{self.agreement}-{self.deelnemer}"
+
+
+@dataclass(frozen=True)
+class Row:
+    afspraak: Afspraak
+    cells: tuple[Cell, ...]  # one per deelnemer column, then the keten cell
+
+    @property
+    def keten(self) -> Cell:
+        return self.cells[-1]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    deelnemers: tuple[tuple[str, str], ...]  # (id, naam)
+    rows: tuple[Row, ...]
+
+    def cell(self, agreement: str, deelnemer: str) -> Cell:
+        for row in self.rows:
+            if row.afspraak.id == agreement:
+                for c in row.cells:
+                    if c.deelnemer == deelnemer:
+                        return c
+        raise KeyError(f"geen cel {agreement} x {deelnemer}")
+
+    def naam(self, deelnemer: str) -> str:
+        return dict(self.deelnemers).get(deelnemer, "hele keten" if deelnemer == KETEN else deelnemer)
+
+    def cells(self) -> Iterable[Cell]:
+        for row in self.rows:
+            yield from row.cells
+
+
+def _test_state(t: TestRecord) -> CellState:
+    return {
+        Outcome.GESLAAGD: CellState.GESLAAGD,
+        Outcome.WAARSCHUWING: CellState.WAARSCHUWING,
+        Outcome.GEFAALD: CellState.GEFAALD,
+        Outcome.FOUT: CellState.NIET_GETEST,
+        Outcome.OVERGESLAGEN: CellState.NIET_GETEST,
+    }[t.uitslag]
+
+
+def _fold(agreement: str, deelnemer: str, tests: tuple[TestRecord, ...], empty: CellState) -> Cell:
+    if not tests:
+        reason = "geen scenario voor deze afspraak in deze run" if empty is CellState.NIET_GETEST else ""
+        return Cell(agreement, deelnemer, empty, (), reason)
+    ran = [t for t in tests if t.uitslag is not Outcome.OVERGESLAGEN]
+    if not ran:
+        return Cell(agreement, deelnemer, CellState.NIET_GETEST, tests, "overgeslagen")
+    state = max((_test_state(t) for t in ran), key=lambda s: s.rank)
+    reason = ""
+    if state is CellState.NIET_GETEST:
+        errors = sum(t.uitslag is Outcome.FOUT for t in ran)
+        reason = f"testomgeving faalde bij {errors} van {len(tests)} scenario's"
+    return Cell(agreement, deelnemer, state, tests, reason)
+
+
+def build_matrix(run: Run) -> Matrix:
+    deelnemers = list(run.deelnemers)
+    known = {d for d, _ in deelnemers}
+    for t in run.tests:  # a deelnemer the keten does not know still gets a column
+        for d in t.deelnemers:
+            if d not in known:
+                deelnemers.append((d, d))
+                known.add(d)
+    rows = []
+    for a in AFSPRAKEN.values():
+        mine = tuple(t for t in run.tests if a.id in t.afspraken)
+        cells = []
+        for d, _ in deelnemers:
+            tests = tuple(t for t in mine if d in t.deelnemers)
+            cells.append(_fold(a.id, d, tests, CellState.NIET_GETEST if a.per_deelnemer else CellState.NVT))
+        keten = _fold(a.id, KETEN, mine, CellState.NIET_GETEST)
+        if a.per_deelnemer and cells:
+            worst = max(cells, key=lambda c: c.state.rank)
+            if worst.state.rank > keten.state.rank:
+                why = worst.reason if worst.state is CellState.NIET_GETEST else ""
+                if worst.state is CellState.NIET_GETEST:
+                    missing = [run_naam(deelnemers, c.deelnemer) for c in cells if c.state is CellState.NIET_GETEST]
+                    why = "niet getest voor " + ", ".join(missing)
+                keten = Cell(a.id, KETEN, worst.state, mine, why)
+        rows.append(Row(a, (*cells, keten)))
+    return Matrix(tuple(deelnemers), tuple(rows))
+
+
+def run_naam(deelnemers: list[tuple[str, str]] | tuple[tuple[str, str], ...], ident: str) -> str:
+    return dict(deelnemers).get(ident, ident)
+
+
+# --- advice ---------------------------------------------------------------------
+
+class Advice(str, Enum):
+    GO = "go"
+    NO_GO = "no-go"
+    ONVOLLEDIG = "onvolledig"
+
+    @property
+    def dutch(self) -> str:
+        return {"go": "GO", "no-go": "NO-GO", "onvolledig": "NOG GEEN GO"}[self.value]
+
+
+@dataclass(frozen=True)
+class Summary:
+    advice: Advice
+    reason: str  # one Dutch sentence
+    gehaald: tuple[str, ...]  # agreement ids per keten cell state
+    waarschuwing: tuple[str, ...]
+    gefaald: tuple[str, ...]
+    niet_getest: tuple[str, ...]
+
+
+def summarize(matrix: Matrix) -> Summary:
+    by = {s: tuple(r.afspraak.id for r in matrix.rows if r.keten.state is s) for s in CellState}
+    failed, untested = by[CellState.GEFAALD], by[CellState.NIET_GETEST]
+    if failed:
+        advice = Advice.NO_GO
+        reason = (f"{_count(len(failed), 'afspraak', 'afspraken')} niet gehaald: {', '.join(failed)}. "
+                  "Zolang een afspraak faalt, kan de keten niet live.")
+    elif untested:
+        advice = Advice.ONVOLLEDIG
+        reason = (f"Geen afspraak gefaald, maar {_count(len(untested), 'afspraak is', 'afspraken zijn')} "
+                  f"niet (volledig) getest: {', '.join(untested)}. Een GO vraagt een volledige run.")
+    else:
+        advice = Advice.GO
+        reason = "Alle afspraken zijn getest en gehaald"
+        reason += (f"; {len(by[CellState.WAARSCHUWING])} met een waarschuwing (geen beletsel)."
+                   if by[CellState.WAARSCHUWING] else ".")
+    return Summary(advice, reason, by[CellState.GESLAAGD], by[CellState.WAARSCHUWING], failed, untested)
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+# --- findings ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Finding:
+    state: CellState
+    title: str  # e.g. "B04 DMARC — GGD Flevoland"
+    text: str  # the Dutch message(s)
+    anchor: str
+
+
+def first_lines(text: str, n: int = 4) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(lines[:n]) + ("\n…" if len(lines) > n else "")
+
+
+def findings(matrix: Matrix) -> list[Finding]:
+    """Failures first, then harness errors, then warnings: one per cell that
+    concerns a deelnemer, plus keten-wide tests (no deelnemer)."""
+    out: list[Finding] = []
+    for state in (CellState.GEFAALD, CellState.NIET_GETEST, CellState.WAARSCHUWING):
+        for row in matrix.rows:
+            a = row.afspraak
+            for cell in row.cells:
+                if cell.deelnemer == KETEN:
+                    tests = [t for t in cell.tests if not t.deelnemers]
+                else:
+                    tests = list(cell.tests)
+                want = {CellState.GEFAALD: Outcome.GEFAALD, CellState.NIET_GETEST: Outcome.FOUT,
+                        CellState.WAARSCHUWING: Outcome.WAARSCHUWING}[state]
+                hits = [t for t in tests if t.uitslag is want]
+                if not hits or cell.state is not state:
+                    continue
+                who = matrix.naam(cell.deelnemer)
+                text = "\n".join(dict.fromkeys(first_lines(t.melding) for t in hits if t.melding))
+                out.append(Finding(state, f"{a.id} {a.titel} — {who}", text, cell.anchor))
+    return out
+
+
+# --- what changed -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Change:
+    test: TestRecord
+    before: Outcome | None  # None: the test did not run last time
+
+
+@dataclass(frozen=True)
+class Changes:
+    previous_started: str
+    previous_keten: str
+    new_failures: tuple[Change, ...]
+    fixed: tuple[Change, ...]
+    new_warnings: tuple[Change, ...]
+    new_errors: tuple[Change, ...]
+    not_run: tuple[TestRecord, ...]  # ran last time, not now
+    previous_advice: Advice
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.new_failures or self.fixed or self.new_warnings or self.new_errors)
+
+
+def changes(current: Run, previous: Run | None) -> Changes | None:
+    if previous is None:
+        return None
+    before = {t.nodeid: t for t in previous.tests}
+    now = {t.nodeid for t in current.tests}
+    ok = (Outcome.GESLAAGD, Outcome.WAARSCHUWING)
+    new_failures, fixed, new_warnings, new_errors = [], [], [], []
+    for t in current.tests:
+        old = before.get(t.nodeid)
+        was = old.uitslag if old else None
+        if t.uitslag is Outcome.GEFAALD and was is not Outcome.GEFAALD:
+            new_failures.append(Change(t, was))
+        elif was is Outcome.GEFAALD and t.uitslag in ok:
+            fixed.append(Change(t, was))
+        elif t.uitslag is Outcome.WAARSCHUWING and was not in (Outcome.WAARSCHUWING, Outcome.GEFAALD):
+            new_warnings.append(Change(t, was))
+        elif t.uitslag is Outcome.FOUT and was is not Outcome.FOUT:
+            new_errors.append(Change(t, was))
+    not_run = tuple(t for t in previous.tests if t.nodeid not in now)
+    return Changes(previous.gestart, previous.keten, tuple(new_failures), tuple(fixed), tuple(new_warnings),
+                   tuple(new_errors), not_run, summarize(build_matrix(previous)).advice)
+
+
+HOOFDSTUKKEN = tuple(Hoofdstuk)
