@@ -557,3 +557,10 @@ def test_mta_sts_and_tls_rpt_are_informational_either_way() -> None:
     assert {s.verdict for s in present.subtests} == {Uitslag.INFORMATIE}
     assert "id=20261128" in present.subtest("mta_sts.record").explanation
     assert f"mailto:tls@{D}" in present.subtest("tls_rpt.record").explanation
+
+
+def test_b02_unanswered_term_lookup_makes_void_count_untestable() -> None:
+    result = check_spf(D, spf("v=spf1 a:stuk.ggdru.test ip4:127.60.2.10 -all").fail("stuk.ggdru.test", "A"))
+    void = result.subtest("spf.void_lookups")
+    assert void.verdict is Uitslag.NIET_TESTBAAR and "stuk.ggdru.test A" in void.explanation
+    assert bad_ids(result) == set()

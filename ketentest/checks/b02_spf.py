@@ -440,7 +440,12 @@ def judge_void(tree: SpfNode) -> SubtestResult:
     if (r := _no_record("spf.void_lookups", tree)) is not None:
         return r
     void = [f"{n.domain}: {v}" for n in tree.nodes() for v in n.void]
-    ev = {"void": void, "grens": MAX_VOID}
+    unknown = [e for n in tree.nodes() for e in n.lookup_errors]
+    ev = {"void": void, "grens": MAX_VOID, "dns_fouten": unknown}
+    if len(void) <= MAX_VOID and unknown:
+        return _sub("spf.void_lookups", Uitslag.NIET_TESTBAAR,
+                    f"Niet testbaar: {len(void)} lege DNS-lookups gevonden, maar niet elke term gaf een antwoord "
+                    f"(ontvangers krijgen dan temperror): {'; '.join(unknown)}.", **ev)
     if len(void) > MAX_VOID:
         return _sub("spf.void_lookups", Uitslag.GEFAALD,
                     f"{len(void)} termen in de SPF-boom van {tree.domain} leveren een lege DNS-lookup op "

@@ -22,13 +22,14 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from ketentest.checks._dns import evidence, guarded, usable, why_unusable
+from ketentest.checks._records import organizational_domain, parse_tag_list
 from ketentest.dns import DnsAnswer, Lookup
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag, worst
 
@@ -36,24 +37,6 @@ AGREEMENT = "B03"
 MIN_RSA_BITS = 2048  # below: fails
 GOOD_RSA_BITS = 2049  # from here: passes; exactly 2048 warns (NCSC phase-out)
 
-_TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-def parse_tag_list(text: str) -> dict[str, str]:
-    """Pure: RFC 6376 3.2 tag=value list. Raises ValueError (Dutch) when
-    malformed or when a tag repeats."""
-    tags: dict[str, str] = {}
-    for part in text.split(";"):
-        if not part.strip():
-            continue
-        name, eq, value = part.partition("=")
-        name = name.strip()
-        if not eq or not _TAG.match(name):
-            raise ValueError(f"{part.strip()!r} is geen tag=waarde")
-        if name in tags:
-            raise ValueError(f"de tag {name}= komt meer dan eens voor")
-        tags[name] = value.strip()
-    return tags
 
 
 @dataclass(frozen=True)
@@ -136,7 +119,6 @@ def parse_key(selector: str, answer: DnsAnswer) -> DkimKey:
 
 
 def _replace(key: DkimKey, **changes: Any) -> DkimKey:
-    from dataclasses import replace
     return replace(key, **changes)
 
 
@@ -267,8 +249,6 @@ def verify_message(message: bytes, lookup: Lookup) -> tuple[DkimSignature, ...]:
 
 def _aligned(signing_domain: str, domain: str) -> bool:
     """Relaxed alignment (RFC 7489 3.1.1): same organisational domain."""
-    from ketentest.checks.b04_dmarc import organizational_domain
-
     return bool(signing_domain) and organizational_domain(signing_domain) == organizational_domain(domain)
 
 

@@ -14,14 +14,12 @@ policy (if any) applies. Sub-tests:
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ketentest.checks._dns import evidence, guarded, usable, why_unusable
-from ketentest.checks.b03_dkim import parse_tag_list
+from ketentest.checks._records import organizational_domain, parse_tag_list
 from ketentest.dns import DnsAnswer, Lookup
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag
 
@@ -36,29 +34,6 @@ _SIZE = re.compile(r"^\d+[kmgtKMGT]?$")
 _ADDRESS = re.compile(r"^[^@\s]+@([A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+)$")
 
 
-@functools.cache
-def _psl() -> Any:
-    from publicsuffix2 import PublicSuffixList
-
-    return PublicSuffixList()
-
-
-def organizational_domain(domain: str) -> str:
-    """The organisational domain (RFC 7489 3.2): the public suffix plus one
-    label, by the Public Suffix List (publicsuffix2's bundled copy).
-
-    A name under a TLD the list does not know (our simulated ``.test``) gets
-    the list's default rule ``*``: its public suffix is the TLD itself, so
-    ``mail.ggdru.test`` belongs to ``ggdru.test``. (publicsuffix2's non-strict
-    ``get_sld`` and authheaders' ``get_org_domain`` answer ``test`` there,
-    which would make every simulated domain one organisation.) A name that is
-    itself a public suffix is returned unchanged.
-    """
-    domain = domain.lower().rstrip(".")
-    labels = domain.split(".")
-    suffix = _psl().get_tld(domain, strict=True) or labels[-1]
-    n = len(suffix.split(".")) + 1
-    return ".".join(labels[-n:]) if len(labels) >= n else domain
 
 
 def is_dmarc(text: str) -> bool:
@@ -314,5 +289,3 @@ def check_dmarc(domain: str, lookup: Lookup, **context: object) -> CheckResult:
     """B04 for ``domain``: discover (I/O), then judge (pure)."""
     return judge_dmarc(discover(domain, lookup))
 
-
-__all__: Sequence[str] = ("check_dmarc", "organizational_domain", "discover", "judge_dmarc", "syntax_errors")

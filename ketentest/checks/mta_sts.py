@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from ketentest.checks._dns import evidence, guarded, usable, why_unusable
-from ketentest.checks.b03_dkim import parse_tag_list
+from ketentest.checks._records import parse_tag_list
 from ketentest.dns import DnsAnswer, Lookup
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag
 
