@@ -178,6 +178,12 @@ class _PartySMTP(SMTP):
             if self.trace is not None:
                 self.trace.closed = True
 
+    async def handle_exception(self, error: Exception) -> str:
+        if self.trace is not None:
+            cause = error.__cause__ or error
+            self.trace.errors.append(f"{type(error).__name__}: {type(cause).__name__}: {cause}")
+        return await super().handle_exception(error)
+
     # -- replies ----------------------------------------------------------------------
     async def push(self, status) -> None:
         text = status if isinstance(status, str) else status.decode("utf-8", "replace")
@@ -534,7 +540,10 @@ class MailServer:
 
 
 def _bind(listener: Host, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP (not 0): asyncio sets TCP_NODELAY only on accepted
+    # sockets whose proto says TCP; without it every multi-line reply (EHLO)
+    # waits ~40 ms for Nagle and the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((listener.ip, port))

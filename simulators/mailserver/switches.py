@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from ketentest.policy import NCSC_GOED, TlsProfile
+from ketentest.policy import NCSC_GOED, PROFILES, TlsProfile
 from simulators.pki import CertVariant
 
 
@@ -50,7 +50,7 @@ class Switches:
     stall_at: Stage | None = None
     #: Offer STARTTLS (False: a plain-text server, as after STARTTLS stripping).
     offer_starttls: bool = True
-    tls_profile: TlsProfile = NCSC_GOED
+    tls_profile: TlsProfile = NCSC_GOED  # or its name (ketentest.policy.PROFILES)
     cert_variant: CertVariant = CertVariant.VALID
     #: Refuse all service: 554 banner, 503 to every command but QUIT (RFC 5321 3.1).
     reject_all: bool = False
@@ -63,6 +63,10 @@ class Switches:
         object.__setattr__(self, "temp_fail_stage", Stage(self.temp_fail_stage))
         object.__setattr__(self, "perm_fail_stage", Stage(self.perm_fail_stage))
         object.__setattr__(self, "cert_variant", CertVariant(self.cert_variant))
+        if isinstance(self.tls_profile, str):  # by name, e.g. from a JSON control API
+            if self.tls_profile not in PROFILES:
+                raise ValueError(f"onbekend TLS-profiel {self.tls_profile!r}; bekend: {', '.join(PROFILES)}")
+            object.__setattr__(self, "tls_profile", PROFILES[self.tls_profile])
         if self.stall_at is not None:
             object.__setattr__(self, "stall_at", Stage(self.stall_at))
 
