@@ -564,3 +564,22 @@ def test_b02_unanswered_term_lookup_makes_void_count_untestable() -> None:
     void = result.subtest("spf.void_lookups")
     assert void.verdict is Uitslag.NIET_TESTBAAR and "stuk.ggdru.test A" in void.explanation
     assert bad_ids(result) == set()
+
+
+def test_b04_nonexistent_subdomain_does_not_borrow_the_parents_record() -> None:
+    result = check_dmarc(f"bestaatniet.{D}", healthy())
+    assert result.verdict is Uitslag.NIET_TESTBAAR and "bestaat niet" in result.subtest("dmarc.record").explanation
+
+
+@pytest.mark.parametrize("name, record, cause", [
+    ("_mta-sts", "v=STSv1; id=", "geldige id="),
+    ("_mta-sts", "v=STSv1 id=1", "geldige id="),
+    ("_mta-sts", "v=STSv1; id=1; id=2", "meer dan eens"),
+    ("_smtp._tls", "v=TLSRPTv1; rua=ftp://x.test", "geldige rua="),
+    ("_smtp._tls", "v=TLSRPTv1", "geldige rua="),
+])
+def test_invalid_mta_sts_and_tls_rpt_records_are_named_but_only_inform(name: str, record: str, cause: str) -> None:
+    result = check_mta_sts(D, healthy().txt(f"{name}.{D}", record))
+    sub = result.subtest("mta_sts.record" if name == "_mta-sts" else "tls_rpt.record")
+    assert sub.verdict is Uitslag.INFORMATIE and cause in sub.explanation, sub.explanation
+    assert result.verdict is Uitslag.INFORMATIE

@@ -69,6 +69,8 @@ def discover(domain: str, lookup: Lookup) -> DmarcDiscovery:
     org = organizational_domain(domain)
     answers: list[DnsAnswer] = []
     for candidate in dict.fromkeys((domain, org)):
+        if candidate != domain and answers[0].rcode == "NXDOMAIN" and ask(domain, "SOA").rcode == "NXDOMAIN":
+            break  # a domain that does not exist has no mail to judge, whatever its parent says
         answer = ask(f"_dmarc.{candidate}", "TXT")
         answers.append(answer)
         if not usable(answer):

@@ -20,8 +20,8 @@ from ketentest.verdict import CheckResult, SubtestResult, Uitslag
 
 AGREEMENT = "B05"
 
-_STS = re.compile(r"^v=STSv1\s*(;|$)")
-_TLSRPT = re.compile(r"^v=TLSRPTv1\s*(;|$)")
+_STS = re.compile(r"^v=STSv1(?![0-9A-Za-z])")
+_TLSRPT = re.compile(r"^v=TLSRPTv1(?![0-9A-Za-z])")
 _STS_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
