@@ -432,3 +432,50 @@ def test_real_features_on_a_broken_keten_fail_in_the_right_cell(pytester, intern
     tests = json.loads((pytester.path / "reports" / "resultaten.json").read_text())["tests"]
     failed = next(t for t in tests if t["uitslag"] == "gefaald")
     assert failed["deelnemers"] == ["ggd-flevoland"] and "niet veilig of leeg" in failed["melding"]
+
+
+# --- in a real browser -------------------------------------------------------------------
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+@pytest.fixture
+def chromium():
+    from ketentest.report.browser import find_chromium
+
+    if find_chromium() is None:
+        pytest.skip("Chromium ontbreekt: apt-get install chromium (scripts/bootstrap)")
+
+
+def test_report_renders_in_headless_chromium_without_console_messages(synthetic, chromium, tmp_path):
+    from ketentest.report.browser import dump_dom, screenshot
+
+    run_synthetic(synthetic, {"B04": {"ggd-flevoland": "gefaald"}, "B02": {"politie-mn": "waarschuwing"}})
+    page = synthetic.path / "reports" / "stuurgroep.html"
+    dom = dump_dom(page)
+    assert dom.console == ()  # no script errors, no failed loads
+    rendered, source = parse_report(dom.stdout), parse_report(page.read_text())
+    assert rendered.cells == source.cells and len(rendered.cells) == 23 * 5
+    assert rendered.cells[("B04", "ggd-flevoland")] == "gefaald" and rendered.advice == "no-go"
+    assert "NO-GO" in dom.stdout and "Gereedheid per deelnemer en afspraak" in dom.stdout
+    assert all(u.startswith(("#", "data:")) for u in rendered.urls), rendered.urls  # nothing from outside
+
+    png = tmp_path / "stuurgroep.png"
+    shot = screenshot(page, png, width=1280, height=2400)
+    assert shot.console == ()
+    assert _png_size(png) == (1280, 2400)
+
+
+def test_chromium_console_catches_script_errors(chromium, tmp_path):
+    """The console check above can fail: a script error is caught. (Failed
+    outside loads are not logged at this level; the report's URLs are checked
+    on the DOM instead.)"""
+    from ketentest.report.browser import dump_dom
+
+    page = tmp_path / "kapot.html"
+    page.write_text("<html><body><script>nietGedefinieerd();</script></body></html>")
+    console = dump_dom(page).console
+    assert any("nietGedefinieerd" in m for m in console), console

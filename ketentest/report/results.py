@@ -80,6 +80,8 @@ _EVIDENCE_DEFAULTS = {"naam": "", "soort": "text", "bestand": "", "grootte": 0, 
 class TestRecord:
     """One test (a scenario, possibly for one deelnemer)."""
 
+    __test__ = False  # not a pytest test class
+
     nodeid: str
     scenario: str
     functionaliteit: str
