@@ -177,7 +177,8 @@ class DeliveryAttempt:
         if self.mx is not None:
             lines.append(f"  DNS: {self.mx.describe()}")
         for h in self.hosts:
-            lines.append(f"  MX {h.host} (voorkeur {h.preference}, {h.ip or 'geen adres'}): {h.outcome.dutch}: {h.reason}")
+            where = h.ip or "geen adres"
+            lines.append(f"  MX {h.host} (voorkeur {h.preference}, {where}): {h.outcome.dutch}: {h.reason}")
             for a in (h.address, h.tlsa):
                 if a is not None:
                     lines.append(f"    DNS: {a.describe()}")
@@ -262,7 +263,8 @@ class _Run:
             outcome, reason = last.outcome, last.reason
             failed = (last.failed,) if last.failed else ()
             if outcome is Outcome.DELIVERED:
-                reason = f"Bezorgd bij {last.host} ({last.ip}) via {last.tls.version if last.tls else 'TLS'}: {last.reply}"
+                version = last.tls.version if last.tls else "TLS"
+                reason = f"Bezorgd bij {last.host} ({last.ip}) via {version}: {last.reply}"
             else:
                 prefix = "Tijdelijk niet bezorgd" if outcome is Outcome.TEMPORARY else "Niet bezorgd"
                 reason = f"{prefix} bij {self.domain}: {last.reason}."
@@ -369,9 +371,14 @@ class _Run:
             try:
                 client.wrap_tls(policy.client_context(), mx.host)
             except ssl.SSLError as e:  # protocol version, cipher, ...: a downgrade is no route
+                detail = e.reason or str(e)
+                client.note(f"[TLS mislukt: {detail}]")
+                if isinstance(e, ssl.SSLEOFError) or "EOF" in detail:
+                    detail = (f"de server brak de handshake af ({detail}; biedt hij alleen TLS 1.0/1.1 "
+                              f"of zwakke suites?)")
                 raise _Stop(Outcome.NO_SECURE_ROUTE,
                             f"de TLS-verbinding met {mx.host} komt niet tot stand volgens het NCSC-profiel "
-                            f"(TLS 1.2 of hoger, goede cipher suites): {e.reason or e}", Safeguard.TLS) from None
+                            f"(TLS 1.2 of hoger, goede cipher suites): {detail}", Safeguard.TLS) from None
             chain = peer_chain(client.sock)
             state["tls"] = _tls_session(client.sock, chain)
             state["stage"] = "DANE"
@@ -513,7 +520,8 @@ def _network_reason(host: str, ip: str, stage: str, error: BaseException, data_s
         what = f"gaf een netwerkfout tijdens {stage}: {error.__class__.__name__}: {error}"
     reason = f"{host} ({ip}) {what}"
     if data_sent:
-        reason += " (na het volledige bericht: mogelijk toch ontvangen; het meldpunt registreert elk kenmerk één keer)"
+        reason += (" (na het volledige bericht: mogelijk toch ontvangen; het meldpunt registreert elk kenmerk "
+                   "één keer)")
     return reason
 
 

@@ -83,7 +83,8 @@ def test_delivers_over_tls13_with_dane_and_arrives_intact(send, signed, internet
     # The DANE check came before MAIL FROM in the transcript; the message itself is elided.
     lines = [str(line) for line in host.transcript]
     dane_at = next(i for i, s in enumerate(lines) if s.startswith("C: [DANE: overeenkomst"))
-    assert lines.index("C: STARTTLS") < dane_at < lines.index(f"C: mail FROM:<{keten.politie.adres}> SIZE={len(signed)}")
+    mail_from = lines.index(f"C: mail FROM:<{keten.politie.adres}> SIZE={len(signed)}")
+    assert lines.index("C: STARTTLS") < dane_at < mail_from
     assert any("[berichtinhoud:" in s for s in lines) and not any("Zorgmelding" in s for s in lines)
 
     [arrival] = mx.handler.arrivals
@@ -251,6 +252,7 @@ def test_only_tls_1_0_1_1_is_no_secure_route(send, signed, pki, mx1, mx2):
             running_mx(pki, mx2.name, mx2.ip, profile=ONLY_TLS10_11) as m2:
         attempt = send(signed)
     _no_route(attempt, Safeguard.TLS)
+    assert all(str(h.transcript[-1]).startswith("C: [TLS mislukt:") for h in attempt.hosts)
     assert m1.handler.received_nothing and m2.handler.received_nothing
 
 

@@ -17,6 +17,14 @@ from typing import Protocol
 import dkim
 
 from ketentest.dns import DnsAnswer, Lookup
+from ketentest.errors import InfrastructureError
+
+try:  # dkimpy signs and verifies Ed25519 (RFC 8463) only with PyNaCl
+    import nacl.signing  # noqa: F401
+
+    _HAVE_NACL = True
+except ImportError:
+    _HAVE_NACL = False
 
 #: Signed when present (lower case, RFC 6376 5.4.1 and the MIME headers).
 SIGNED_HEADERS = (
@@ -46,6 +54,10 @@ def sign(message: bytes, keys: Sequence[SigningKey]) -> bytes:
     include = _include_headers(message)
     signatures = []
     for key in keys:
+        if key.signature_algorithm == b"ed25519-sha256" and not _HAVE_NACL:
+            raise InfrastructureError(
+                f"DKIM-sleutel {key.selector}._domainkey.{key.domain} is Ed25519, maar PyNaCl ontbreekt",
+                "installeer dkimpy met Ed25519-ondersteuning: pip install 'dkimpy[ed25519]'")
         signatures.append(dkim.sign(
             message,
             key.selector.encode(),
