@@ -20,7 +20,6 @@ from ketentest.mail.auth import (
     Disposition,
     aligned,
     authenticate,
-    org_domain,
     strip_own_results,
     use_keten_resolver,
 )
@@ -72,10 +71,7 @@ def check(keten, message: bytes, ip: str | None = None, mail_from: str | None = 
 
 # --- pure ------------------------------------------------------------------------
 
-def test_org_domain_uses_the_default_rule_for_unlisted_tlds():
-    assert org_domain("politie.test") == "politie.test"
-    assert org_domain("postkantoor.politie.test") == "politie.test"
-    assert org_domain("a.b.example.co.uk") == "example.co.uk"
+def test_relaxed_alignment_uses_the_psl_default_rule_for_unlisted_tlds():
     assert aligned("postkantoor.politie.test", "politie.test", "r")
     assert not aligned("postkantoor.politie.test", "politie.test", "s")
     # The broken case we avoid: authheaders' own org-domain function (publicsuffix2)
@@ -154,6 +150,24 @@ def test_dmarc_quarantine_variant_gives_quarantine(internet, keten):
     result = check(keten, police_message(keten), ip=FOREIGN_IP)
     assert (result.dmarc.result, result.dmarc.policy) == ("fail", "quarantine")
     assert result.disposition is Disposition.QUARANTINE
+
+
+def test_spoofed_nonexistent_subdomain_gets_the_org_domain_policy(internet, keten):
+    message = police_message(keten, sender="postkantoor@bestaatniet.politie.test")
+    result = check(keten, message, ip=FOREIGN_IP, mail_from="postkantoor@bestaatniet.politie.test")
+    assert (result.dmarc.from_domain, result.dmarc.record_domain) == ("bestaatniet.politie.test", "politie.test")
+    assert result.dmarc.result == "fail" and result.disposition is Disposition.REJECT
+    # sp= governs subdomains when the record is found at the org domain.
+    internet.zones.replace("_dmarc.politie.test", "TXT", ['"v=DMARC1; p=reject; sp=quarantine"'])
+    internet.changed()
+    assert check(keten, message, ip=FOREIGN_IP).disposition is Disposition.QUARANTINE
+
+
+def test_two_dmarc_records_mean_no_dmarc(internet, keten):
+    internet.zones.replace("_dmarc.politie.test", "TXT", ['"v=DMARC1; p=reject"', '"v=DMARC1; p=none"'])
+    internet.changed()
+    result = check(keten, police_message(keten), ip=FOREIGN_IP)
+    assert result.dmarc.result == "none" and result.disposition is Disposition.NONE  # RFC 7489 6.6.3
 
 
 def test_missing_dmarc_record_gives_none_and_no_disposition(internet, keten):

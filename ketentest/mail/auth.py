@@ -14,15 +14,15 @@ Every DNS question goes to the keten's validating resolver (Unbound):
 - DKIM: dkimpy, one ``DKIM(msg).verify(idx=i, dnsfunc=...)`` per signature
   (authheaders verifies only the first), key look-ups through
   :class:`ketentest.dns.Resolver`, so the key's DNSSEC state is known too.
-- DMARC: written here, because authheaders' DMARC takes one SPF and one DKIM
-  result and its org-domain function is wrong for our names: publicsuffix2
-  2.20191221 (which authheaders uses) gives ``test`` as the organisational
-  domain of ``politie.test`` (an unlisted TLD gets no default ``*`` rule), so
-  ``evil.test`` would align with ``politie.test`` under relaxed alignment. We
-  take the public suffix from the same list with the RFC's default rule
-  (:func:`org_domain`). Record discovery per RFC 7489 6.6.3 (From domain, then
-  organisational domain with ``sp=``). ``pct`` is not sampled: the policy
-  applies to every failing message, so a test run is deterministic.
+- DMARC: record discovery is the B04 check's own (``checks.b04_dmarc.discover``,
+  RFC 7489 6.6.3: From domain, then organisational domain with ``sp=``), so
+  a meldpunt and the B04 check read a record the same way. Alignment and
+  disposition are written here: authheaders' DMARC takes one SPF and one
+  DKIM result, and its org-domain function is wrong for our names
+  (publicsuffix2 2.20191221 gives ``test`` for ``politie.test``, so
+  ``evil.test`` would align with it); ``checks._records.organizational_domain``
+  applies the PSL default rule. ``pct`` is not sampled: the policy applies
+  to every failing message, so a test run is deterministic.
 - The header is built with authres (a dependency of authheaders and dkimpy).
 
 Nothing here listens or keeps state between messages; a simulated or a real
@@ -31,6 +31,7 @@ meldpunt's headers can be judged by the same types.
 
 from __future__ import annotations
 
+import dataclasses
 import email.parser
 import email.policy
 import email.utils
@@ -45,8 +46,9 @@ import authres.dmarc
 import dkim
 import dns.resolver
 import spf
-from authheaders.dmarc_lookup import DMARCException, answer_to_dict
 
+from ketentest.checks._records import organizational_domain, parse_tag_list
+from ketentest.checks.b04_dmarc import discover as discover_dmarc
 from ketentest.dns import DnssecState, Resolver
 from ketentest.errors import InfrastructureError
 
@@ -171,32 +173,14 @@ def _resolver(ip: str, port: int) -> Resolver:
     return Resolver(ip, port)
 
 
-# --- organisational domain -----------------------------------------------------
-
-@lru_cache(maxsize=1)
-def _psl():
-    import publicsuffix2
-
-    return publicsuffix2.PublicSuffixList()
-
-
-@lru_cache(maxsize=1024)
-def org_domain(domain: str) -> str:
-    """RFC 7489 3.2: the public suffix (PSL, with the default rule ``*`` for
-    unlisted TLDs such as ``test``) plus one label."""
-    domain = domain.rstrip(".").lower()
-    suffix = _psl().get_tld(domain, wildcard=True, strict=False) or domain.rsplit(".", 1)[-1]
-    labels = domain.split(".")
-    keep = suffix.count(".") + 2
-    return ".".join(labels[-keep:]) if len(labels) >= keep else domain
-
+# --- alignment -------------------------------------------------------------------------
 
 def aligned(a: str, b: str, mode: str) -> bool:
     """Identifier alignment (RFC 7489 3.1): strict = equal, relaxed = same org domain."""
     a, b = a.rstrip(".").lower(), b.rstrip(".").lower()
     if not a or not b:
         return False
-    return a == b if mode == "s" else org_domain(a) == org_domain(b)
+    return a == b if mode == "s" else organizational_domain(a) == organizational_domain(b)
 
 
 # --- SPF ------------------------------------------------------------------------
@@ -321,73 +305,61 @@ def from_domain(message: bytes) -> tuple[str, str]:
     return domain, ""
 
 
-@dataclass(frozen=True)
-class _DmarcRecord:
-    domain: str
-    text: str
-    tags: dict
-    dnssec: str
-
-
-def _lookup_dmarc(domain: str, resolver: Resolver) -> tuple[_DmarcRecord | None, str]:
-    """(record, error): error is set when the look-up itself failed (temperror)."""
-    try:
-        answer = resolver.lookup(f"_dmarc.{domain}", "TXT")
-    except Exception as e:  # noqa: BLE001
-        return None, f"{type(e).__name__}: {e}"
-    if answer.state in (DnssecState.BOGUS, DnssecState.ERROR):
-        return None, answer.describe()
-    records = [t for t in answer.txt_strings() if re.match(r"v\s*=\s*DMARC1\s*(;|$)", t)]
-    if len(records) != 1:  # none, or several: no DMARC (RFC 7489 6.6.3)
-        return None, ""
-    try:
-        tags = answer_to_dict(records[0])
-    except DMARCException:
-        return None, ""
-    return _DmarcRecord(domain, records[0], tags, answer.state.value), ""
-
-
 def check_dmarc(message: bytes, spf_result: SpfResult, dkim_results: tuple[DkimSignatureResult, ...],
-                resolver: Resolver) -> DmarcResult:
+                resolver) -> DmarcResult:
+    """RFC 7489: policy discovery, identifier alignment, disposition."""
     domain, problem = from_domain(message)
     if not domain:
         return DmarcResult("permerror", problem, "", "", "", "", "", "", "r", "r", False, False,
                            Disposition.REJECT)
-    org = org_domain(domain)
-    record, error = _lookup_dmarc(domain, resolver)
-    if record is None and not error and org != domain:
-        record, error = _lookup_dmarc(org, resolver)
-    if record is None:
-        if error:
-            return DmarcResult("temperror", f"DMARC-record niet op te vragen: {error}", domain, org, "", "", "",
-                               "", "r", "r", False, False, Disposition.NONE)
-        return DmarcResult("none", "geen DMARC-record", domain, org, "", "", "", "", "r", "r", False, False,
-                           Disposition.NONE)
-    tags = record.tags
+
+    def no_policy(result: str, reason: str, found=None) -> DmarcResult:
+        return DmarcResult(result, reason, domain, organizational_domain(domain),
+                           found.policy_domain if found else "", (found.record or "") if found else "",
+                           found.answers[-1].state.value if found and found.answers else "", "", "r", "r",
+                           False, False, Disposition.NONE)
+
+    try:
+        found = discover_dmarc(domain, resolver)
+        if found.problem_kind == "nxdomain" and found.org_domain != domain:
+            # B04's discovery stops at a non-existent domain (nothing to judge); a
+            # receiver must still apply the organisational domain's policy
+            # (RFC 7489 6.6.3), or "x@bestaatniet.politie.test" would pass as DMARC none.
+            found = dataclasses.replace(discover_dmarc(found.org_domain, resolver), domain=domain)
+    except Exception as e:  # noqa: BLE001 - a DNS failure is temporary, never a crash
+        return no_policy("temperror", f"DMARC-record niet op te vragen: {type(e).__name__}: {e}")
+    if found.problem_kind == "dns":
+        return no_policy("temperror", f"DMARC-record niet op te vragen: {found.problem}", found)
+    if found.record is None:  # none, several (RFC 7489 6.6.3: no DMARC), or no domain
+        return no_policy("none", found.problem or "geen DMARC-record", found)
+    try:
+        tags = {k.lower(): v.strip().lower() for k, v in parse_tag_list(found.record).items()}
+    except ValueError as e:
+        return no_policy("none", f"DMARC-record onleesbaar: {e}", found)
     policy = tags.get("p", "")
-    if record.domain != domain and tags.get("sp") in ("none", "quarantine", "reject"):
+    if found.at_org and tags.get("sp") in ("none", "quarantine", "reject"):
         policy = tags["sp"]
     if policy not in ("none", "quarantine", "reject"):
         # RFC 7489 6.6.3: an invalid p= with a rua counts as p=none, otherwise no DMARC.
         if "rua" not in tags:
-            return DmarcResult("none", f"DMARC-record zonder geldig p= ({record.text!r})", domain, org,
-                               record.domain, record.text, record.dnssec, "", "r", "r", False, False,
-                               Disposition.NONE)
+            return no_policy("none", f"DMARC-record zonder geldig p= ({found.record!r})", found)
         policy = "none"
     adkim = "s" if tags.get("adkim") == "s" else "r"
     aspf = "s" if tags.get("aspf") == "s" else "r"
     spf_aligned = spf_result.passed and aligned(spf_result.domain, domain, aspf)
     dkim_aligned = any(r.passed and aligned(r.domain, domain, adkim) for r in dkim_results)
+    state = found.answers[-1].state.value if found.answers else ""
+
+    def outcome(result: str, reason: str, disposition: Disposition) -> DmarcResult:
+        return DmarcResult(result, reason, domain, found.org_domain, found.policy_domain, found.record, state,
+                           policy, adkim, aspf, spf_aligned, dkim_aligned, disposition)
+
     if spf_aligned or dkim_aligned:
         via = " en ".join(n for n, ok in (("SPF", spf_aligned), ("DKIM", dkim_aligned)) if ok)
-        return DmarcResult("pass", f"uitgelijnd via {via}", domain, org, record.domain, record.text, record.dnssec,
-                           policy, adkim, aspf, spf_aligned, dkim_aligned, Disposition.NONE)
-    temporary = spf_result.result == "temperror" or any(r.result == "temperror" for r in dkim_results)
-    if temporary:
-        return DmarcResult("temperror", "SPF of DKIM tijdelijk niet te controleren", domain, org, record.domain,
-                           record.text, record.dnssec, policy, adkim, aspf, False, False, Disposition.NONE)
-    return DmarcResult("fail", "geen uitgelijnde SPF- of DKIM-pass", domain, org, record.domain, record.text,
-                       record.dnssec, policy, adkim, aspf, False, False, Disposition(policy))
+        return outcome("pass", f"uitgelijnd via {via}", Disposition.NONE)
+    if spf_result.result == "temperror" or any(r.result == "temperror" for r in dkim_results):
+        return outcome("temperror", "SPF of DKIM tijdelijk niet te controleren", Disposition.NONE)
+    return outcome("fail", "geen uitgelijnde SPF- of DKIM-pass", Disposition(policy))
 
 
 # --- header ---------------------------------------------------------------------------
