@@ -92,12 +92,26 @@ class _DroppingSMTP(SMTP):
         self.transport.abort()
 
 
+class _RefusingTlsSMTP(SMTP):
+    """Advertises STARTTLS but answers it with an error (as a meddling middlebox can)."""
+
+    refusal = "454 4.7.0 TLS not available due to temporary reason"
+
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        await self.push(self.refusal)
+
+
 class _TestController(Controller):
-    def __init__(self, *args, drop_in_data: bool = False, **kwargs) -> None:
+    def __init__(self, *args, drop_in_data: bool = False, starttls_reply: str | None = None, **kwargs) -> None:
         self.drop_in_data = drop_in_data
+        self.starttls_reply = starttls_reply
         super().__init__(*args, **kwargs)
 
     def factory(self):
+        if self.starttls_reply:
+            server = _RefusingTlsSMTP(self.handler, **self.SMTP_kwargs)
+            server.refusal = self.starttls_reply
+            return server
         cls = _DroppingSMTP if self.drop_in_data else SMTP
         return cls(self.handler, **self.SMTP_kwargs)
 
@@ -113,12 +127,14 @@ class RunningMx:
 @contextmanager
 def running_mx(pki, host: str, ip: str, *, port: int = 25, key_types=("ecdsa",), variant: str = "valid",
             starttls: bool = True, profile: policy.TlsProfile = policy.NCSC_GOED,
-            replies: dict[str, str] | None = None, drop_in_data: bool = False):
+            replies: dict[str, str] | None = None, drop_in_data: bool = False,
+            starttls_reply: str | None = None):
     """Run a test MX on ``ip:port`` for the duration of the block.
 
     ``key_types`` are the chains it presents (several: the client's
     signature algorithms choose), ``variant`` a pki.CertVariant name,
-    ``starttls=False`` leaves STARTTLS out of EHLO (stripped)."""
+    ``starttls=False`` leaves STARTTLS out of EHLO (stripped), ``starttls_reply``
+    answers the STARTTLS command with that reply instead of starting TLS."""
     handler = RecordingHandler(replies=dict(replies or {}))
     kwargs = {}
     if starttls:
@@ -127,7 +143,7 @@ def running_mx(pki, host: str, ip: str, *, port: int = 25, key_types=("ecdsa",),
             pki.server_chain(host, kt, variant).load_into(ctx)
         kwargs = {"tls_context": ctx, "require_starttls": True}
     controller = _TestController(handler, hostname=ip, port=port, server_hostname=host, ready_timeout=10,
-                                 drop_in_data=drop_in_data, **kwargs)
+                                 drop_in_data=drop_in_data, starttls_reply=starttls_reply, **kwargs)
     controller.start()  # returns once the server answers (aiosmtpd's ready event)
     try:
         yield RunningMx(host, ip, handler, controller)

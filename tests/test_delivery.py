@@ -246,6 +246,16 @@ def test_no_starttls_is_no_secure_route(send, signed, pki, mx1, mx2):
         assert m.handler.ehlo and m.handler.received_nothing  # never a plain-text fallback
 
 
+def test_starttls_refused_is_no_secure_route(send, signed, pki, mx1, mx2):
+    reply = "454 4.7.0 TLS not available due to temporary reason"
+    with running_mx(pki, mx1.name, mx1.ip, starttls_reply=reply) as m1, \
+            running_mx(pki, mx2.name, mx2.ip, starttls_reply=reply) as m2:
+        attempt = send(signed)
+    _no_route(attempt, Safeguard.STARTTLS)
+    assert all(h.reply.code == 454 and h.tls is None for h in attempt.hosts)
+    assert m1.handler.received_nothing and m2.handler.received_nothing
+
+
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
 def test_only_tls_1_0_1_1_is_no_secure_route(send, signed, pki, mx1, mx2):
     with running_mx(pki, mx1.name, mx1.ip, profile=ONLY_TLS10_11) as m1, \
