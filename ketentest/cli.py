@@ -15,13 +15,19 @@ REPORTS = ROOT / "reports"
 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
-    """pytest features/ on the keten, with machine-readable results in reports/."""
+    """pytest features/ on the keten: the stuurgroep report, machine-readable
+    results and Allure results in reports/, and Allure's HTML if Node.js is there."""
     import pytest
+
+    from ketentest.report.allure_files import generate_allure_html
 
     REPORTS.mkdir(exist_ok=True)
     argv = [
         str(ROOT / "features"),
         "-p", "no:cacheprovider",
+        "-p", "ketentest.report.plugin",  # a no-op once conftest.py lists it in pytest_plugins
+        f"--rapportmap={REPORTS}",
+        f"--alluredir={REPORTS / 'allure-results'}", "--clean-alluredir",
         f"--junitxml={REPORTS / 'junit.xml'}",
         f"--cucumberjson={REPORTS / 'cucumber.json'}",
         "-o", "junit_family=xunit2",
@@ -34,7 +40,8 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     if args.markers:
         argv += ["-m", args.markers]
     code = pytest.main([*argv, *extra])
-    print(f"\nRapporten: {REPORTS}/ (junit.xml, cucumber.json)")
+    print(generate_allure_html(ROOT, REPORTS / "allure-results")[1])
+    print(f"\nRapporten: {REPORTS}/ (stuurgroep.html, resultaten.json, junit.xml, cucumber.json, allure-results/)")
     return int(code)
 
 

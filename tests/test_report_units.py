@@ -221,3 +221,23 @@ def test_properties_escape_keys_and_non_ascii():
     text = properties_text({"Aanname: Maximale grootte PDF": "10 MB", "Keten": "één=twee"})
     assert text == "Aanname\\:\\ Maximale\\ grootte\\ PDF=10 MB\nKeten=\\u00e9\\u00e9n\\=twee\n"
     assert text.isascii()
+
+
+def test_findings_group_per_agreement_and_harness_errors_per_message():
+    from ketentest.report.matrix import findings
+
+    m = build_matrix(run(
+        record("b04-pol", ("B04",), ("pol",), Outcome.GEFAALD, "p=none bij politie"),
+        record("b04-mp1", ("B04",), ("mp1",), Outcome.GEFAALD, "p=none bij meldpunt\nassert-vrij\nregel 3\nregel 4"),
+        record("b02-pol", ("B02",), ("pol",), Outcome.WAARSCHUWING, "~all"),
+        record("v01", ("V01",), ("mp1",), Outcome.FOUT, "Fout in de testomgeving: ModuleNotFoundError"),
+        record("v02", ("V02",), (), Outcome.FOUT, "Fout in de testomgeving: ModuleNotFoundError"),
+    ))
+    f = findings(m)
+    assert [(x.state, x.title) for x in f] == [
+        (CellState.GEFAALD, "B04 DMARC"),
+        (CellState.WAARSCHUWING, "B02 SPF"),
+        (CellState.NIET_GETEST, "De testomgeving faalde bij 2 scenario's: geen oordeel over V01, V02"),
+    ]
+    assert [(i.who, i.anchor) for i in f[0].items] == [("Politie", "bewijs-B04-pol"), ("Meldpunt Een", "bewijs-B04-mp1")]
+    assert f[0].items[1].text == "p=none bij meldpunt\nassert-vrij\nregel 3\n…"

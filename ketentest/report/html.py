@@ -174,16 +174,20 @@ def _advice(summary, matrix: Matrix) -> str:
 
 
 def _findings(matrix: Matrix, summary) -> str:
-    found = findings(matrix)
-    items = []
     heading = {CellState.GEFAALD: "Niet gehaald", CellState.NIET_GETEST: "Testomgeving faalde",
                CellState.WAARSCHUWING: "Waarschuwing"}
-    for f in found:
-        items.append(
-            f'<li class="bevinding {f.state.value}">{_pill(f.state, "#" + f.anchor, heading[f.state])}'
-            f' <a class="titel" href="#{_e(f.anchor)}">{_e(f.title)}</a>'
-            + (f'<pre class="melding">{_e(f.text)}</pre>' if f.text else "") + "</li>"
-        )
+    items = []
+    for f in findings(matrix):
+        if f.state is CellState.NIET_GETEST:  # harness errors: one message for many scenarios
+            detail = f'<pre class="melding">{_e(f.items[0].text)}</pre>' if f.items[0].text else ""
+        else:
+            rows = "".join(
+                f'<li><a href="#{_e(i.anchor)}">{_e(i.who)}</a>'
+                + (f'<pre class="melding">{_e(i.text)}</pre>' if i.text else "") + "</li>"
+                for i in f.items)
+            detail = f'<ul class="wie">{rows}</ul>'
+        items.append(f'<li class="bevinding {f.state.value}">{_pill(f.state, "#" + f.anchor, heading[f.state])}'
+                     f' <span class="titel">{_e(f.title)}</span>{detail}</li>')
     if summary.niet_getest:
         items.append(
             f'<li class="bevinding niet-getest">{_pill(CellState.NIET_GETEST, None, "Niet getest")}'
@@ -430,6 +434,8 @@ a.pil:hover{filter:brightness(.95);text-decoration:underline}
 .bevindingen{margin:0;padding-left:22px}
 .bevinding{margin:0 0 10px}
 .bevinding .titel{font-weight:700;color:var(--tekst);margin-left:6px}
+.wie{margin:4px 0 0;padding-left:18px}.wie li{margin:2px 0}
+.wie pre.melding{margin:2px 0 6px}
 pre{white-space:pre-wrap;word-break:break-word;font-family:"Liberation Mono","DejaVu Sans Mono",monospace;
 font-size:12.5px;background:#f6f8fa;border:1px solid var(--lijn);border-radius:6px;padding:8px 10px;margin:6px 0;
 max-height:420px;overflow:auto}

@@ -199,38 +199,59 @@ def _count(n: int, one: str, many: str) -> str:
 # --- findings ---------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Finding:
-    state: CellState
-    title: str  # e.g. "B04 DMARC — GGD Flevoland"
-    text: str  # the Dutch message(s)
+class FindingItem:
+    who: str  # a deelnemer's name, "hele keten", or the agreements concerned
+    text: str  # Dutch message (first lines)
     anchor: str
 
 
-def first_lines(text: str, n: int = 4) -> str:
+@dataclass(frozen=True)
+class Finding:
+    state: CellState
+    title: str  # e.g. "B04 DMARC", or "De testomgeving faalde bij 12 scenario's"
+    items: tuple[FindingItem, ...]
+
+    @property
+    def anchor(self) -> str:
+        return self.items[0].anchor
+
+
+def first_lines(text: str, n: int = 3) -> str:
     lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
     return "\n".join(lines[:n]) + ("\n…" if len(lines) > n else "")
 
 
+def _cell_tests(cell: Cell) -> list[TestRecord]:
+    # the keten cell repeats the deelnemer cells' tests; keep only keten-wide ones
+    return [t for t in cell.tests if not t.deelnemers] if cell.deelnemer == KETEN else list(cell.tests)
+
+
 def findings(matrix: Matrix) -> list[Finding]:
-    """Failures first, then harness errors, then warnings: one per cell that
-    concerns a deelnemer, plus keten-wide tests (no deelnemer)."""
+    """For a reader, short: one finding per agreement that failed (then per
+    agreement with a warning), listing the deelnemers and their messages; harness
+    errors grouped by message, since they say nothing about the keten."""
     out: list[Finding] = []
-    for state in (CellState.GEFAALD, CellState.NIET_GETEST, CellState.WAARSCHUWING):
+    for state, outcome in ((CellState.GEFAALD, Outcome.GEFAALD), (CellState.WAARSCHUWING, Outcome.WAARSCHUWING)):
         for row in matrix.rows:
-            a = row.afspraak
+            items = []
             for cell in row.cells:
-                if cell.deelnemer == KETEN:
-                    tests = [t for t in cell.tests if not t.deelnemers]
-                else:
-                    tests = list(cell.tests)
-                want = {CellState.GEFAALD: Outcome.GEFAALD, CellState.NIET_GETEST: Outcome.FOUT,
-                        CellState.WAARSCHUWING: Outcome.WAARSCHUWING}[state]
-                hits = [t for t in tests if t.uitslag is want]
-                if not hits or cell.state is not state:
-                    continue
-                who = matrix.naam(cell.deelnemer)
-                text = "\n".join(dict.fromkeys(first_lines(t.melding) for t in hits if t.melding))
-                out.append(Finding(state, f"{a.id} {a.titel} — {who}", text, cell.anchor))
+                hits = [t for t in _cell_tests(cell) if t.uitslag is outcome]
+                if hits and cell.state is state:
+                    text = "\n".join(dict.fromkeys(first_lines(t.melding) for t in hits if t.melding))
+                    items.append(FindingItem(matrix.naam(cell.deelnemer), text, cell.anchor))
+            if items:
+                out.append(Finding(state, f"{row.afspraak.id} {row.afspraak.titel}", tuple(items)))
+    errors: dict[str, list[tuple[str, str]]] = {}
+    for row in matrix.rows:
+        for cell in row.cells:
+            for t in _cell_tests(cell):
+                if t.uitslag is Outcome.FOUT:
+                    errors.setdefault(first_lines(t.melding, 2), []).append((row.afspraak.id, cell.anchor))
+    for message, hits in errors.items():
+        ids = ", ".join(dict.fromkeys(a for a, _ in hits))
+        n = len(hits)
+        title = f"De testomgeving faalde bij {n} scenario{'' if n == 1 else chr(39) + 's'}: geen oordeel over {ids}"
+        out.append(Finding(CellState.NIET_GETEST, title, (FindingItem(ids, message, hits[0][1]),)))
     return out
 
 
