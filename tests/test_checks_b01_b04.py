@@ -414,7 +414,7 @@ def test_b03_resolver_error_on_selector_is_untestable() -> None:
 def test_b03_nonexistent_domain_is_untestable() -> None:
     result = check_dkim("bestaatniet.test", healthy(), dkim_selectors=SELECTORS)
     assert "bestaat niet" in result.subtest("dkim.domainkey").explanation
-    assert result.subtest("dkim.domainkey").verdict is Uitslag.NIET_TESTBAAR
+    assert {s.verdict for s in result.subtests} == {Uitslag.NIET_TESTBAAR}, result.summary()  # not "no key"
 
 
 MESSAGE = (b"From: postkantoor@ggdru.test\r\nTo: meldpunt@politie.test\r\nSubject: Melding MN-1\r\n"
@@ -583,3 +583,24 @@ def test_invalid_mta_sts_and_tls_rpt_records_are_named_but_only_inform(name: str
     sub = result.subtest("mta_sts.record" if name == "_mta-sts" else "tls_rpt.record")
     assert sub.verdict is Uitslag.INFORMATIE and cause in sub.explanation, sub.explanation
     assert result.verdict is Uitslag.INFORMATIE
+
+
+@pytest.mark.parametrize("domain, cause", [
+    ("", "minstens twee labels"),
+    ("test", "minstens twee labels"),
+    ("exa mple.test", "geen geldige domeinnaam"),
+    ("a" * 64 + ".test", "LabelTooLong"),
+    ("-x.test", "label '-x'"),
+])
+def test_bad_domain_input_is_untestable_in_every_check(domain: str, cause: str) -> None:
+    dns = healthy()
+    for agreement in [*CHECKS, *INFO_CHECKS]:
+        result = run_check(agreement, domain, dns, dkim_selectors=SELECTORS)
+        assert {s.verdict for s in result.subtests} == {Uitslag.NIET_TESTBAAR}, result.summary()
+        assert all(cause in s.explanation for s in result.subtests), result.summary()
+    assert dns.queries == []  # nothing asked for a name that cannot exist
+
+
+def test_domain_input_is_normalised() -> None:
+    assert check_dnssec("GGDRU.Test.", healthy()).domain == D
+    assert check_dkim(" ggdru.test ", healthy(), dkim_selectors=SELECTORS).verdict is Uitslag.GESLAAGD

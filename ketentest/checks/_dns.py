@@ -5,10 +5,14 @@ of a domain (null MX, implicit MX, too many MX).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
+import dns.name
+
 from ketentest.dns import DnsAnswer, DnssecState, Lookup
+from ketentest.verdict import CheckResult, SubtestResult, Uitslag
 
 #: Most MX hosts a check looks at (by preference); more is reported as
 #: "niet testbaar" for the rest, so fifty MX records cannot stall a run.
@@ -130,3 +134,31 @@ def parse_mx(domain: str, answer: DnsAnswer) -> MxSet:
 
 def mx_set(domain: str, lookup: Lookup) -> MxSet:
     return parse_mx(domain, guarded(lookup)(domain, "MX"))
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+
+
+def normalize_domain(domain: str) -> tuple[str, str]:
+    """(name, problem): the domain lower-case without the final dot (IDN as
+    A-labels), and a Dutch reason when it cannot be a mail domain."""
+    raw = str(domain).strip()
+    try:
+        name = dns.name.from_unicode(raw) if raw and not raw.isascii() else dns.name.from_text(raw or ".")
+        text = "" if name == dns.name.root else name.to_text(omit_final_dot=True).lower()
+    except Exception as e:  # dnspython has many name errors; all mean: not a name
+        return raw.lower().rstrip("."), f"{raw!r} is geen geldige domeinnaam ({e.__class__.__name__})"
+    labels = text.split(".") if text else []
+    if len(labels) < 2:
+        return text, f"{raw!r} is geen maildomein (verwacht een naam met minstens twee labels, zoals ggdru.test)"
+    bad = [label for label in labels if not _HOST_LABEL.match(label)]
+    if bad:
+        return text, f"{raw!r} is geen geldige domeinnaam (label {bad[0]!r})"
+    return text, ""
+
+
+def untestable_result(agreement: str, domain: str, subtest_ids: tuple[str, ...], reason: str) -> CheckResult:
+    """Every sub-test of a check 'niet testbaar' for one reason (bad input)."""
+    return CheckResult(agreement, domain, tuple(
+        SubtestResult(i, agreement, Uitslag.NIET_TESTBAAR, f"Niet testbaar: {reason}.", {"invoer": domain})
+        for i in subtest_ids))

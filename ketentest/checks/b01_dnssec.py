@@ -10,11 +10,13 @@ checked (sorted by preference), not only some.
 
 from __future__ import annotations
 
-from ketentest.checks._dns import MAX_MX, MxSet, evidence, guarded, parse_mx, usable, why_unusable
+from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, normalize_domain, parse_mx, untestable_result,
+                                   usable, why_unusable)
 from ketentest.dns import DnsAnswer, DnssecState, Lookup
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag, worst
 
 AGREEMENT = "B01"
+SUBTESTS = ("dnssec.domein", "dnssec.mx")  # plus dnssec.mx_aantal when there are too many MX
 
 _FIX_INSECURE = ("Onderteken de zone met DNSSEC en laat de DS-record bij het bovenliggende domein "
                  "(registrar) publiceren.")
@@ -24,8 +26,10 @@ _FIX_BOGUS = ("Herstel de ondertekening: onderteken de zone opnieuw (verlopen ha
 
 def check_dnssec(domain: str, lookup: Lookup, *, max_mx: int = MAX_MX, **context: object) -> CheckResult:
     """Look up, then judge: domain (SOA, MX) and each MX host (A, AAAA)."""
+    domain, problem = normalize_domain(domain)
+    if problem:
+        return untestable_result(AGREEMENT, domain, SUBTESTS, problem)
     ask = guarded(lookup)
-    domain = domain.lower().rstrip(".")
     soa, mx = ask(domain, "SOA"), ask(domain, "MX")
     mxs = parse_mx(domain, mx)
     hosts = {h: (ask(h, "A"), ask(h, "AAAA")) for h in mxs.tested(max_mx)}

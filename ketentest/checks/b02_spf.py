@@ -25,11 +25,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ketentest.checks._dns import GuardedLookup, evidence, guarded, usable, why_unusable
+from ketentest.checks._dns import (GuardedLookup, evidence, guarded, normalize_domain, untestable_result, usable,
+                                   why_unusable)
 from ketentest.dns import DnsAnswer, Lookup
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag
 
 AGREEMENT = "B02"
+SUBTESTS = ("spf.record", "spf.syntax", "spf.verwijzingen", "spf.aantal_lookups", "spf.void_lookups", "spf.all")
 MAX_DNS_TERMS = 10
 MAX_VOID = 2
 MAX_MX_NAMES = 10  # RFC 7208 4.6.4: an mx mechanism may name at most 10 hosts
@@ -506,4 +508,7 @@ def judge_spf(tree: SpfNode) -> CheckResult:
 
 def check_spf(domain: str, lookup: Lookup, **context: object) -> CheckResult:
     """B02 for ``domain``: walk the tree (I/O), then judge it (pure)."""
+    domain, problem = normalize_domain(domain)
+    if problem:
+        return untestable_result(AGREEMENT, domain, SUBTESTS, problem)
     return judge_spf(walk_spf(domain, lookup))

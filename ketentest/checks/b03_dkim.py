@@ -28,12 +28,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
-from ketentest.checks._dns import evidence, guarded, usable, why_unusable
+from ketentest.checks._dns import evidence, guarded, normalize_domain, untestable_result, usable, why_unusable
 from ketentest.checks._records import organizational_domain, parse_tag_list
 from ketentest.dns import DnsAnswer, Lookup
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag, worst
 
 AGREEMENT = "B03"
+SUBTESTS = ("dkim.domainkey", "dkim.sleutel_aanwezig", "dkim.sleutel_sterkte", "dkim.ondertekening")
 MIN_RSA_BITS = 2048  # below: fails
 GOOD_RSA_BITS = 2049  # from here: passes; exactly 2048 warns (NCSC phase-out)
 
@@ -297,10 +298,17 @@ def check_dkim(domain: str, lookup: Lookup, *, dkim_selectors: Sequence[str] = (
                **context: object) -> CheckResult:
     """B03 for ``domain``: the key records of ``dkim_selectors``, and, when
     given, the verification results of mail received from the domain."""
+    domain, problem = normalize_domain(domain)
+    if problem:
+        return untestable_result(AGREEMENT, domain, SUBTESTS, problem)
     ask = guarded(lookup)
-    domain = domain.lower().rstrip(".")
     dk = ask(f"_domainkey.{domain}", "TXT")
     soa = ask(domain, "SOA") if dk.rcode == "NXDOMAIN" else None
+    if soa is not None and soa.rcode == "NXDOMAIN":
+        # No domain, no keys: judging selectors would call a missing domain a missing key.
+        missing = judge_domainkey(domain, dk, soa)
+        return CheckResult(AGREEMENT, domain, (missing, *untestable_result(
+            AGREEMENT, domain, SUBTESTS[1:], f"het domein {domain} bestaat niet (NXDOMAIN)").subtests))
     keys = [parse_key(s, ask(f"{s.lower()}._domainkey.{domain}", "TXT")) for s in dict.fromkeys(dkim_selectors)]
     if dkim_received is None:
         signing = _sub("dkim.ondertekening", Uitslag.INFORMATIE,

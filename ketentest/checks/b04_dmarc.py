@@ -18,12 +18,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ketentest.checks._dns import evidence, guarded, usable, why_unusable
+from ketentest.checks._dns import evidence, guarded, normalize_domain, untestable_result, usable, why_unusable
 from ketentest.checks._records import organizational_domain, parse_tag_list
 from ketentest.dns import DnsAnswer, Lookup
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag
 
 AGREEMENT = "B04"
+SUBTESTS = ("dmarc.record", "dmarc.syntax", "dmarc.beleid", "dmarc.rapportage_extern")
 
 _DMARC_VERSION = re.compile(r"^v\s*=\s*DMARC1\s*(;|$)")
 _POLICIES = ("none", "quarantine", "reject")
@@ -289,5 +290,8 @@ def judge_dmarc(found: DmarcDiscovery) -> CheckResult:
 
 def check_dmarc(domain: str, lookup: Lookup, **context: object) -> CheckResult:
     """B04 for ``domain``: discover (I/O), then judge (pure)."""
+    domain, problem = normalize_domain(domain)
+    if problem:
+        return untestable_result(AGREEMENT, domain, SUBTESTS, problem)
     return judge_dmarc(discover(domain, lookup))
 

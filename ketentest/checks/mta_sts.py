@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ketentest.checks._dns import evidence, guarded, usable, why_unusable
+from ketentest.checks._dns import evidence, guarded, normalize_domain, untestable_result, usable, why_unusable
 from ketentest.checks._records import parse_tag_list
 from ketentest.dns import DnsAnswer, Lookup
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag
@@ -78,8 +78,10 @@ def judge_tls_rpt(domain: str, answer: DnsAnswer) -> SubtestResult:
 
 
 def check_mta_sts(domain: str, lookup: Lookup, **context: object) -> CheckResult:
+    domain, problem = normalize_domain(domain)
+    if problem:
+        return untestable_result(AGREEMENT, domain, ("mta_sts.record", "tls_rpt.record"), problem)
     ask = guarded(lookup)
-    domain = domain.lower().rstrip(".")
     return CheckResult(AGREEMENT, domain, (
         judge_mta_sts(domain, ask(f"_mta-sts.{domain}", "TXT")),
         judge_tls_rpt(domain, ask(f"_smtp._tls.{domain}", "TXT")),
