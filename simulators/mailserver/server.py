@@ -41,6 +41,7 @@ import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -312,6 +313,7 @@ class MailServer:
         resolver_port: int = 53,
         smtp_timeout: float = 300,
         ready_timeout: float = 10,
+        history: int = 1000,
     ) -> None:
         if not listeners:
             raise ValueError("een mailserver heeft minstens één (host, ip) nodig")
@@ -334,8 +336,12 @@ class MailServer:
         self._contexts: dict[tuple[str, str, CertVariant], ssl.SSLContext] = {}
         self._contexts_lock = threading.Lock()
         self._state_lock = threading.Condition()
-        self._traces: list[_Trace] = []
-        self._stored: list[StoredMessage] = []
+        # Bounded, so a soak run does not keep every message in memory (the
+        # Maildir keeps them all); counts are exact.
+        self._traces: deque[_Trace] = deque(maxlen=10 * history)
+        self._trace_count = 0
+        self._stored: deque[StoredMessage] = deque(maxlen=history)
+        self._stored_count = 0
         self._callback_errors: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -459,25 +465,33 @@ class MailServer:
     # -- what happened ------------------------------------------------------------------------
     def _open_trace(self, listener: Host, client_ip: str, client_port: int) -> _Trace:
         with self._state_lock:
-            trace = _Trace(len(self._traces) + 1, listener, client_ip, client_port, self.clock())
+            self._trace_count += 1
+            trace = _Trace(self._trace_count, listener, client_ip, client_port, self.clock())
             self._traces.append(trace)
             return trace
 
     def traces(self) -> tuple[ConnectionTrace, ...]:
+        """The most recent connections (10 x ``history``), oldest first."""
         with self._state_lock:
             return tuple(t.snapshot() for t in self._traces)
 
     def stored(self) -> tuple[StoredMessage, ...]:
-        """Messages stored by this server since it started, in order."""
+        """The most recent ``history`` messages stored since start, in order."""
         with self._state_lock:
             return tuple(self._stored)
 
-    def wait_stored(self, count: int, timeout: float = 10) -> tuple[StoredMessage, ...]:
-        """Block until at least ``count`` messages were stored (an awaited
-        event, not a poll); raises TimeoutError otherwise."""
+    @property
+    def stored_count(self) -> int:
+        """Messages stored since start (all of them, beyond ``history``)."""
         with self._state_lock:
-            if not self._state_lock.wait_for(lambda: len(self._stored) >= count, timeout):
-                raise TimeoutError(f"{self.authserv_id}: {len(self._stored)} van {count} berichten opgeslagen")
+            return self._stored_count
+
+    def wait_stored(self, count: int, timeout: float = 10) -> tuple[StoredMessage, ...]:
+        """Block until at least ``count`` messages were stored since start (an
+        awaited event, not a poll); raises TimeoutError otherwise."""
+        with self._state_lock:
+            if not self._state_lock.wait_for(lambda: self._stored_count >= count, timeout):
+                raise TimeoutError(f"{self.authserv_id}: {self._stored_count} van {count} berichten opgeslagen")
             return tuple(self._stored)
 
     @property
@@ -523,6 +537,7 @@ class MailServer:
         trace.stored.append(key)
         with self._state_lock:
             self._stored.append(stored)
+            self._stored_count += 1
             self._state_lock.notify_all()
         callback = self.on_message if folder is Folder.INBOX else self.on_quarantine
         if callback is not None:
