@@ -235,3 +235,24 @@ def test_pyspf_agrees_with_b02(internet_lab, variant_ketens, monkeypatch, varian
     assert result == expected, _explanation
     ours = check_deelnemer(keten.deelnemer(deelnemer_id), net.resolver, ["B02"])[0]
     assert set(bad((ours,))) == ({subtest} if subtest else set()), ours.summary()
+
+
+# -- "signs all outgoing mail": verification through the keten's DNS --------------
+
+def test_signing_judged_from_messages_verified_against_the_simulated_dns(default_net, pki) -> None:
+    import dkim
+
+    politie = default_net.keten.politie
+    key = pki.dkim_key(politie.domain.name, next(k for k in politie.domain.dkim if k.algorithm == "rsa"))
+    message = (b"From: " + politie.adres.encode() + b"\r\nTo: meldpunt@ggdru.test\r\nSubject: Melding MN-7\r\n"
+               b"Message-ID: <7@politie.test>\r\n\r\nZie bijlage.\r\n")
+    signed = dkim.sign(message, key.selector.encode(), key.domain.encode(), key.private_key,
+                       include_headers=[b"from", b"to", b"subject", b"message-id"]) + message
+    from ketentest.checks.b03_dkim import verify_message
+
+    received = {"<7@politie.test>": verify_message(signed, default_net.resolver),
+                "<8@politie.test>": verify_message(signed.replace(b"MN-7", b"MN-8"), default_net.resolver)}
+    assert [s.passed for s in received["<7@politie.test>"]] == [True]
+    results = check_deelnemer(politie, default_net.resolver, ["B03"], dkim_received=received)
+    assert bad(results) == {"dkim.ondertekening": F}, summary(results)
+    assert "1 van 2" in results[0].subtest("dkim.ondertekening").explanation
