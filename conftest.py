@@ -12,7 +12,7 @@ from ketentest.config import load_keten
 from ketentest.errors import KetentestError
 from ketentest.model import Keten
 
-pytest_plugins = ["steps.dns", "steps.beveiliging"]
+pytest_plugins = ["steps.dns", "steps.beveiliging", "steps.verzenden", "steps.storingen"]
 
 ROOT = Path(__file__).parent
 
@@ -31,6 +31,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{severity}: ernst van het scenario")
     config.addinivalue_line("markers", "dns: raakt de DNS-laag")
     config.addinivalue_line("markers", "per_deelnemer: scenario draait voor elke deelnemer van de keten")
+    config.addinivalue_line("markers", "per_meldpunt: scenario draait voor elk meldpunt van de keten")
 
 
 def pytest_exception_interact(node, call, report) -> None:

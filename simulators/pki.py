@@ -65,6 +65,7 @@ class CertVariant(str, Enum):
     SELF_SIGNED = "self_signed"  # same key, signed by itself, no CA chain
     NEW_KEY = "new_key"  # certificate replaced with a fresh key (TLSA 3 1 x no longer matches)
     OTHER_CA = "other_ca"  # issued by another CA, but presented with our intermediate
+    REPLACED = "replaced"  # a new key from another CA (changed provider): no TLSA of ours matches
 
     @property
     def dutch(self) -> str:
@@ -75,6 +76,7 @@ class CertVariant(str, Enum):
             "self_signed": "zelfondertekend",
             "new_key": "vervangen door een nieuwe sleutel",
             "other_ca": "uitgegeven door een andere CA",
+            "replaced": "vervangen door een nieuwe sleutel van een andere CA",
         }[self.value]
 
 
@@ -237,7 +239,7 @@ class Pki:
         return tuple(self.server_chain(host, kt, variant) for kt in KeyType)
 
     def _issue_server(self, host: str, key_type: KeyType, variant: CertVariant) -> ServerCredentials:
-        purpose = "server-new" if variant is CertVariant.NEW_KEY else "server"
+        purpose = "server-new" if variant in (CertVariant.NEW_KEY, CertVariant.REPLACED) else "server"
         bits = SERVER_RSA_BITS if key_type is KeyType.RSA else 256
         key = self._key(purpose, host, key_type.value, bits)
         san = WRONG_NAME if variant is CertVariant.WRONG_NAME else host
@@ -248,7 +250,7 @@ class Pki:
 
         if variant is CertVariant.SELF_SIGNED:
             issuer_cert, issuer_key, issuer_name = None, key, subject
-        elif variant is CertVariant.OTHER_CA:
+        elif variant in (CertVariant.OTHER_CA, CertVariant.REPLACED):
             issuer_cert = self._other_intermediate
             issuer_key, issuer_name = self._key("ca", "other-intermediate", "ecdsa", 256), issuer_cert.subject
         else:
@@ -273,8 +275,12 @@ class Pki:
                            critical=False)
         )
         leaf = _sign(builder, issuer_key)
-        # OTHER_CA: the server sends *our* intermediate along (stale chain file).
-        chain = (leaf,) if issuer_cert is None else (leaf, self.intermediate_cert)
+        # OTHER_CA: the server sends *our* intermediate along (stale chain file);
+        # REPLACED: the new provider's own chain.
+        if issuer_cert is None:
+            chain = (leaf,)
+        else:
+            chain = (leaf, issuer_cert if variant is CertVariant.REPLACED else self.intermediate_cert)
         key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
         return ServerCredentials(host, key_type, variant, chain, key_pem)

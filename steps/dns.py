@@ -32,15 +32,18 @@ def elk_antwoord_veilig(antwoorden: list[DnsAnswer], deelnemer: Deelnemer) -> No
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Scenarios tagged @per_deelnemer run once for every deelnemer of the keten."""
-    if metafunc.definition.get_closest_marker("per_deelnemer") is None:
+    """Scenarios tagged @per_deelnemer run once for every deelnemer of the keten,
+    those tagged @per_meldpunt once for every meldpunt."""
+    per_deelnemer = metafunc.definition.get_closest_marker("per_deelnemer") is not None
+    per_meldpunt = metafunc.definition.get_closest_marker("per_meldpunt") is not None
+    if not (per_deelnemer or per_meldpunt):
         return
     from ketentest.config import load_keten
 
     keten = load_keten(metafunc.config.getoption("--keten"))
     if "deelnemer_id" not in metafunc.fixturenames:
         metafunc.fixturenames.append("deelnemer_id")
-    ids = [d.id for d in keten.deelnemers]
+    ids = [d.id for d in (keten.deelnemers if per_deelnemer else keten.meldpunten)]
     metafunc.parametrize("deelnemer_id", ids, ids=ids)
 
 

@@ -1,0 +1,75 @@
+# language: nl
+Functionaliteit: Storingen en misbruik
+  De keten moet storingen bij een meldpunt en misbruik door derden overleven: niets raakt
+  zoek, niets gaat over een onveilige route, en een vervalste of vijandige melding wordt
+  nooit als echte melding behandeld.
+
+  Achtergrond:
+    Gegeven de keten draait met politie en meldpunten
+    En een meldpunt van de keten
+
+  @S01 @per_meldpunt @kritiek
+  Scenario: Een meldpunt dat tijdelijk 4xx antwoordt krijgt de melding later precies één keer
+    Gegeven het meldpunt antwoordt de eerste 3 keer met een tijdelijke fout (4xx)
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt
+    Dan is de melding precies één keer bezorgd, na 4 pogingen
+    En voldoet de verzending aan V09
+
+  @S02 @per_meldpunt @kritiek
+  Scenario: Een meldpunt dat 5xx antwoordt maakt de melding onbestelbaar en de agent weet het
+    Gegeven het meldpunt weigert alle mail met een permanente fout (5xx)
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt
+    Dan is de melding onbestelbaar na één poging en weet de agent waarom
+    En voldoet de verzending aan V09
+
+  @S03 @per_meldpunt @kritiek
+  Scenario: Verlopen DNSSEC-handtekeningen bij het meldpunt: de melding wordt niet verstuurd
+    Gegeven de DNSSEC-handtekeningen van het maildomein van het meldpunt zijn verlopen
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt
+    Dan is de melding niet verstuurd en weet de agent dat hij de alternatieve route moet gebruiken
+    En voldoet de verzending aan V02
+
+  @S03 @per_meldpunt @kritiek
+  Scenario: Een kapotte DS bij het meldpunt: de melding wordt niet verstuurd
+    Gegeven de DS van het maildomein van het meldpunt past niet bij zijn sleutel
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt
+    Dan is de melding niet verstuurd en weet de agent dat hij de alternatieve route moet gebruiken
+
+  @S04 @per_meldpunt @kritiek
+  Scenario: Een vervangen certificaat zonder nieuwe TLSA: de melding wordt niet verstuurd
+    Gegeven het meldpunt presenteert een nieuw certificaat met een nieuwe sleutel van een andere CA zonder de TLSA-records bij te werken
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt
+    Dan is de melding niet verstuurd en weet de agent dat hij de alternatieve route moet gebruiken
+    En voldoet de verzending aan V02
+
+  @S05 @per_meldpunt @kritiek
+  Scenario: Een aanvaller haalt STARTTLS weg: de melding wordt niet verstuurd
+    Gegeven een aanvaller tussen politie en meldpunt haalt STARTTLS weg
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt
+    Dan is de melding niet verstuurd en weet de agent dat hij de alternatieve route moet gebruiken
+
+  @S05 @per_meldpunt @kritiek
+  Scenario: Een meldpunt dat alleen verouderde TLS spreekt krijgt de melding niet
+    Gegeven het meldpunt biedt alleen TLS 1.0 en 1.1 aan
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt
+    Dan is de melding niet verstuurd en weet de agent dat hij de alternatieve route moet gebruiken
+
+  @S06 @per_meldpunt @kritiek
+  Scenario: Een vervalste melding uit naam van de politie wordt geweigerd
+    Als een aanvaller een melding stuurt met het afzenderadres van de politie, zonder DKIM, van een onbekend adres
+    Dan weigert het meldpunt het bericht op grond van DMARC
+    En registreert het meldpunt geen melding met dat kenmerk
+
+  @S07 @per_meldpunt @kritiek
+  Scenario: Een PDF met actieve inhoud wordt geweigerd en het meldpunt blijft werken
+    Als de politie een melding stuurt met een PDF met JavaScript erin
+    Dan weigert het meldpunt het bericht met een reden over de PDF
+    En registreert het meldpunt geen melding met dat kenmerk
+    En neemt het meldpunt daarna een gewone melding gewoon aan
+
+  @S08 @per_meldpunt @kritiek
+  Scenario: Een verbinding die wegvalt tijdens DATA: geen halve melding, later precies één keer bezorgd
+    Gegeven de verbinding valt een keer weg tijdens DATA
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt
+    Dan is de melding precies één keer bezorgd, na 2 pogingen
+    En voldoet de verzending aan V09

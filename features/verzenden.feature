@@ -1,0 +1,69 @@
+# language: nl
+Functionaliteit: Verzenden en ontvangen
+  Het digitaal postkantoor van de politie maakt van het meldformulier een PDF en mailt die
+  naar het meldpunt van de gemeente van betrokkene, alleen over een veilige route. Het
+  meldpunt bevestigt de ontvangst en koppelt later terug wat het met de melding deed.
+  Alle tijden lopen op de ketenklok.
+
+  Achtergrond:
+    Gegeven de keten draait met politie en meldpunten
+
+  @V01 @per_meldpunt @kritiek
+  Scenario: De melding komt bij het meldpunt van de gemeente van betrokkene
+    Gegeven een meldpunt van de keten
+    Als de politie een gewone melding doet over iemand in het werkgebied van het meldpunt
+    Dan voldoet de verzending aan V01
+
+  @V01 @kritiek
+  Scenario: Een melding over iemand buiten elk werkgebied wordt niet verstuurd
+    Als de politie een melding doet over iemand met postcode "9711 AA" in Groningen
+    Dan weigert het postkantoor de melding met het advies de alternatieve route te gebruiken
+    En voldoet de verzending aan V01
+
+  @V02 @per_meldpunt @kritiek
+  Scenario: De melding gaat alleen over STARTTLS met DANE-authenticatie
+    Gegeven een meldpunt van de keten
+    Als de politie een gewone melding doet over iemand in het werkgebied van het meldpunt
+    Dan voldoet de verzending aan V02
+
+  @V03 @per_meldpunt @kritiek
+  Scenario: Het meldpunt stelt vast dat de melding echt van de politie komt
+    Gegeven een meldpunt van de keten
+    Als de politie een gewone melding doet over iemand in het werkgebied van het meldpunt
+    Dan voldoet de verzending aan V03
+
+  @V04 @per_meldpunt @kritiek
+  Scenario: De PDF die aankomt is precies het meldformulier dat de agent invulde
+    Gegeven een meldpunt van de keten
+    Als de politie een gewone melding doet over iemand in het werkgebied van het meldpunt
+    Dan voldoet de verzending aan V04
+
+  @V05 @per_meldpunt @kritiek
+  Scenario: Onderwerp, kopregels en tekst bevatten geen persoonsgegevens
+    Gegeven een meldpunt van de keten
+    Als de politie een gewone melding doet over iemand in het werkgebied van het meldpunt
+    Dan voldoet de verzending aan V05
+
+  @V06 @per_meldpunt @hoog
+  Scenario: Het meldpunt registreert het kenmerk precies één keer
+    Gegeven een meldpunt van de keten
+    Als de politie een gewone melding doet over iemand in het werkgebied van het meldpunt
+    Dan voldoet de verzending aan V06
+
+  @V07 @per_meldpunt @hoog
+  Scenario: Het meldpunt bevestigt de ontvangst op tijd over een veilige route
+    Gegeven een meldpunt van de keten
+    Als de politie een gewone melding doet over iemand in het werkgebied van het meldpunt
+    Dan voldoet de verzending aan V07
+
+  @V08 @per_meldpunt @normaal
+  Scenario: Het meldpunt koppelt binnen de termijn terug wat het met de melding deed
+    Gegeven een meldpunt van de keten
+    Als de politie een gewone melding doet over iemand in het werkgebied van het meldpunt
+    Dan voldoet de verzending aan V08
+
+  @V09 @per_meldpunt @kritiek
+  Scenario: De melding eindigt in precies één eindtoestand
+    Gegeven een meldpunt van de keten
+    Als de politie een gewone melding doet over iemand in het werkgebied van het meldpunt
+    Dan voldoet de verzending aan V09

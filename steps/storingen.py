@@ -1,0 +1,147 @@
+"""Steps for chapter S: faults and abuse the keten must survive. Each
+'Gegeven' step flips one switch or injects one DNS change; outcomes are
+asserted on the observed Verzending."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pytest_bdd import given, parsers, then, when
+
+from ketentest.delivery import DeliveryAttempt, Outcome
+from ketentest.model import Deelnemer
+from ketentest.verzending import Verzending
+from simulators import aanvaller
+
+HOSTILE_PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>"
+               b" endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
+
+
+def mail_switches(sim, deelnemer: Deelnemer, **switches) -> None:
+    sim.meldpunt(deelnemer.id).post("/schakelaars", {"mail": switches})
+
+
+@given(parsers.parse("het meldpunt antwoordt de eerste {n:d} keer met een tijdelijke fout (4xx)"))
+def tijdelijke_fouten(sim, deelnemer: Deelnemer, n: int) -> None:
+    mail_switches(sim, deelnemer, temp_failures=n)
+
+
+@given("het meldpunt weigert alle mail met een permanente fout (5xx)")
+def permanente_fout(sim, deelnemer: Deelnemer) -> None:
+    mail_switches(sim, deelnemer, perm_failure=True)
+
+
+@given("de verbinding valt een keer weg tijdens DATA")
+def verbinding_valt_weg(sim, deelnemer: Deelnemer) -> None:
+    mail_switches(sim, deelnemer, drop_in_data=1)
+
+
+@given("de DNSSEC-handtekeningen van het maildomein van het meldpunt zijn verlopen")
+def handtekeningen_verlopen(sim, deelnemer: Deelnemer) -> None:
+    sim.internet.zones.expire_signatures(deelnemer.domain.name)
+    sim.internet.changed()
+
+
+@given("de DS van het maildomein van het meldpunt past niet bij zijn sleutel")
+def ds_kapot(sim, deelnemer: Deelnemer) -> None:
+    sim.internet.zones.break_ds(deelnemer.domain.name)
+    sim.internet.changed()
+
+
+@given("het meldpunt presenteert een nieuw certificaat met een nieuwe sleutel van een andere CA zonder de TLSA-records bij te werken")
+def nieuw_certificaat(sim, deelnemer: Deelnemer) -> None:
+    mail_switches(sim, deelnemer, cert_variant="replaced")
+
+
+@given("het meldpunt biedt alleen TLS 1.0 en 1.1 aan")
+def alleen_oude_tls(sim, deelnemer: Deelnemer) -> None:
+    mail_switches(sim, deelnemer, tls_profile="alleen-tls1.0-1.1")
+
+
+@given("een aanvaller tussen politie en meldpunt haalt STARTTLS weg", target_fixture="mitm")
+def starttls_gestript(sim, deelnemer: Deelnemer):
+    """The man in the middle takes over every MX address in DNS."""
+    strippers = []
+    for i, mx in enumerate(deelnemer.domain.mx):
+        ip = f"127.66.7.{10 + i}"
+        strippers.append(aanvaller.StarttlsStripper(ip, mx.ip).__enter__())
+        sim.internet.zones.replace(mx.name, "A", [ip])
+    sim.internet.changed()
+    yield strippers
+    for s in strippers:
+        s.__exit__(None, None, None)
+
+
+@dataclass(frozen=True)
+class Poging:
+    """A message sent outside the postkantoor, and how its delivery went."""
+
+    kenmerk: str
+    bezorging: DeliveryAttempt
+
+
+@when("een aanvaller een melding stuurt met het afzenderadres van de politie, zonder DKIM, van een onbekend adres",
+      target_fixture="poging")
+def vervalste_melding(sim, meldingen, deelnemer: Deelnemer) -> Poging:
+    from ketentest.meldformulier import render
+
+    melding = meldingen.voor(deelnemer)
+    return Poging(melding.kenmerk, aanvaller.spoof_melding(sim.keten, deelnemer.id, melding.kenmerk, render(melding)))
+
+
+@when("de politie een melding stuurt met een PDF met JavaScript erin", target_fixture="poging")
+def vijandige_pdf(sim, meldingen, deelnemer: Deelnemer, pki) -> Poging:
+    kenmerk = meldingen.voor(deelnemer).kenmerk
+    return Poging(kenmerk, aanvaller.send_as_politie(sim.keten, pki, deelnemer.id, kenmerk, HOSTILE_PDF))
+
+
+@then(parsers.parse("is de melding precies één keer bezorgd, na {n:d} pogingen"))
+def precies_een_keer(verzending: Verzending, n: int) -> None:
+    outcomes = [a["outcome"] for a in verzending.attempts]
+    assert outcomes.count(Outcome.DELIVERED.value) == 1 and len(outcomes) == n, (
+        f"melding {verzending.kenmerk}: pogingen {outcomes}, verwacht {n} met één bezorging")
+    assert verzending.ontvangst is not None and len(verzending.ontvangst["ontvangen"]) == 1, (
+        f"melding {verzending.kenmerk}: het meldpunt ontving hem niet precies één keer")
+
+
+@then("is de melding niet verstuurd en weet de agent dat hij de alternatieve route moet gebruiken")
+def niet_verstuurd(verzending: Verzending) -> None:
+    assert verzending.status == "onbestelbaar" and not verzending.berichten, (
+        f"melding {verzending.kenmerk}: status {verzending.status}, {len(verzending.berichten)} bericht(en) aangekomen")
+    assert all(a["outcome"] == Outcome.NO_SECURE_ROUTE.value for a in verzending.attempts), (
+        f"melding {verzending.kenmerk}: pogingen {[a['outcome'] for a in verzending.attempts]}, verwacht: geen veilige route")
+    assert "alternatieve route" in verzending.postkantoor["officer_notice"]
+
+
+@then("is de melding onbestelbaar na één poging en weet de agent waarom")
+def onbestelbaar(verzending: Verzending) -> None:
+    assert verzending.status == "onbestelbaar" and len(verzending.attempts) == 1, (
+        f"melding {verzending.kenmerk}: status {verzending.status} na {len(verzending.attempts)} poging(en)")
+    assert verzending.postkantoor["officer_notified_at"] is not None and verzending.postkantoor["reason"]
+
+
+@then("weigert het meldpunt het bericht op grond van DMARC")
+def dmarc_geweigerd(poging: Poging) -> None:
+    b = poging.bezorging
+    assert b.outcome is Outcome.PERMANENT and b.reply is not None and "DMARC" in b.reply.text, (
+        f"vervalste melding {poging.kenmerk}: {b.outcome.dutch}: {b.reason}")
+
+
+@then("weigert het meldpunt het bericht met een reden over de PDF")
+def pdf_geweigerd(poging: Poging) -> None:
+    b = poging.bezorging
+    assert b.outcome is Outcome.PERMANENT and b.reply is not None and "PDF" in b.reply.text, (
+        f"vijandige PDF in melding {poging.kenmerk}: {b.outcome.dutch}: {b.reason}")
+
+
+@then("registreert het meldpunt geen melding met dat kenmerk")
+def niet_geregistreerd(sim, deelnemer: Deelnemer, poging: Poging) -> None:
+    registered = sim.meldpunt(deelnemer.id).get(f"/meldingen/{poging.kenmerk}", missing_ok=True)
+    assert registered is None, f"{deelnemer.naam} registreerde de melding {poging.kenmerk} toch"
+
+
+@then("neemt het meldpunt daarna een gewone melding gewoon aan")
+def blijft_werken(sim, meldingen, deelnemer: Deelnemer) -> None:
+    v = sim.doorloop(meldingen.voor(deelnemer))
+    assert v.ontvangst is not None and v.ontvangst["registraties"] == 1, (
+        f"na de geweigerde melding kwam melding {v.kenmerk} niet goed aan: {v.status}")

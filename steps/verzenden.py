@@ -1,0 +1,86 @@
+"""Steps for chapters V and S: meldingen through the whole simulated keten."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from ketentest.afspraken import AFSPRAKEN
+from ketentest.melding import Melding
+from ketentest.model import Deelnemer, Keten
+from ketentest.routering import route
+from ketentest.synth import generate_meldingen
+from ketentest.verzending import Verzending
+
+
+class Meldingen:
+    """Fresh synthetic meldingen for the session (unique kenmerken), by meldpunt."""
+
+    def __init__(self, keten: Keten, seed: int) -> None:
+        self.keten = keten
+        self.pool = generate_meldingen(keten, seed, 400)
+        self.healthy: dict[str, Verzending] = {}
+
+    def voor(self, meldpunt: Deelnemer) -> Melding:
+        for i, m in enumerate(self.pool):
+            if route(self.keten, m.persoon.adres.postcode).meldpunt.id == meldpunt.id:
+                return self.pool.pop(i)
+        raise LookupError(f"geen synthetische melding meer voor {meldpunt.id}")
+
+    def met_postcode(self, postcode: str, woonplaats: str) -> Melding:
+        m = self.pool.pop()
+        adres = dataclasses.replace(m.persoon.adres, postcode=postcode, woonplaats=woonplaats)
+        return dataclasses.replace(m, persoon=dataclasses.replace(m.persoon, adres=adres))
+
+
+@pytest.fixture(scope="session")
+def meldingen(keten, request) -> Meldingen:
+    return Meldingen(keten, request.config.getoption("--seed"))
+
+
+@given("de keten draait met politie en meldpunten", target_fixture="sim")
+def keten_met_partijen(keten_sim):
+    return keten_sim
+
+
+@given("een meldpunt van de keten", target_fixture="deelnemer")
+def een_meldpunt(keten, deelnemer_id: str) -> Deelnemer:
+    return keten.deelnemer(deelnemer_id)
+
+
+@when("de politie een melding doet over iemand in het werkgebied van het meldpunt", target_fixture="verzending")
+def melding_in_werkgebied(sim, meldingen: Meldingen, deelnemer: Deelnemer) -> Verzending:
+    return sim.doorloop(meldingen.voor(deelnemer))
+
+
+@when("de politie een gewone melding doet over iemand in het werkgebied van het meldpunt", target_fixture="verzending")
+def gewone_melding(sim, meldingen: Meldingen, deelnemer: Deelnemer) -> Verzending:
+    """One healthy journey per meldpunt, judged by every V scenario."""
+    if deelnemer.id not in meldingen.healthy:
+        meldingen.healthy[deelnemer.id] = sim.doorloop(meldingen.voor(deelnemer))
+    return meldingen.healthy[deelnemer.id]
+
+
+@when(parsers.parse('de politie een melding doet over iemand met postcode "{postcode}" in {woonplaats}'),
+      target_fixture="verzending")
+def melding_met_postcode(sim, meldingen: Meldingen, postcode: str, woonplaats: str) -> Verzending:
+    return sim.doorloop(meldingen.met_postcode(postcode, woonplaats))
+
+
+@then(parsers.parse("voldoet de verzending aan {afspraak}"))
+def voldoet_aan(verzending: Verzending, keten: Keten, afspraak: str) -> None:
+    from ketentest.checks.verzending import check_verzending
+
+    result = check_verzending(verzending, keten, [afspraak])[0]
+    a = AFSPRAKEN[afspraak]
+    assert result.verdict.ok, (f"{a.id} {a.titel} — melding {verzending.kenmerk} naar "
+                               f"{verzending.meldpunt_id or '(geen meldpunt)'}: {result.verdict.dutch}\n"
+                               + "\n".join(f"  {s}" for s in result.problems))
+
+
+@then("weigert het postkantoor de melding met het advies de alternatieve route te gebruiken")
+def geweigerd(verzending: Verzending) -> None:
+    assert verzending.geweigerd and verzending.postkantoor is None, (
+        f"melding {verzending.kenmerk} is niet geweigerd maar {verzending.status}")
