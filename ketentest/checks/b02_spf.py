@@ -327,9 +327,9 @@ class _Walker:
             elif term.name == "ptr" or target is None:
                 continue  # needs the client's address: counted, not resolved
             else:
-                rdtypes = ("A", "AAAA") if term.name in ("a", "exists") else ("MX",)
-                if term.name == "exists":
-                    rdtypes = ("A",)
+                # a: void only if neither address family answers (we have no client);
+                # exists: always an A query (RFC 7208 5.7); mx: the MX query.
+                rdtypes = {"a": ("A", "AAAA"), "exists": ("A",), "mx": ("MX",)}[term.name]
                 answers = tuple(self.ask(target, t) for t in rdtypes)
                 is_void = self._void(answers)
                 if is_void is None:
