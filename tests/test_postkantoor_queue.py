@@ -143,3 +143,45 @@ def test_queue_survives_a_restart(tmp_path, clock):
         assert len(q2.get("MN-7").attempts) == 2 and script.delivered == 1
     finally:
         q2.stop()
+
+
+def test_a_confirmation_that_overtakes_the_bookkeeping_is_kept(tmp_path, clock):
+    q = None
+
+    def deliver_and_confirm_at_once(message, entry):
+        assert q.confirm(entry.kenmerk)  # the meldpunt answered before we recorded the 250
+        return Outcome.DELIVERED, "250 ok", {}
+
+    q = make(tmp_path, clock, deliver_and_confirm_at_once)
+    try:
+        q.submit("MN-8", "ggd", "meldpunt@ggdru.test", b"x")
+        assert q.wait_for(lambda: status(q, "MN-8") is Status.BEZORGD_EN_BEVESTIGD, 10)
+    finally:
+        q.stop()
+
+
+def test_many_meldingen_each_end_in_one_final_state(tmp_path, clock):
+    import random
+
+    rng = random.Random(7)
+    outcomes = {}
+
+    def flaky(message, entry):
+        outcome = rng.choice([Outcome.DELIVERED, Outcome.TEMPORARY, Outcome.TEMPORARY, Outcome.PERMANENT])
+        outcomes.setdefault(entry.kenmerk, []).append(outcome)
+        return outcome, outcome.value, {}
+
+    q = make(tmp_path, clock, flaky)
+    try:
+        for i in range(200):
+            q.submit(f"MN-{i:03d}", "ggd", "meldpunt@ggdru.test", b"x")
+        while not all(Status(e.status) in (Status.BEZORGD, Status.ONBESTELBAAR) for e in q.all()):
+            assert q.wait_idle(10)
+            clock.advance(3600)
+        for kenmerk, seen in outcomes.items():
+            assert seen.count(Outcome.DELIVERED) <= 1 and seen.count(Outcome.PERMANENT) <= 1
+            final = Status(q.get(kenmerk).status)
+            assert (final is Status.BEZORGD) == (Outcome.DELIVERED in seen)
+        assert len(outcomes) == 200
+    finally:
+        q.stop()

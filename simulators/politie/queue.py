@@ -74,7 +74,8 @@ Deliver = Callable[[bytes, Entry], tuple[Outcome, str, dict]]
 
 
 class DeliveryQueue:
-    def __init__(self, directory: Path, clock: KetenClock, deliver: Deliver, retry_hours: int = 24) -> None:
+    def __init__(self, directory: Path, clock: KetenClock, deliver: Deliver, retry_hours: int = 24,
+                 workers: int = 4) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.clock = clock
@@ -83,9 +84,10 @@ class DeliveryQueue:
         self._lock = threading.RLock()
         self._entries: dict[str, Entry] = {}
         self._stop = threading.Event()
-        self._kick = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._busy = False  # an attempt is under way
+        self._generation = 0  # bumped on new work, so every idle worker looks again
+        self._workers = workers
+        self._threads: list[threading.Thread] = []
+        self._in_flight: set[str] = set()  # kenmerken being attempted right now
         self.changed = threading.Condition(self._lock)  # notified on every state change
         for path in sorted(self.dir.glob("*.json")):  # survive a restart
             entry = Entry.from_json(read_json(path))
@@ -128,11 +130,14 @@ class DeliveryQueue:
         """An ontvangstbevestiging arrived for kenmerk."""
         with self._lock:
             entry = self._entries.get(kenmerk)
-            if entry is None or entry.status not in (Status.BEZORGD.value, Status.BEZORGD_EN_BEVESTIGD.value):
+            if entry is None or entry.status == Status.ONBESTELBAAR.value:
                 return False
+            if entry.status != Status.BEZORGD.value and entry.kenmerk not in self._in_flight:
+                return False  # never delivered: a confirmation for it is not ours
             if entry.confirmed_at is None:
                 entry.confirmed_at = self.clock.timestamp()
-                entry.status = Status.BEZORGD_EN_BEVESTIGD.value
+                if entry.status == Status.BEZORGD.value:
+                    entry.status = Status.BEZORGD_EN_BEVESTIGD.value
                 self._save(entry)
             return True
 
@@ -147,12 +152,14 @@ class DeliveryQueue:
 
     # -- worker -----------------------------------------------------------
     def _wake(self) -> None:
-        self._kick.set()
+        with self._lock:
+            self._generation += 1
         self.clock.notify()
 
     def _next_due(self) -> Entry | None:
         with self._lock:
-            pending = [e for e in self._entries.values() if e.status in (Status.IN_WACHTRIJ.value, Status.OPNIEUW.value)]
+            pending = [e for e in self._entries.values()
+                       if e.status in (Status.IN_WACHTRIJ.value, Status.OPNIEUW.value) and e.kenmerk not in self._in_flight]
             return min(pending, key=lambda e: e.next_attempt, default=None)
 
     def run_once(self) -> bool:
@@ -161,13 +168,13 @@ class DeliveryQueue:
             entry = self._next_due()
             if entry is None or entry.next_attempt > self.clock.timestamp():
                 return False
-            self._busy = True
+            self._in_flight.add(entry.kenmerk)
         try:
             outcome, reason, trace = self.deliver(self.message(entry.kenmerk), entry)
             self._record(entry, outcome, reason, trace)
         finally:
             with self._lock:
-                self._busy = False
+                self._in_flight.discard(entry.kenmerk)
                 self.changed.notify_all()
         return True
 
@@ -175,7 +182,7 @@ class DeliveryQueue:
         """Nothing is being attempted and nothing is due on the keten clock."""
         with self._lock:
             entry = self._next_due()
-            return not self._busy and (entry is None or entry.next_attempt > self.clock.timestamp())
+            return not self._in_flight and (entry is None or entry.next_attempt > self.clock.timestamp())
 
     def next_due(self) -> float | None:
         """Keten time of the next scheduled attempt, if any."""
@@ -195,6 +202,8 @@ class DeliveryQueue:
             entry.attempts.append(Attempt(now, outcome.value, reason, trace))
             if outcome is Outcome.DELIVERED:
                 entry.status, entry.delivered_at, entry.reason = Status.BEZORGD.value, now, ""
+                if entry.confirmed_at is not None:  # the confirmation overtook our bookkeeping
+                    entry.status = Status.BEZORGD_EN_BEVESTIGD.value
             elif outcome is Outcome.TEMPORARY and now - entry.first_due < self.retry_seconds:
                 delay = BACKOFF[min(len(entry.attempts) - 1, len(BACKOFF) - 1)]
                 entry.status, entry.reason = Status.OPNIEUW.value, reason
@@ -210,24 +219,27 @@ class DeliveryQueue:
 
     def _worker(self) -> None:
         while not self._stop.is_set():
-            self._kick.clear()
+            with self._lock:
+                seen = self._generation
             if self.run_once():
                 continue
             entry = self._next_due()
             deadline = entry.next_attempt if entry is not None else float("inf")
-            self.clock.wait_until(deadline, lambda: self._stop.is_set() or self._kick.is_set())
+            self.clock.wait_until(deadline, lambda: self._stop.is_set() or self._generation != seen)
 
     def start(self) -> "DeliveryQueue":
-        self._thread = threading.Thread(target=self._worker, name="postkantoor-wachtrij", daemon=True)
-        self._thread.start()
+        for i in range(self._workers):
+            t = threading.Thread(target=self._worker, name=f"wachtrij-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self.clock.notify()
-        if self._thread is not None:
-            self._thread.join(30)
-            self._thread = None
+        for t in self._threads:
+            t.join(30)
+        self._threads.clear()
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block (real time) until predicate() holds after some state change."""
