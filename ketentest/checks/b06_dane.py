@@ -1,0 +1,348 @@
+"""B06 DANE: every MX has a DNSSEC-secure TLSA RRset at ``_25._tcp.<mx>``
+with usage 2 or 3 that matches the certificate chain the server presents
+(RFC 7672).
+
+Look-ups and handshakes first, then pure judgement (:func:`judge_dane`).
+Per MX host: the MX RRset and the TLSA RRset must be secure; the TLSA owner
+follows RFC 7672 2.2.3 (after a secure CNAME expansion of the MX host: first
+``_25._tcp.<expanded name>``, then ``_25._tcp.<mx host>``). Per address:
+STARTTLS, then one handshake per certificate type the server offers (TLS
+1.2 restricted to ECDSA suites, then to RSA suites; plus one unrestricted
+handshake, TLS 1.3 where offered), each presented chain matched with
+:func:`ketentest.dane.verify`.
+
+Fails on: no TLSA, an insecure or bogus TLSA (or MX) RRset, only usage 0/1,
+a chain that matches no record, an address without STARTTLS. Warns when
+there is no rollover scheme: only one usable TLSA record, or every
+presented certificate is matched by a single DANE-EE record with no
+second record to fall back on (a key change would break delivery).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, norm, normalize_domain, parse_mx,
+                                   untestable_result, usable, why_unusable)
+from ketentest.checks.b05_starttls import targets_of
+from ketentest.checks.tls_scan import (DEFAULT_TIMEOUT, EHLO_NAME, SMTP_PORT, Handshake, Target, client_context,
+                                       in_parallel, starttls_handshake)
+from ketentest.dane import RecordStatus, TlsaFormatError, TlsaRecord, verify
+from ketentest.dns import DnsAnswer, DnssecState, Lookup
+from ketentest.verdict import CheckResult, SubtestResult, Uitslag, worst
+
+AGREEMENT = "B06"
+F, W, P, N = Uitslag.GEFAALD, Uitslag.WAARSCHUWING, Uitslag.GESLAAGD, Uitslag.NIET_TESTBAAR
+
+MAX_CNAME = 8
+
+FIX_NO_TLSA = ("Publiceer in de ondertekende zone een TLSA-record op _25._tcp.<mx-naam>, bijvoorbeeld "
+               "'3 1 1 <SHA-256 van de publieke sleutel>' (DANE-EE) plus een '2 x x'-record voor de CA of een "
+               "record voor de volgende sleutel.")
+FIX_INSECURE = ("Onderteken de zone waarin het TLSA-record staat met DNSSEC en laat de DS bij de registrar "
+                "publiceren; een onbeveiligd TLSA-record telt voor verzenders niet (RFC 7672).")
+FIX_USAGE = ("Vervang de usage 0/1-records (PKIX) door usage 3 (DANE-EE) of 2 (DANE-TA): voor SMTP tellen alleen "
+             "die (RFC 7672, 3.1.3).")
+FIX_MISMATCH = ("Werk het TLSA-record bij zodat het past bij het certificaat dat de server nu presenteert (of zet "
+                "het juiste certificaat terug); publiceer bij een sleutelwissel eerst het nieuwe record, wacht de "
+                "TTL af, en vervang dan pas het certificaat.")
+FIX_ROLLOVER = ("Publiceer een tweede bruikbaar TLSA-record als reserve: het record voor de volgende sleutel "
+                "(3 1 1), of een DANE-TA-record (2 x x) voor de uitgevende CA, zodat een certificaatwissel de "
+                "bezorging niet onderbreekt.")
+FIX_STARTTLS = "Zet STARTTLS aan op deze server (zie B05); zonder TLS kan geen verzender DANE toepassen."
+
+
+@dataclass(frozen=True)
+class TlsaLookup:
+    """The TLSA RRset that counts for one MX host (RFC 7672 2.2.3)."""
+
+    host: str
+    owner: str  # "_25._tcp.<name>" that was used
+    answer: DnsAnswer
+    expanded: str  # the MX host after CNAME expansion (== host without CNAME)
+    cname_chain: tuple[DnsAnswer, ...] = ()
+    cname_secure: bool = True
+    tried: tuple[DnsAnswer, ...] = ()  # every TLSA look-up made, in order
+
+
+@dataclass(frozen=True)
+class PresentedChains:
+    """The chains one address presented, per kind of handshake."""
+
+    target: Target
+    starttls: bool
+    handshakes: Mapping[str, Handshake] = field(default_factory=dict)  # "ECDSA" / "RSA" / "standaard"
+    problem: str = ""  # Dutch: why nothing could be fetched
+
+
+# --- I/O ---------------------------------------------------------------------
+
+
+def lookup_tlsa(host: str, ask) -> TlsaLookup:
+    """Expand CNAMEs of the MX host, then look up the TLSA RRset that counts."""
+    name, chain, secure = host, [], True
+    for _ in range(MAX_CNAME):
+        answer = ask(name, "CNAME")
+        if answer.rcode != "NOERROR" or not answer.records:
+            break
+        chain.append(answer)
+        secure = secure and answer.state is DnssecState.SECURE
+        name = norm(answer.records[0])
+    tried = []
+    if name != host and secure:
+        first = ask(f"_25._tcp.{name}", "TLSA")
+        tried.append(first)
+        if first.records or not usable(first):
+            return TlsaLookup(host, f"_25._tcp.{name}", first, name, tuple(chain), secure, tuple(tried))
+    answer = ask(f"_25._tcp.{host}", "TLSA")
+    tried.append(answer)
+    return TlsaLookup(host, f"_25._tcp.{host}", answer, name, tuple(chain), secure, tuple(tried))
+
+
+#: Handshake kinds: TLS 1.2 restricted to one authentication type, and unrestricted.
+KINDS: dict[str, tuple[str, ssl.TLSVersion]] = {
+    "ECDSA": ("aECDSA:@SECLEVEL=0", ssl.TLSVersion.TLSv1_2),
+    "RSA": ("aRSA:@SECLEVEL=0", ssl.TLSVersion.TLSv1_2),
+    "standaard": ("ALL:@SECLEVEL=0", ssl.TLSVersion.MAXIMUM_SUPPORTED),
+}
+
+
+def fetch_chains(target: Target, *, timeout: float = DEFAULT_TIMEOUT, ehlo: str = EHLO_NAME) -> PresentedChains:
+    """One handshake per kind; stops early when the server offers no STARTTLS or cannot be reached."""
+    results: dict[str, Handshake] = {}
+    for kind, (ciphers, maximum) in KINDS.items():
+        hs = starttls_handshake(target, client_context(ciphers, maximum=maximum), timeout=timeout, ehlo=ehlo)
+        results[kind] = hs
+        if not hs.ok and ("geen STARTTLS" in hs.problem or "geen verbinding" in hs.problem):
+            return PresentedChains(target, "geen STARTTLS" not in hs.problem, results, hs.problem)
+    return PresentedChains(target, True, results)
+
+
+def check_dane(domain: str, lookup: Lookup, *, max_mx: int = MAX_MX, smtp_port: int = SMTP_PORT,
+               timeout: float = DEFAULT_TIMEOUT, ehlo: str = EHLO_NAME, now: dt.datetime | None = None,
+               **context: object) -> CheckResult:
+    domain, problem = normalize_domain(domain)
+    if problem:
+        return untestable_result(AGREEMENT, domain, ("dane.mx",), problem)
+    ask = guarded(lookup)
+    mxs = parse_mx(domain, ask(domain, "MX"))
+    hosts = mxs.tested(max_mx)
+    tlsa = {h: lookup_tlsa(h, ask) for h in hosts}
+    addresses = {h: ask(h, "A") for h in hosts}
+    targets = [t for t in targets_of(addresses, smtp_port) if tlsa[t.host].answer.records]
+    chains = in_parallel(lambda t: fetch_chains(t, timeout=timeout, ehlo=ehlo), targets)
+    return judge_dane(mxs, tlsa, addresses, chains, max_mx, now)
+
+
+# --- judgement (pure) ------------------------------------------------------------
+
+
+def usable_records(records: Sequence[str]) -> list[TlsaRecord]:
+    out = []
+    for text in records:
+        try:
+            rec = TlsaRecord.parse(text)
+        except TlsaFormatError:
+            continue
+        if rec.usage in (2, 3) and rec.selector in (0, 1) and rec.matching in (0, 1, 2):
+            out.append(rec)
+    return out
+
+
+def judge_tlsa_host(mxs: MxSet, look: TlsaLookup, address: DnsAnswer | None = None) -> tuple[Uitslag, str, str]:
+    """Pure: the TLSA RRset of one MX host -> (verdict, Dutch reason, fix)."""
+    ans, owner = look.answer, look.owner
+    if mxs.answer.state is DnssecState.INSECURE:
+        also = f" en de TLSA-records op {owner}" if ans.state is DnssecState.INSECURE else ""
+        return F, (f"de MX-records van {mxs.domain}{also} zijn niet met DNSSEC beveiligd (insecure), dus "
+                   "verzenders gebruiken geen TLSA (RFC 7672, 2.2.1)"), FIX_INSECURE
+    if ans.state is DnssecState.BOGUS:
+        return F, why_unusable(ans), FIX_INSECURE
+    if not usable(ans):
+        return N, why_unusable(ans), ""
+    if ans.state is DnssecState.INSECURE:
+        what = "staan in een onbeveiligde zone (insecure, geen AD-bit)" if ans.records else \
+            "ontbreken, en de zone is niet met DNSSEC beveiligd (insecure)"
+        return F, f"de TLSA-records op {owner} {what}", FIX_INSECURE
+    if not ans.records:
+        how = "NXDOMAIN" if ans.rcode == "NXDOMAIN" else "geen records"
+        return F, f"geen TLSA-record op {owner} ({how}, met DNSSEC bewezen)", FIX_NO_TLSA
+    if address is not None and address.state is DnssecState.INSECURE:
+        return F, (f"het A-record van {look.host} is niet met DNSSEC beveiligd; verzenders gebruiken de TLSA dan "
+                   "niet (RFC 7672, 2.2.2)"), FIX_INSECURE
+    good = usable_records(ans.records)
+    if not good:
+        usages = sorted({r.split()[0] for r in ans.records})
+        return F, (f"{owner} heeft alleen TLSA-records met usage {', '.join(usages)}: geen enkel record is voor SMTP "
+                   "bruikbaar"), FIX_USAGE
+    via = f" (na CNAME naar {look.expanded})" if look.expanded != look.host else ""
+    return P, f"{owner}{via}: {len(ans.records)} TLSA-record(s), {len(good)} bruikbaar, DNSSEC veilig", ""
+
+
+def _leaf_key(der: bytes) -> str:
+    key = x509.load_der_x509_certificate(der).public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ECDSA"
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA"
+    return type(key).__name__.removesuffix("PublicKey").lstrip("_")
+
+
+def distinct_chains(pc: PresentedChains) -> list[tuple[str, tuple[bytes, ...]]]:
+    """Pure: (label, chain) per distinct leaf, labelled by its key type."""
+    seen: dict[bytes, str] = {}
+    chains: dict[bytes, tuple[bytes, ...]] = {}
+    for kind, hs in pc.handshakes.items():
+        if hs.ok and hs.chain_der and hs.chain_der[0] not in seen:
+            seen[hs.chain_der[0]] = f"{_leaf_key(hs.chain_der[0])}-certificaat ({hs.version})"
+            chains[hs.chain_der[0]] = hs.chain_der
+    return [(seen[leaf], chains[leaf]) for leaf in seen]
+
+
+def judge_dane(mxs: MxSet, tlsa: Mapping[str, TlsaLookup], addresses: Mapping[str, DnsAnswer],
+               chains: Sequence[PresentedChains], max_mx: int = MAX_MX,
+               now: dt.datetime | None = None) -> CheckResult:
+    """Pure apart from the clock (``now``, for usage 2 validity dates)."""
+    if not tlsa:
+        reason = mxs.problem or f"{mxs.domain} heeft geen MX-namen om te testen"
+        return CheckResult(AGREEMENT, mxs.domain, (SubtestResult(
+            "dane.mx", AGREEMENT, N, f"Niet testbaar: {reason}.", {"mx": evidence(mxs.answer)}),))
+    subtests = [judge_tlsa(mxs, tlsa, addresses)]
+    host_ok = {h: judge_tlsa_host(mxs, look, addresses.get(h))[0] is P for h, look in tlsa.items()}
+    matched = judge_match(tlsa, addresses, chains, host_ok, now)
+    subtests.append(matched)
+    if any(host_ok.values()):
+        subtests.append(judge_rollover(tlsa, chains, host_ok, now))
+    if mxs.untested(max_mx):
+        rest = mxs.untested(max_mx)
+        subtests.append(SubtestResult(
+            "dane.mx_aantal", AGREEMENT, N,
+            f"Niet testbaar: {mxs.domain} heeft {len(mxs.hosts)} MX-namen; alleen de eerste {max_mx} (op voorkeur) "
+            f"zijn getest, {len(rest)} niet ({', '.join(rest[:5])}{', …' if len(rest) > 5 else ''}). Beperk het "
+            "aantal MX-records, of verhoog de grens (max_mx) voor deze test.",
+            {"aantal_mx": len(mxs.hosts), "grens": max_mx, "niet_getest": list(rest)}))
+    return CheckResult(AGREEMENT, mxs.domain, tuple(subtests))
+
+
+def judge_tlsa(mxs: MxSet, tlsa: Mapping[str, TlsaLookup], addresses: Mapping[str, DnsAnswer]) -> SubtestResult:
+    per = {h: judge_tlsa_host(mxs, look, addresses.get(h)) for h, look in tlsa.items()}
+    ev: dict[str, Any] = {h: {"uitslag": v.value, "reden": r, "eigenaar": tlsa[h].owner,
+                              "tlsa": [evidence(a) for a in tlsa[h].tried],
+                              "cname": [evidence(a) for a in tlsa[h].cname_chain]} for h, (v, r, _) in per.items()}
+    ev["mx"] = evidence(mxs.answer)
+    overall = worst(v for v, _, _ in per.values())
+    if overall is P:
+        return SubtestResult("dane.tlsa", AGREEMENT, P,
+                             "Elke MX heeft een DNSSEC-veilige TLSA-set met bruikbare records (usage 2/3): "
+                             + "; ".join(r for _, r, _ in per.values()) + ".", ev)
+    bad = [(h, r, fix) for h, (v, r, fix) in per.items() if v is overall]
+    text = "; ".join(f"{h}: {r}" for h, r, _ in bad) + "."
+    fixes = " ".join(dict.fromkeys(fix for _, _, fix in bad if fix))
+    if overall is N:
+        text = "Niet testbaar: " + text
+    return SubtestResult("dane.tlsa", AGREEMENT, overall, f"{text} {fixes}".strip(), ev)
+
+
+def _matches(look: TlsaLookup, chain: Sequence[bytes], now: dt.datetime | None):
+    names = [look.expanded] if look.expanded != look.host else []
+    return verify(list(chain), list(look.answer.records), look.host, names=names, now=now)
+
+
+def judge_match(tlsa: Mapping[str, TlsaLookup], addresses: Mapping[str, DnsAnswer],
+                chains: Sequence[PresentedChains], host_ok: Mapping[str, bool],
+                now: dt.datetime | None) -> SubtestResult:
+    """Pure: every chain every address presents matches the host's TLSA RRset."""
+    verdicts: list[tuple[Uitslag, str]] = []
+    ev: dict[str, Any] = {}
+    fixes: list[str] = []
+    for host, look in tlsa.items():
+        if not host_ok[host]:
+            verdicts.append((N, f"{host}: niet vergeleken, want de TLSA-set telt niet (zie dane.tlsa)"))
+            continue
+        answer = addresses.get(host)
+        if answer is None or not answer.records:
+            verdicts.append((N, f"{host}: geen IPv4-adres om te verbinden"))
+    for pc in chains:
+        look = tlsa[pc.target.host]
+        if not host_ok[pc.target.host]:
+            continue
+        label = pc.target.label
+        if not pc.starttls:
+            verdicts.append((F, f"{label} biedt geen STARTTLS aan, dus er is geen certificaat om te toetsen"))
+            fixes.append(FIX_STARTTLS)
+            continue
+        found = distinct_chains(pc)
+        if not found:
+            problem = pc.problem or "; ".join(hs.problem for hs in pc.handshakes.values() if hs.problem)
+            verdicts.append((N, f"{label}: geen certificaatketen ontvangen ({problem})"))
+            continue
+        ev[label] = {}
+        for kind, chain in found:
+            result = _matches(look, chain, now)
+            ev[label][kind] = {"past": result.matched, "toelichting": result.explanation,
+                               "leaf_sha256": hashlib.sha256(chain[0]).hexdigest(),
+                               "record": result.matched_record}
+            if result.matched:
+                verdicts.append((P, f"{label}, {kind}: {result.explanation.rstrip('.')}"))
+            else:
+                verdicts.append((F, f"{label}, {kind}: {result.explanation.rstrip('.')}"))
+                fixes.append(FIX_MISMATCH)
+        not_offered = [k for k in ("ECDSA", "RSA") if not pc.handshakes.get(k, Handshake(pc.target, False)).ok]
+        if not_offered:
+            ev[label]["niet_aangeboden"] = not_offered
+    overall = worst(v for v, _ in verdicts)
+    if overall is P:
+        return SubtestResult("dane.overeenkomst", AGREEMENT, P,
+                             "Elke gepresenteerde certificaatketen (per adres en sleuteltype) past bij een "
+                             "TLSA-record: " + "; ".join(r for _, r in verdicts) + ".", ev)
+    bad = [r for v, r in verdicts if v is overall]
+    text = "; ".join(bad) + "."
+    if overall is N:
+        text = "Niet testbaar: " + text
+    return SubtestResult("dane.overeenkomst", AGREEMENT, overall,
+                         f"{text} {' '.join(dict.fromkeys(fixes))}".strip(), ev)
+
+
+def judge_rollover(tlsa: Mapping[str, TlsaLookup], chains: Sequence[PresentedChains],
+                   host_ok: Mapping[str, bool], now: dt.datetime | None) -> SubtestResult:
+    """Pure: a second usable record can take over when a key or certificate changes."""
+    per: dict[str, tuple[Uitslag, str]] = {}
+    for host, look in tlsa.items():
+        if not host_ok[host]:
+            continue
+        records = usable_records(look.answer.records)
+        if len(records) < 2:
+            per[host] = (W, f"{look.owner} heeft maar één bruikbaar TLSA-record ({records[0].short})")
+            continue
+        host_chains = [c for pc in chains if pc.target.host == host for _, c in distinct_chains(pc)]
+        matched_any: set[str] = set()
+        thin = []
+        for chain in host_chains:
+            result = _matches(look, chain, now)
+            hits = [o for o in result.outcomes if o.status is RecordStatus.MATCHED]
+            matched_any |= {str(TlsaRecord.parse(o.record)) for o in hits}
+            usages = {int(o.record.split()[0]) for o in hits}
+            if hits and len(hits) < 2 and 2 not in usages:
+                thin.append(chain)
+        spare = [r for r in records if str(r) not in matched_any]
+        if thin and not spare:
+            per[host] = (W, f"elk certificaat van {host} past bij precies één DANE-EE-record, zonder reserverecord "
+                            "(volgende sleutel of DANE-TA)")
+        else:
+            per[host] = (P, f"{look.owner}: {len(records)} bruikbare records")
+    overall = worst(v for v, _ in per.values())
+    ev = {h: {"uitslag": v.value, "reden": r} for h, (v, r) in per.items()}
+    if overall is P:
+        return SubtestResult("dane.rollover", AGREEMENT, P,
+                             "Er is een rollover-schema: " + "; ".join(r for _, r in per.values()) + ".", ev)
+    bad = [f"{h}: {r}" for h, (v, r) in per.items() if v is overall]
+    return SubtestResult("dane.rollover", AGREEMENT, overall,
+                         "Geen rollover-schema: " + "; ".join(bad) + ". " + FIX_ROLLOVER, ev)
