@@ -19,6 +19,8 @@ from ketentest.checks.b01_dnssec import check_dnssec
 from ketentest.checks.b02_spf import check_spf
 from ketentest.checks.b03_dkim import check_dkim
 from ketentest.checks.b04_dmarc import check_dmarc
+from ketentest.checks.b05_starttls import check_starttls
+from ketentest.checks.b06_dane import check_dane
 from ketentest.checks.mta_sts import check_mta_sts
 from ketentest.dns import Lookup
 from ketentest.model import Deelnemer
@@ -32,6 +34,8 @@ CHECKS: dict[str, CheckFunction] = {
     "B02": check_spf,
     "B03": check_dkim,
     "B04": check_dmarc,
+    "B05": check_starttls,
+    "B06": check_dane,
 }
 
 #: Checks that only inform (no agreement of their own; never change a verdict).
