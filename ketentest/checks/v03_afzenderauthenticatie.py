@@ -1,0 +1,181 @@
+"""V03 Afzenderauthenticatie: the police mail is DKIM-signed by the police
+domain and passes SPF, DKIM and DMARC (aligned) at the meldpunt, which
+records this in an ``Authentication-Results`` header (RFC 8601).
+
+Judged per message the meldpunt stored for the kenmerk, from the topmost
+``Authentication-Results`` header whose authserv-id is the meldpunt's domain
+(or a host in it): a header from anyone else proves nothing. Sub-tests:
+
+- ``v03.authentication_results``: the meldpunt's header is there and parses;
+- ``v03.spf``: ``spf=pass`` for a MAIL FROM in the police domain;
+- ``v03.dkim``: ``dkim=pass`` with ``header.d`` the police domain (or a
+  subdomain: relaxed alignment);
+- ``v03.dmarc``: ``dmarc=pass`` with ``header.from`` the police domain;
+- ``v03.ondertekend``: independently of the meldpunt's verdict, the stored
+  message carries a DKIM-Signature with ``d=`` the police domain;
+- ``v03.opgeslagen``: stored in the inbox (new/), not in quarantine.
+
+When the meldpunt refused the message for authentication (5.7.x naming
+SPF/DKIM/DMARC, or RFC 7372 codes 5.7.20-5.7.27), ``v03.geweigerd`` fails.
+"""
+
+from __future__ import annotations
+
+import re
+
+import authres
+
+from ketentest.checks._vbase import F, G, N, in_inbox, parse_message, refusals, result, sub, was_delivered
+from ketentest.model import Keten
+from ketentest.verdict import CheckResult
+from ketentest.verzending import OntvangenBericht, Verzending
+
+AGREEMENT = "V03"
+
+_AUTH_WORDS = re.compile(r"\b(dmarc|dkim|spf|geauthenticeerd|authenticat\w*)\b", re.I)
+_RFC7372 = re.compile(r"\b5\.7\.(2[0-7])\b")
+_ENHANCED_57 = re.compile(r"\b5\.7\.\d{1,3}\b")
+
+
+def _within(domain: str, parent: str) -> bool:
+    domain, parent = domain.lower().rstrip("."), parent.lower().rstrip(".")
+    return domain == parent or domain.endswith("." + parent)
+
+
+def auth_refusal(text: str) -> bool:
+    """Does a 5xx reply say the sender failed authentication?"""
+    return bool(_RFC7372.search(text)) or (bool(_ENHANCED_57.search(text)) and bool(_AUTH_WORDS.search(text)))
+
+
+def meldpunt_header(b: OntvangenBericht, meldpunt_domain: str) -> tuple[authres.AuthenticationResultsHeader | None, str, str]:
+    """(parsed header, its text, problem): the topmost Authentication-Results
+    the meldpunt itself added (authserv-id in its domain)."""
+    msg = parse_message(b.eml)
+    candidates = [str(h) for h in (msg.get_all("Authentication-Results") or [])] if msg is not None else []
+    if not candidates and b.authentication_results:
+        candidates = [b.authentication_results.split(":", 1)[1] if b.authentication_results.lower().startswith(
+            "authentication-results:") else b.authentication_results]
+    problems = []
+    for value in candidates:
+        text = "Authentication-Results: " + " ".join(value.split())
+        try:
+            header = authres.AuthenticationResultsHeader.parse(text)
+        except Exception as e:  # authres raises its own syntax errors
+            problems.append(f"onleesbaar ({e.__class__.__name__}: {e}): {text[:200]}")
+            continue
+        if _within(str(header.authserv_id), meldpunt_domain):
+            return header, text, ""
+        problems.append(f"authserv-id {header.authserv_id!r} is niet van {meldpunt_domain}")
+    return None, "", "; ".join(problems) or "geen Authentication-Results-header"
+
+
+def _props(r) -> dict[str, str]:
+    return {f"{p.type}.{p.name}": str(p.value) for p in getattr(r, "properties", [])}
+
+
+def _dkim_domains(msg) -> list[str]:
+    out = []
+    for sig in (msg.get_all("DKIM-Signature") or []) if msg is not None else []:
+        m = re.search(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", " ".join(str(sig).split()))
+        out.append(m.group(1).lower() if m else "")
+    return out
+
+
+def check_v03(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
+    v = verzending
+    police = keten.politie.domain.name
+    try:
+        meldpunt_domain = keten.deelnemer(v.meldpunt_id).domain.name if v.meldpunt_id else ""
+    except KeyError:
+        meldpunt_domain = ""
+    refused = [r for r in refusals(v.postkantoor) if auth_refusal(r["text"])]
+    if not v.berichten:
+        if refused:
+            r = refused[-1]
+            return result(AGREEMENT, v, keten, [sub(
+                AGREEMENT, "geweigerd", F,
+                f"Het meldpunt weigerde de melding omdat de afzender niet geauthenticeerd was: {r['code']} {r['text']}. "
+                f"Onderteken alle uitgaande post van {police} met DKIM, verstuur alleen vanaf adressen in het SPF-record "
+                "en zorg dat DMARC slaagt.", weigeringen=refused)])
+        if was_delivered(v):
+            why = ("bezorgd (250), maar het meldpunt toont geen opgeslagen bericht met dit kenmerk: staat het in "
+                   "quarantaine, of registreerde het meldpunt het niet (zie V06)? Zonder het opgeslagen bericht is "
+                   "de Authentication-Results-header niet te lezen")
+        elif v.geweigerd:
+            why = f"de melding is bij het indienen geweigerd ({v.geweigerd})"
+        else:
+            why = f"nog niet bezorgd (status {v.status!r})"
+        return result(AGREEMENT, v, keten, [sub(AGREEMENT, "authentication_results", N, f"Niet testbaar: {why}.",
+                                                 status=v.status)])
+    if not meldpunt_domain:
+        return result(AGREEMENT, v, keten, [sub(AGREEMENT, "authentication_results", N,
+                                                 f"Niet testbaar: meldpunt {v.meldpunt_id!r} is onbekend in de keten, "
+                                                 "dus het is niet na te gaan welke header van het meldpunt is.")])
+    found: dict[str, list[str]] = {k: [] for k in ("authentication_results", "spf", "dkim", "dmarc", "ondertekend",
+                                                   "opgeslagen")}
+    evidence: list[dict] = []
+    for b in v.berichten:
+        header, text, problem = meldpunt_header(b, meldpunt_domain)
+        msg = parse_message(b.eml)
+        signers = _dkim_domains(msg)
+        evidence.append({"bericht": b.sleutel, "map": b.map, "client_ip": b.client_ip,
+                         "authentication_results": text or b.authentication_results, "dkim_handtekeningen_d": signers})
+        if not any(_within(d, police) for d in signers if d):
+            found["ondertekend"].append(f"{b.sleutel}: geen DKIM-Signature met d={police}"
+                                        + (f" (wel: {', '.join(signers)})" if signers else " (geen handtekening)"))
+        if not in_inbox(b):
+            found["opgeslagen"].append(f"{b.sleutel}: opgeslagen in {b.map!r}")
+        if header is None:
+            found["authentication_results"].append(f"{b.sleutel}: {problem}")
+            for k in ("spf", "dkim", "dmarc"):
+                found[k].append(f"{b.sleutel}: geen uitslag (geen header van het meldpunt)")
+            continue
+        by_method = {}
+        for r in header.results:
+            by_method.setdefault(str(r.method).lower(), []).append(r)
+        spf = by_method.get("spf", [])
+        if not any(r.result == "pass" and _within(_props(r).get("smtp.mailfrom", "").rsplit("@", 1)[-1], police)
+                   for r in spf):
+            found["spf"].append(f"{b.sleutel}: " + (", ".join(f"spf={r.result} {_props(r)}" for r in spf) or "geen spf"))
+        dkim = by_method.get("dkim", [])
+        if not any(r.result == "pass" and _within(_props(r).get("header.d", ""), police) for r in dkim):
+            found["dkim"].append(f"{b.sleutel}: " + (", ".join(
+                f"dkim={r.result}" + (f" d={_props(r)['header.d']}" if "header.d" in _props(r) else "") for r in dkim)
+                or "geen dkim"))
+        dmarc = by_method.get("dmarc", [])
+        if not any(r.result == "pass" and _within(_props(r).get("header.from", ""), police) for r in dmarc):
+            found["dmarc"].append(f"{b.sleutel}: " + (", ".join(
+                f"dmarc={r.result} from={_props(r).get('header.from', '?')}" for r in dmarc) or "geen dmarc"))
+
+    n = len(v.berichten)
+    ok = {
+        "authentication_results": f"Het meldpunt legde de controle vast in Authentication-Results ({n} bericht(en)).",
+        "spf": f"SPF geslaagd voor het afzendadres in {police}.",
+        "dkim": f"DKIM geslaagd met een handtekening van {police}.",
+        "dmarc": f"DMARC geslaagd (in lijn) voor From-domein {police}.",
+        "ondertekend": f"Het bericht draagt een DKIM-handtekening van {police}.",
+        "opgeslagen": "Opgeslagen in de inbox (new/), niet in quarantaine.",
+    }
+    fix = {
+        "authentication_results": f"Het meldpunt moet bij ontvangst een Authentication-Results-header met zijn eigen "
+                                  f"authserv-id ({meldpunt_domain}) toevoegen (RFC 8601).",
+        "spf": f"Verstuur alleen vanaf servers die in het SPF-record van {police} staan, met een afzendadres in "
+               f"{police}.",
+        "dkim": f"Onderteken elke melding met een DKIM-sleutel van {police} en publiceer de sleutel (B03).",
+        "dmarc": f"DMARC slaagt alleen als SPF of DKIM slaagt voor {police} zelf (in lijn met het From-adres).",
+        "ondertekend": f"Het postkantoor moet elke melding met DKIM ondertekenen (d={police}).",
+        "opgeslagen": "Een echte melding hoort niet in quarantaine: los de SPF-, DKIM- of DMARC-fout op; controleer "
+                      "het DMARC-beleid van de politie.",
+    }
+    subs = []
+    for key, problems in found.items():
+        if problems:
+            subs.append(sub(AGREEMENT, key, F, "; ".join(problems) + ". " + fix[key], berichten=evidence,
+                            problemen=problems))
+        else:
+            subs.append(sub(AGREEMENT, key, G, ok[key], berichten=evidence))
+    if refused:
+        subs.append(sub(AGREEMENT, "geweigerd", F,
+                        f"Het meldpunt weigerde ook een poging om authenticatieredenen: {refused[-1]['code']} "
+                        f"{refused[-1]['text']}. {fix['dkim']}", weigeringen=refused))
+    return result(AGREEMENT, v, keten, subs)
