@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -117,6 +118,7 @@ class Postkantoor:
         return {
             ("POST", "/meldingen"): self.submit,
             ("GET", "/meldingen"): lambda p: [asdict(e) for e in self.queue.all()],
+            ("GET", "/telling"): lambda p: dict(Counter(e.status for e in self.queue.all())),
             ("GET", "/meldingen/{kenmerk}"): lambda p: asdict(self.entry(p["kenmerk"])),
             ("GET", "/meldingen/{kenmerk}/wacht"): self.wait,
             ("GET", "/rust"): lambda p: {"rustig": self.queue.wait_idle(min(float(p.get("timeout", 30)), 600)),
