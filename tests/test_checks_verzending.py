@@ -381,6 +381,14 @@ def test_v04_two_attachments_fail() -> None:
     assert verdict_of(r, "bijlage") is F and verdict_of(r, "velden") is G
 
 
+def test_v04_html_alternative_body_is_not_an_attachment() -> None:
+    msg = compose_melding(MELDING.kenmerk, PDF, sender=POLITIE.adres, recipient=MELDPUNT.adres, date=T0).parsed()
+    body = next(p for p in msg.walk() if p.get_content_type() == "text/plain")
+    body.add_alternative(f"<p>Zorgmelding {MELDING.kenmerk}</p>", subtype="html")
+    r = check("V04", dataclasses.replace(healthy(), berichten=(bericht(data=msg.as_bytes()),)))
+    assert r.verdict is G, r.summary()
+
+
 def test_v04_no_pdf_fails() -> None:
     r = check("V04", dataclasses.replace(healthy(), berichten=(bericht(pdf=b"geen pdf"),)))
     assert verdict_of(r, "bijlage") is F
@@ -506,6 +514,11 @@ def test_v07_no_confirmation_after_deadline_fails() -> None:
 def test_v07_no_confirmation_before_deadline_is_niet_testbaar() -> None:
     v = dataclasses.replace(with_pk(healthy(), confirmed_at=None, status="bezorgd", terugkoppelingen=[]), uitgaand=())
     assert check("V07", v, now=at(5 * 60)).verdict is N
+
+
+def test_v07_confirmation_that_overtook_the_bookkeeping_is_in_time() -> None:
+    r = check("V07", with_pk(healthy(), confirmed_at=ts(0.5)))
+    assert verdict_of(r, "tijdig") is G and "0.0 minuten" in r.subtest("v07.tijdig").explanation
 
 
 def test_v07_late_confirmation_fails() -> None:

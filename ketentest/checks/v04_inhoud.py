@@ -33,16 +33,13 @@ _CONTENT_REFUSAL = re.compile(r"\b5\.6\.\d{1,3}\b")
 
 def attachments(msg) -> list[tuple[str, str, bytes]]:
     """(content type, file name, decoded bytes) of every part that is not
-    the message's text body."""
+    body text (inline text parts are the body)."""
     out = []
-    body_seen = False
     for part in msg.walk():
         if part.is_multipart():
             continue
-        disposition = part.get_content_disposition()
-        if disposition != "attachment" and part.get_content_maintype() == "text" and not body_seen:
-            body_seen = True  # the first inline text part is the body
-            continue
+        if part.get_content_disposition() != "attachment" and part.get_content_maintype() == "text":
+            continue  # the body (plain or an html alternative), not an attachment
         out.append((part.get_content_type(), part.get_filename() or "", part.get_payload(decode=True) or b""))
     return out
 

@@ -71,7 +71,7 @@ def check_v07(verzending: Verzending, keten: Keten, *, now: dt.datetime | None =
     subs.append(sub(AGREEMENT, "ontvangen", G,
                     f"De politie ontving een ontvangstbevestiging met kenmerk {v.kenmerk} ({fmt(confirmed)}).",
                     **evidence))
-    took = (confirmed - delivered).total_seconds()
+    took = max((confirmed - delivered).total_seconds(), 0.0)  # a confirmation may overtake the bookkeeping
     if confirmed <= deadline:
         subs.append(sub(AGREEMENT, "tijdig", G, f"Bevestigd {minutes(took)} na de bezorging; binnen {limit} minuten "
                                                 "[aanname bevestiging_minuten].", **evidence, duur_seconden=took))
