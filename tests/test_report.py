@@ -479,3 +479,31 @@ def test_chromium_console_catches_script_errors(chromium, tmp_path):
     page.write_text("<html><body><script>nietGedefinieerd();</script></body></html>")
     console = dump_dom(page).console
     assert any("nietGedefinieerd" in m for m in console), console
+
+
+# --- Allure 3 HTML ------------------------------------------------------------------------
+
+def test_allure_html_is_skipped_with_a_clear_message_without_node(tmp_path, monkeypatch):
+    from ketentest.report.allure_files import generate_allure_html
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither node nor npx
+    made, message = generate_allure_html(ROOT, tmp_path)
+    assert not made
+    assert message.startswith("Allure-rapport overgeslagen: Node.js (node en npx) is niet geïnstalleerd")
+
+
+def test_allure_html_single_dutch_file_from_the_results(synthetic):
+    from ketentest.report.allure_files import generate_allure_html, node_status
+
+    if not node_status()[0]:
+        pytest.skip(f"geen bruikbare Node.js: {node_status()[1]}")
+    run_synthetic(synthetic, {"B04": {"ggd-flevoland": "gefaald"}})
+    (synthetic.path / "allurerc.json").write_text((ROOT / "allurerc.json").read_text())
+    made, message = generate_allure_html(synthetic.path, synthetic.path / "allure")
+    if not made and re.search(r"ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNREFUSED|ENETUNREACH", message):
+        pytest.skip(f"npm-register onbereikbaar: {message}")
+    assert made, message
+    html = (synthetic.path / "reports" / "allure-rapport" / "index.html").read_text()
+    assert '"reportLanguage":"nl"' in html and "Ketentest niet-acute zorgmeldingen" in html
+    assert list((synthetic.path / "reports" / "allure-rapport").glob("*.html")) == [
+        synthetic.path / "reports" / "allure-rapport" / "index.html"]
