@@ -507,3 +507,19 @@ def test_allure_html_single_dutch_file_from_the_results(synthetic):
     assert '"reportLanguage":"nl"' in html and "Ketentest niet-acute zorgmeldingen" in html
     assert list((synthetic.path / "reports" / "allure-rapport").glob("*.html")) == [
         synthetic.path / "reports" / "allure-rapport" / "index.html"]
+
+
+def test_report_under_xdist_matches_a_serial_run(synthetic):
+    pytest.importorskip("xdist")
+    plan = {"B04": {"ggd-flevoland": "gefaald"}, "B02": {"politie-mn": "waarschuwing"}}
+    run_synthetic(synthetic, plan)
+    serial = parse_report((synthetic.path / "reports" / "stuurgroep.html").read_text()).cells
+    (synthetic.path / "plan.json").write_text(json.dumps(plan))
+    result = synthetic.runpytest_subprocess("-p", "ketentest.report.plugin", "-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=8, failed=2)
+    parallel = parse_report((synthetic.path / "reports" / "stuurgroep.html").read_text()).cells
+    assert parallel == serial
+    tests = json.loads((synthetic.path / "reports" / "resultaten.json").read_text())["tests"]
+    sent = next(t for t in tests if t["afspraken"] == ["V04"])
+    assert [e["naam"] for e in sent["bewijs"]][-1] == "SMTP-gesprek"  # evidence written by a worker
+    assert all((synthetic.path / "reports" / e["bestand"]).is_file() for e in sent["bewijs"])
