@@ -35,8 +35,7 @@ from ketentest.verdict import CheckResult, SubtestResult, Uitslag, worst
 
 AGREEMENT = "B03"
 SUBTESTS = ("dkim.domainkey", "dkim.sleutel_aanwezig", "dkim.sleutel_sterkte", "dkim.ondertekening")
-MIN_RSA_BITS = 2048  # below: fails
-GOOD_RSA_BITS = 2049  # from here: passes; exactly 2048 warns (NCSC phase-out)
+MIN_RSA_BITS = 2048  # below: fails; exactly this: warns (NCSC phase-out); above: passes
 
 
 
@@ -180,7 +179,7 @@ def _strength(key: DkimKey) -> tuple[Uitslag, str]:
     if key.bits < MIN_RSA_BITS:
         return Uitslag.GEFAALD, (f"selector {key.selector}: RSA-sleutel van {key.bits} bits is te zwak "
                                  f"(minimaal {MIN_RSA_BITS}); vervang hem door RSA 3072 of Ed25519")
-    if key.bits < GOOD_RSA_BITS:
+    if key.bits == MIN_RSA_BITS:
         return Uitslag.WAARSCHUWING, (f"selector {key.selector}: RSA-sleutel van precies {key.bits} bits; het NCSC "
                                       "noemt die 'uitfaseren'. Plan vervanging door RSA 3072 of Ed25519")
     return Uitslag.GESLAAGD, f"selector {key.selector}: RSA {key.bits} bits"
