@@ -523,3 +523,12 @@ def test_report_under_xdist_matches_a_serial_run(synthetic):
     sent = next(t for t in tests if t["afspraken"] == ["V04"])
     assert [e["naam"] for e in sent["bewijs"]][-1] == "SMTP-gesprek"  # evidence written by a worker
     assert all((synthetic.path / "reports" / e["bestand"]).is_file() for e in sent["bewijs"])
+
+
+def test_an_unwritable_report_folder_is_reported_not_a_crash(synthetic):
+    (synthetic.path / "plan.json").write_text("{}")
+    (synthetic.path / "bezet").write_text("een bestand, geen map")
+    result = synthetic.runpytest_subprocess("-p", "ketentest.report.plugin", "-p", "no:cacheprovider",
+                                            "--rapportmap", "bezet")
+    result.assert_outcomes(passed=9, failed=1)  # only V02 (the broken harness) fails
+    result.stdout.fnmatch_lines(["*ketentest: rapport niet geschreven:*bezet*"])

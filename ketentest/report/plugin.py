@@ -137,17 +137,20 @@ class TestEvidence:
         self.seen: set[int] = set()  # ids of fixture values already turned into evidence
         self._allure_ready = False
         self._allure_queue: list[Evidence] = []
-        if self.dir is not None and self.dir.exists():
-            shutil.rmtree(self.dir)  # a previous run's files for this test
+        if self.dir is not None and self.dir.is_dir():
+            shutil.rmtree(self.dir, ignore_errors=True)  # a previous run's files for this test
 
     def add(self, evidence: Evidence) -> None:
         ref = EvidenceRef(evidence.name, evidence.kind.value, "", len(evidence.content), evidence.verdict,
                           evidence.note, self.step)
         if self.dir is not None and self.reports_dir is not None:
-            self.dir.mkdir(parents=True, exist_ok=True)
             path = self.dir / f"{len(self.refs) + 1:02d}-{_slug(evidence.name, 50)}.{evidence.kind.extension}"
-            path.write_bytes(evidence.content)
-            ref = replace(ref, bestand=path.relative_to(self.reports_dir).as_posix())
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(evidence.content)
+                ref = replace(ref, bestand=path.relative_to(self.reports_dir).as_posix())
+            except OSError:
+                pass  # never fail a test over its evidence; writing the report will say what is wrong
         self.refs.append(ref)
         if evidence.is_warning:
             self.warnings.append(evidence.note or evidence.name)
@@ -200,6 +203,7 @@ class ReportSession:
     records: dict[str, dict] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
     advice: str = ""
+    error: str = ""
 
     def naam(self, deelnemer: str) -> str:
         if self.keten is not None:
@@ -232,9 +236,15 @@ class ReportSession:
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if not self.is_worker and self.records:
-            _write_all(self, exitstatus)
+            try:
+                _write_all(self, exitstatus)
+            except OSError as e:  # a report that cannot be written must not hide the test outcome
+                self.error = f"rapport niet geschreven: {e}"
 
     def pytest_terminal_summary(self, terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+        if self.error:
+            terminalreporter.write_sep("-", "stuurgroeprapport", red=True)
+            terminalreporter.write_line(f"ketentest: {self.error}")
         if not self.written:
             return
         terminalreporter.write_sep("-", "stuurgroeprapport")
