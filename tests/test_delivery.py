@@ -239,6 +239,18 @@ def test_tlsa_mismatch_on_one_mx_falls_through_to_the_other(send, signed, intern
     assert m1.handler.received_nothing and len(m2.handler.arrivals) == 1
 
 
+def test_mismatch_on_one_mx_and_other_mx_down_is_temporary_but_names_the_failure(send, signed, internet, pki, mx1):
+    """A secure route may come back via mx2, so the queue retries (V09); the
+    failed safeguard is still in the attempt, for the queue and the report."""
+    _only_usage(internet, "3", mx1)
+    with running_mx(pki, mx1.name, mx1.ip, variant="new_key") as m1:  # nothing on mx2
+        attempt = send(signed)
+    assert attempt.outcome is Outcome.TEMPORARY, attempt.describe()
+    assert attempt.failed == (Safeguard.DANE,)
+    assert [h.outcome for h in attempt.hosts] == [Outcome.NO_SECURE_ROUTE, Outcome.TEMPORARY]
+    assert m1.handler.received_nothing
+
+
 def test_no_starttls_is_no_secure_route(send, signed, pki, mx1, mx2):
     with running_mx(pki, mx1.name, mx1.ip, starttls=False) as m1, \
             running_mx(pki, mx2.name, mx2.ip, starttls=False) as m2:
