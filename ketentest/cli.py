@@ -98,6 +98,25 @@ def cmd_dns(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_check(args: argparse.Namespace, extra: list[str]) -> int:
+    """Check mail domains on B01-B06, in parallel: a Dutch table or JSON on
+    stdout, progress on stderr. Exit 0 only if every domain is in order."""
+    import json
+
+    from ketentest.checks import CHECKS
+    from ketentest.checks.runner import check_keten, render_table, stderr_progress
+    from ketentest.config import load_keten
+
+    agreements = [a.strip().upper() for a in args.afspraken.split(",") if a.strip()] if args.afspraken else None
+    unknown = sorted(set(agreements or ()) - set(CHECKS))
+    if unknown:
+        raise KetentestError(f"onbekende afspraak {', '.join(unknown)}", f"kies uit {', '.join(CHECKS)}")
+    run = check_keten(load_keten(args.keten), args.domeinen, agreements, live=args.live,
+                      progress=None if args.stil else stderr_progress(sys.stderr))
+    print(json.dumps(run.to_dict(), ensure_ascii=False, indent=2) if args.json else render_table(run, args.details))
+    return 0 if run.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ketentest",
@@ -118,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-v", "--verbose", action="store_true", help="toon elk scenario")
     add("keten", cmd_keten, "controleer een ketenbestand en toon wat het beschrijft")
     add("dns", cmd_dns, "start de gesimuleerde DNS en Unbound van een keten, tot Ctrl-C")
+    check = add("check", cmd_check, "toets maildomeinen op B01-B06 (standaard: elke deelnemer van de keten)")
+    check.add_argument("domeinen", nargs="*", metavar="domein", help="maildomein(en); standaard alle deelnemers")
+    check.add_argument("--afspraken", help="kommagescheiden, bijv. B05,B06 (standaard: alle)")
+    check.add_argument("--json", action="store_true", help="JSON op stdout in plaats van een tabel")
+    check.add_argument("--details", action="store_true", help="toon de toelichting van elke subtest")
+    check.add_argument("--stil", action="store_true", help="geen voortgang op stderr")
+    check.add_argument("--live", action="store_true",
+                       help="echte DNS via een lokale Unbound met het echte root-sleutelanker (internet nodig)")
     return parser
 
 

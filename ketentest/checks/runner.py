@@ -66,8 +66,9 @@ class CheckRun:
     resolver: str
     agreements: tuple[str, ...]
     reports: tuple[DomainReport, ...]
-    seconds: float
+    seconds: float  # the checks themselves
     note: str = ""  # Dutch: a problem with the run itself (e.g. the live resolver reaches nothing)
+    startup_seconds: float = 0.0  # starting resolver and simulators (incl. waiting for another keten run)
 
     @property
     def verdict(self) -> Uitslag:
@@ -83,7 +84,8 @@ class CheckRun:
     def to_dict(self) -> dict[str, Any]:
         return {"modus": self.mode, "keten": self.keten, "resolver": self.resolver,
                 "afspraken": list(self.agreements), "uitslag": self.verdict.value,
-                "seconden": round(self.seconds, 2), "opmerking": self.note or None,
+                "seconden": round(self.seconds, 2),
+                "opstarten_seconden": round(self.startup_seconds, 2), "opmerking": self.note or None,
                 "domeinen": [r.to_dict() for r in self.reports]}
 
 
@@ -275,13 +277,17 @@ def check_keten(keten: Keten, domains: Sequence[str] | None = None, agreements: 
         with live_unbound(live_ip) as unbound:
             resolver = Resolver(unbound.ip, unbound.port)
             note = live_preflight(resolver)
+            ready = time.monotonic()
             reports = check_targets(targets, resolver, ids, progress=progress)
+            done = time.monotonic()
         mode, where = "live", f"{live_ip} (Unbound, echt root-sleutelanker)"
     else:
         with simulated_keten(keten, internet=internet) as sim:
+            ready = time.monotonic()
             reports = check_targets(targets, sim.resolver, ids, context=sim.context, progress=progress)
+            done = time.monotonic()
         mode, where = "gesimuleerd", f"{keten.dns.resolver_ip} (Unbound van de gesimuleerde keten)"
-    return CheckRun(mode, keten.naam, where, ids, reports, time.monotonic() - started, note)
+    return CheckRun(mode, keten.naam, where, ids, reports, done - ready, note, ready - started)
 
 
 def live_preflight(resolver: Resolver) -> str:
@@ -318,7 +324,7 @@ def render_table(run: CheckRun, details: bool = False) -> str:
     dom_w = max([len("domein"), *(len(r.domain) for r in run.reports)])
     col_w = max(len("niet testbaar"), *(len(i) for i in ids))
     lines = [f"Ketentest check — keten {run.keten}, {run.mode}, resolver {run.resolver}, "
-             f"{len(run.reports)} domein(en) in {run.seconds:.1f} s", ""]
+             f"{len(run.reports)} domein(en) in {run.seconds:.1f} s (opstarten {run.startup_seconds:.1f} s)", ""]
     lines.append(f"{'domein':<{dom_w}}  " + "  ".join(f"{i:<{col_w}}" for i in ids) + "  deelnemer")
     lines.append("-" * (dom_w + (col_w + 2) * len(ids) + 11))
     for rep in run.reports:
