@@ -241,3 +241,48 @@ def test_findings_group_per_agreement_and_harness_errors_per_message():
     ]
     assert [(i.who, i.anchor) for i in f[0].items] == [("Politie", "bewijs-B04-pol"), ("Meldpunt Een", "bewijs-B04-mp1")]
     assert f[0].items[1].text == "p=none bij meldpunt\nassert-vrij\nregel 3\n…"
+
+
+def test_verzending_adapter_gives_journey_tls_eml_and_the_pdf():
+    from email.message import EmailMessage
+    from types import SimpleNamespace
+
+    import ketentest.report.adapters  # noqa: F401
+    from ketentest.verzending import OntvangenBericht, Verzending
+
+    msg = EmailMessage()
+    msg["Subject"] = "Melding MN-1"
+    msg.set_content("Zie bijlage.")
+    msg.add_attachment(b"%PDF-1.7\n%%EOF\n", maintype="application", subtype="pdf", filename="melding.pdf")
+    bericht = OntvangenBericht("k1", "new", "127.60.1.10", "TLSv1.3", "TLS_AES_256_GCM_SHA384",
+                               "mx1.ggdflevoland.test; dkim=pass; spf=pass; dmarc=pass", bytes(msg))
+    v = Verzending(SimpleNamespace(kenmerk="MN-1"), meldpunt_id="ggd-flevoland",
+                   postkantoor={"status": "bezorgd", "attempts": [{"outcome": "bezorgd", "trace": {"tls": "1.3"}}]},
+                   berichten=(bericht,))
+    found = evidence.evidence_for(v)
+    assert [(e.name, e.kind) for e in found] == [
+        ("Verloop van melding MN-1", Kind.TEXT),
+        ("Ontvangst van MN-1 bij het meldpunt (postvak): TLS en afzendercontrole", Kind.TLS_JSON),
+        ("Ontvangen bericht MN-1 (postvak)", Kind.EML),
+        ("Meldformulier MN-1", Kind.PDF),
+    ]
+    assert found[3].content == b"%PDF-1.7\n%%EOF\n"
+    assert json.loads(found[0].content)["postkantoor"]["attempts"][0]["trace"] == {"tls": "1.3"}
+    assert "dmarc=pass" in json.loads(found[1].content)["authentication_results"]
+
+
+def test_a_broken_adapter_becomes_evidence_not_a_failure(tmp_path):
+    from ketentest.report.plugin import TestEvidence
+
+    class Kapot:
+        pass
+
+    def boom(value):
+        raise RuntimeError("stuk")
+        yield  # pragma: no cover
+
+    evidence.adapter(Kapot)(boom)
+    c = TestEvidence("t.py::test_x", tmp_path)
+    c.from_values([Kapot()])
+    assert [(r.naam, r.soort) for r in c.refs] == [("Bewijs van Kapot niet te maken", "text")]
+    assert (tmp_path / c.refs[0].bestand).read_text() == "RuntimeError: stuk"

@@ -7,6 +7,9 @@ imports this module, so these are always active.
 
 from __future__ import annotations
 
+import email
+import email.policy
+import json
 from collections.abc import Iterator
 
 from ketentest.dns import DnsAnswer
@@ -47,3 +50,35 @@ def dns_answers(answers: tuple[DnsAnswer, ...]) -> Iterator[Evidence]:
     else:
         name = f"DNS-antwoorden ({len(answers)} opvragingen)"
     yield Evidence.of(name, jsonable([_answer(a) for a in answers]), Kind.DNS_JSON)
+
+
+def _pdf_parts(eml: bytes) -> list[bytes]:
+    msg = email.message_from_bytes(eml, policy=email.policy.default)
+    return [part.get_content() for part in msg.walk() if part.get_content_type() == "application/pdf"]
+
+
+def verzending(v) -> Iterator[Evidence]:
+    """One melding's journey: the postkantoor's queue entry and delivery
+    attempts, and per message the meldpunt stored: TLS and authentication, the
+    e-mail itself and the PDF inside it."""
+    k = v.kenmerk
+    journey = {"kenmerk": k, "geweigerd": v.geweigerd, "meldpunt": v.meldpunt_id, "postkantoor": v.postkantoor,
+               "ontvangst": v.ontvangst, "uitgaand": list(v.uitgaand), "aannames": v.aannames}
+    yield Evidence.of(f"Verloop van melding {k}", json.dumps(jsonable(journey), indent=2, ensure_ascii=False),
+                      Kind.TEXT, note=f"geweigerd: {v.geweigerd}" if v.geweigerd else "")
+    for b in v.berichten:
+        where = "quarantaine" if b.map == "quarantine" else "postvak"
+        yield Evidence.of(f"Ontvangst van {k} bij het meldpunt ({where}): TLS en afzendercontrole", {
+            "client_ip": b.client_ip, "tls_versie": b.tls_versie, "tls_cipher": b.tls_cipher,
+            "authentication_results": b.authentication_results}, Kind.TLS_JSON)
+        yield Evidence.of(f"Ontvangen bericht {k} ({where})", b.eml, Kind.EML)
+        for i, pdf in enumerate(_pdf_parts(b.eml), 1):
+            yield Evidence.of(f"Meldformulier {k}" + (f" ({i})" if i > 1 else ""), pdf, Kind.PDF)
+
+
+try:  # the chain's journey type; registered only when that module is there
+    from ketentest.verzending import Verzending
+except ImportError:  # pragma: no cover
+    pass
+else:
+    adapter(Verzending)(verzending)
