@@ -252,6 +252,16 @@ def test_a_rate_limiting_server_is_untestable_with_its_reply(keten_sim) -> None:
     assert "421" in text and "rate limiting" in text
 
 
+def test_a_slow_server_is_cut_off_at_the_scan_deadline(keten_sim) -> None:
+    keten_sim.servers["ggd-flevoland"].switches.set(reply_delay=0.3)  # ~1 s per connection
+    started = time.monotonic()
+    result = check_starttls("ggdflevoland.test", keten_sim.resolver, scan_deadline=2, **keten_sim.context)
+    took = time.monotonic() - started
+    assert result.verdict is N and not bad(result), result.summary()
+    assert "duurde langer dan 2 s" in result.subtest("starttls.tls_versies").explanation
+    assert took < 10, took  # probe (~1 s) + deadline, not the ~600 connections of a full scan
+
+
 def test_fifty_mx_records_are_bounded_and_reported(keten_sim) -> None:
     zones = keten_sim.internet.zones
     zones.replace("veel.ggdru.test", "MX", [f"{i} mx{i}.veel.ggdru.test." for i in range(50)])

@@ -34,8 +34,9 @@ from ketentest.checks import ncsc
 from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, normalize_domain, parse_mx, untestable_result,
                                    usable, why_unusable)
 from ketentest.checks.ncsc import Rating
-from ketentest.checks.tls_scan import (DEFAULT_TIMEOUT, EHLO_NAME, SMTP_PORT, AcceptedSuite, SmtpProbe, Target,
-                                       TlsScan, in_parallel, probe_preference, probe_smtp, scan_tls)
+from ketentest.checks.tls_scan import (DEFAULT_TIMEOUT, EHLO_NAME, SCAN_DEADLINE, SMTP_PORT, AcceptedSuite,
+                                       SmtpProbe, Target, TlsScan, in_parallel, probe_preference, probe_smtp,
+                                       scan_tls)
 from ketentest.dns import DnsAnswer, Lookup
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag, worst
 
@@ -72,7 +73,7 @@ ServerVerdict = tuple[Uitslag, str, dict[str, Any]]
 
 def check_starttls(domain: str, lookup: Lookup, *, max_mx: int = MAX_MX, smtp_port: int = SMTP_PORT,
                    timeout: float = DEFAULT_TIMEOUT, ehlo: str = EHLO_NAME, ca_file: str | None = None,
-                   **context: object) -> CheckResult:
+                   scan_deadline: float = SCAN_DEADLINE, **context: object) -> CheckResult:
     """Look up the MX addresses, probe and scan each, then judge."""
     domain, problem = normalize_domain(domain)
     if problem:
@@ -83,7 +84,7 @@ def check_starttls(domain: str, lookup: Lookup, *, max_mx: int = MAX_MX, smtp_po
     targets = targets_of(addresses, smtp_port)
     probes = in_parallel(lambda t: probe_smtp(t, timeout=timeout, ehlo=ehlo), targets)
     scannable = [p.target for p in probes if p.testable and p.starttls]
-    scans = scan_tls(scannable, timeout=timeout, ehlo=ehlo, ca_file=ca_file)
+    scans = scan_tls(scannable, timeout=timeout, ehlo=ehlo, ca_file=ca_file, deadline=scan_deadline)
     needs_order = [t for t in scannable if t in scans and order_matters(scans[t])]
     preferences = in_parallel(lambda t: probe_preference(t, worst_first(scans[t]), timeout=timeout, ehlo=ehlo),
                               needs_order)
@@ -222,8 +223,9 @@ def fold(subtest_id: str, scans: Sequence[TlsScan], judge: Callable[[TlsScan], S
 
 
 def _untested(scan: TlsScan, *aspects: str) -> str:
+    """Dutch: why these aspects were not measured ("" = they were)."""
     found = [scan.errors[a] for a in aspects if a in scan.errors]
-    return "; ".join(found)
+    return "; ".join(found) or scan.errors.get("verbinding", "")
 
 
 def _names(items: Sequence[str], limit: int = 6) -> str:
@@ -237,8 +239,8 @@ def judge_versions(scan: TlsScan) -> ServerVerdict:
     if old:
         return F, f"accepteert {', '.join(old)} (NCSC: {', '.join(ncsc.version_rating(v).value for v in old)})", ev
     missing = _untested(scan, *(f"versie {v}" for v in ncsc.TLS_VERSIONS))
-    if missing or "verbinding" in scan.errors:
-        return N, missing or scan.errors["verbinding"], ev
+    if missing:
+        return N, missing, ev
     if not accepted:
         return F, "geen enkele TLS-versie werkt na STARTTLS", ev
     return P, f"accepteert {', '.join(accepted)}", ev
@@ -253,7 +255,7 @@ def judge_ciphers(scan: TlsScan) -> ServerVerdict:
         if verdict is not P:
             bad = [f"{s.name} ({s.version}; {why})" for s, r, why in rated if r is worst_r]
             return verdict, f"accepteert {len(bad)} suite(s) met NCSC-oordeel '{worst_r.value}': {_names(bad)}", ev
-    missing = _untested(scan, *(f"versie {v}" for v in ncsc.TLS_VERSIONS)) or scan.errors.get("verbinding", "")
+    missing = _untested(scan, *(f"versie {v}" for v in ncsc.TLS_VERSIONS))
     if missing:
         return N, missing, ev
     if not rated:

@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import smtplib
 import socket
+import queue
 import ssl
+import threading
+import time
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +48,8 @@ EHLO_NAME = "ketentest.invalid"
 #: Parallel connections per server during the sslyze scan (the scan waits on
 #: round trips far more than on the CPU; 20 keeps a small server happy).
 CONNECTIONS_PER_SERVER = 20
+#: Most seconds the TLS scan of one domain's servers (run in parallel) may take.
+SCAN_DEADLINE = 120.0
 
 # Measuring TLS 1.0/1.1 servers is the point here; Python's deprecation notice is not.
 warnings.filterwarnings("ignore", message=r"ssl\.TLSVersion\.TLSv1(_1)? is deprecated", category=DeprecationWarning,
@@ -387,9 +392,10 @@ def from_sslyze(target: Target, result) -> TlsScan:
 
 
 def scan_tls(targets: Iterable[Target], *, timeout: float = DEFAULT_TIMEOUT, ehlo: str = EHLO_NAME,
-             ca_file: str | Path | None = None,
-             connections: int = CONNECTIONS_PER_SERVER) -> dict[Target, TlsScan]:
-    """Scan every target with sslyze over SMTP STARTTLS, all in parallel."""
+             ca_file: str | Path | None = None, connections: int = CONNECTIONS_PER_SERVER,
+             deadline: float = SCAN_DEADLINE) -> dict[Target, TlsScan]:
+    """Scan every target with sslyze over SMTP STARTTLS, all in parallel;
+    a target without a result after ``deadline`` seconds gets an error."""
     from sslyze import (CertificateInfoExtraArgument, ProtocolWithOpportunisticTlsEnum, ScanCommand,
                         ScanCommandsExtraArguments, Scanner, ServerNetworkConfiguration, ServerNetworkLocation,
                         ServerScanRequest)
@@ -415,7 +421,40 @@ def scan_tls(targets: Iterable[Target], *, timeout: float = DEFAULT_TIMEOUT, ehl
     scanner = Scanner(per_server_concurrent_connections_limit=connections,
                       concurrent_server_scans_limit=max(1, len(targets)))
     scanner.queue_scans([r for _, r in requests.values()])
-    return {requests[r.uuid][0]: from_sslyze(requests[r.uuid][0], r) for r in scanner.get_results()}
+    # Collect in a daemon thread (sslyze's own threads are daemons too), so a
+    # server that answers slowly cannot hold the check past the deadline.
+    done: queue.Queue = queue.Queue()
+
+    def collect() -> None:
+        try:
+            for r in scanner.get_results():
+                done.put(r)
+        except Exception as e:  # reported per target below
+            done.put(e)
+        done.put(None)
+
+    threading.Thread(target=collect, name="ketentest-sslyze", daemon=True).start()
+    out: dict[Target, TlsScan] = {}
+    failure = ""
+    end = time.monotonic() + deadline
+    while len(out) < len(targets):
+        try:
+            item = done.get(timeout=max(0.0, end - time.monotonic()))
+        except queue.Empty:
+            break
+        if item is None:
+            break
+        if isinstance(item, Exception):
+            failure = f"sslyze liep vast ({item.__class__.__name__}: {item})"
+            continue
+        t = requests[item.uuid][0]
+        out[t] = from_sslyze(t, item)
+    for t in targets:
+        if t not in out:
+            why = failure or (f"de TLS-scan van {t.label} duurde langer dan {deadline:g} s en is afgebroken (de "
+                              "server antwoordt te traag of beperkt het aantal verbindingen); test later opnieuw")
+            out[t] = TlsScan(t, errors={"verbinding": why})
+    return out
 
 
 def in_parallel(func, items: Sequence, workers: int = 16) -> list:
