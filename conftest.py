@@ -22,6 +22,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--keten", default=None,
                     help="ketenbestand (YAML) of naam van een ingebouwde keten (standaard: midden-nederland)")
     group.addoption("--seed", type=int, default=20261128, help="zaad voor synthetische gegevens (standaard: 20261128)")
+    group.addoption("--defect", default=None,
+                    help="draai op de keten met dit defect uit de defectencatalogus (ketentest/data/defecten.yaml)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -40,9 +42,24 @@ def pytest_exception_interact(node, call, report) -> None:
         report.longrepr = f"{type(call.excinfo.value).__name__}: {call.excinfo.value}"
 
 
+def load_test_keten(config: pytest.Config, workdir: Path | None = None) -> Keten:
+    """The keten a run uses: --keten (default midden-nederland) with --defect's edits."""
+    from ketentest.defecten import keten_with_defect
+
+    return keten_with_defect(config.getoption("--keten"), config.getoption("--defect"), workdir)
+
+
 @pytest.fixture(scope="session")
-def keten(request: pytest.FixtureRequest) -> Keten:
-    return load_keten(request.config.getoption("--keten"))
+def defect(request: pytest.FixtureRequest):
+    from ketentest import defecten
+
+    defect_id = request.config.getoption("--defect")
+    return defecten.get(defect_id) if defect_id else None
+
+
+@pytest.fixture(scope="session")
+def keten(request: pytest.FixtureRequest, tmp_path_factory) -> Keten:
+    return load_test_keten(request.config, tmp_path_factory.mktemp("keten"))
 
 
 @pytest.fixture(scope="session")
@@ -100,18 +117,27 @@ def internet_lab(pki):
 
 
 @pytest.fixture
-def internet(internet_lab, keten):
-    """The keten's simulated internet, as the keten describes it; changes a
-    test injects are undone afterwards."""
+def internet(internet_lab, keten, defect):
+    """The keten's simulated internet, as the keten (and --defect) describes it;
+    changes a test injects are undone afterwards."""
+    from simulators.defect import apply_dns
+
     net = internet_lab.start(keten)
+    if defect is not None:
+        apply_dns(defect, net)
     yield net
     net.reset()
 
 
 @pytest.fixture
-def keten_sim(internet_lab, keten):
-    """The whole simulated keten (internet, postkantoor, meldpunten); switches
-    and DNS changes a test makes are undone afterwards."""
+def keten_sim(internet_lab, keten, defect):
+    """The whole simulated keten (internet, postkantoor, meldpunten), with
+    --defect's DNS changes and switches; what a test changes is undone afterwards."""
+    from simulators.defect import apply_dns, apply_switches
+
     sim = internet_lab.start_sim(keten)
+    if defect is not None:
+        apply_dns(defect, sim.internet)
+        apply_switches(defect, sim)
     yield sim
     sim.reset()

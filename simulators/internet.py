@@ -120,7 +120,14 @@ def pki_sources(pki: Pki) -> tuple[TlsaSource, DkimSource]:
     return tlsa, dkim
 
 
-LOCK_FILE = Path(tempfile.gettempdir()) / "ketentest-keten.lock"
+def _lock_file() -> Path:
+    """One lock per network namespace: runs in separate namespaces (unshare -n)
+    have their own loopback and need not wait for each other."""
+    try:
+        ns = os.readlink("/proc/self/ns/net").replace(":", "-").strip("[]").replace("[", "")
+    except OSError:
+        ns = "net"
+    return Path(tempfile.gettempdir()) / f"ketentest-keten-{ns}.lock"
 
 
 @contextmanager
@@ -130,7 +137,7 @@ def machine_lock():
     A second run waits for the first (flock: released even if the holder is
     killed) instead of failing on an address in use.
     """
-    with open(LOCK_FILE, "a+") as f:
+    with open(_lock_file(), "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -38,9 +38,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     per_meldpunt = metafunc.definition.get_closest_marker("per_meldpunt") is not None
     if not (per_deelnemer or per_meldpunt):
         return
-    from ketentest.config import load_keten
+    from ketentest.defecten import keten_with_defect
 
-    keten = load_keten(metafunc.config.getoption("--keten"))
+    keten = keten_with_defect(metafunc.config.getoption("--keten"), metafunc.config.getoption("--defect"))
     if "deelnemer_id" not in metafunc.fixturenames:
         metafunc.fixturenames.append("deelnemer_id")
     ids = [d.id for d in (keten.deelnemers if per_deelnemer else keten.meldpunten)]

@@ -41,3 +41,23 @@ def test_dns_scenario_fails_only_for_the_unsigned_deelnemer(pytester, internet_l
 def test_dns_scenario_passes_on_the_default_keten(pytester, internet_lab):
     result = run_features(pytester, internet_lab, "-m", "B01 and dns")
     result.assert_outcomes(passed=4)
+
+
+def test_s_scenarios_fail_when_the_postkantoor_falls_back_to_an_unsafe_route(pytester, internet_lab):
+    """S03-S05 require 'not sent'; a postkantoor that delivers anyway without
+    DANE makes exactly those scenarios fail, naming the melding."""
+    result = run_features(pytester, internet_lab, "-m", "S04", "--defect", "postkantoor-valt-onveilig-terug")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["*melding MN-*: status bezorgd*"])
+
+
+def test_s01_and_s08_fail_when_the_postkantoor_does_not_retry(pytester, internet_lab):
+    result = run_features(pytester, internet_lab, "-m", "S01 or S08", "--defect", "postkantoor-herhaalt-niet")
+    result.assert_outcomes(failed=6)
+    result.stdout.fnmatch_lines(["*pogingen *permanent*, verwacht * met één bezorging*"])
+
+
+def test_s07_fails_only_for_the_meldpunt_that_accepts_hostile_pdfs(pytester, internet_lab):
+    result = run_features(pytester, internet_lab, "-m", "S07", "--defect", "meldpunt-controleert-pdf-niet")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*vijandige PDF in melding MN-*: bezorgd*", "*FAILED*actieve_inhoud*ggd-regio-utrecht*"])

@@ -38,6 +38,7 @@ class Switches:
     terugkoppeling_na_werkdagen: int = 1
     terugkoppeling_status: str = TerugkoppelingStatus.IN_BEHANDELING.value
     dubbel_verwerken: bool = False  # defect: a resent kenmerk is registered again
+    pdf_controleren: bool = True  # False: defect, hostile PDFs are accepted (S07 must catch it)
 
 
 def pdf_attachments(data: bytes) -> list[bytes]:
@@ -67,6 +68,8 @@ class Meldpunt:
     # -- inbound ----------------------------------------------------------
     def content_check(self, data: bytes, auth: AuthResult) -> str | None:
         """S07: exactly one PDF, and a safe one; refused with the reason."""
+        if not self.switches.pdf_controleren:
+            return None
         pdfs = pdf_attachments(data)
         if len(pdfs) != 1:
             return f"550 5.6.0 Geweigerd: verwacht precies een PDF-bijlage (het meldformulier), gevonden: {len(pdfs)}"

@@ -12,15 +12,16 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ketentest.delivery import deliver
+from ketentest.delivery import Outcome, deliver
 from ketentest.errors import DataError
 from ketentest.mail import dkim
 from ketentest.mail.compose import KIND_HEADER, STATUS_HEADER, MessageKind, compose_melding, read_kenmerk
 from ketentest.meldformulier import render
 from ketentest.melding import Melding
 from ketentest.routering import route_melding
-from simulators.control import ApiError
+from simulators.control import ApiError, jsonable
 from simulators.party import Party
+from simulators.politie.onveilig import deliver_carelessly
 from simulators.politie.queue import DeliveryQueue, Entry, Status
 
 
@@ -29,6 +30,8 @@ class Switches:
     """How the postkantoor misbehaves on purpose (for defect tests)."""
 
     dkim_ondertekenen: bool = True  # False: send unsigned (B03/V03 must catch it)
+    alleen_veilige_route: bool = True  # False: deliver anyway without DANE when no secure route (V02 must catch it)
+    herhalen: bool = True  # False: give up on the first temporary failure (V09/S01 must catch it)
 
 
 class Postkantoor:
@@ -48,9 +51,16 @@ class Postkantoor:
     def _deliver(self, message: bytes, entry: Entry):
         attempt = deliver(message, self.deelnemer.adres, entry.rcpt, resolver=self.party.resolver,
                           source_ip=self.sender.ip, helo=self.sender.name, clock=self.party.clock)
-        from simulators.control import jsonable
-
-        return attempt.outcome, attempt.reason, {"beschrijving": attempt.describe(), **jsonable(attempt)}
+        trace = {"beschrijving": attempt.describe(), **jsonable(attempt)}
+        outcome, reason = attempt.outcome, attempt.reason
+        if outcome is Outcome.NO_SECURE_ROUTE and not self.switches.alleen_veilige_route:
+            outcome, reason = deliver_carelessly(message, self.deelnemer.adres, entry.rcpt,
+                                                 resolver_ip=self.keten.dns.resolver_ip, source_ip=self.sender.ip,
+                                                 helo=self.sender.name)
+            trace["onveilig"] = reason
+        if outcome is Outcome.TEMPORARY and not self.switches.herhalen:
+            outcome = Outcome.PERMANENT
+        return outcome, reason, trace
 
     def submit(self, params: dict) -> dict:
         raw = params.get("melding")

@@ -1,0 +1,159 @@
+"""The defect catalogue: realistic ways the keten breaks, each a small overlay
+on a healthy keten, with the agreements that must then fail.
+
+An entry (ketentest/data/defecten.yaml) says what is broken (``wat``), how it
+is injected, and what is expected:
+
+- ``keten``: edits of the keten file, ``pad: waarde``; a path walks mapping
+  keys with dots, and picks a meldpunt by id: ``meldpunten.ggd-flevoland.maildomein.dnssec``;
+- ``dns``: changes to the running zones (``verloop: <zone>``, ``breek_ds: <zone>``,
+  ``vervang: {naam, type, data: [...]}``, ``verwijder: {naam, type}``);
+- ``schakelaars``: switches per party (``politie`` or a meldpunt id; a
+  meldpunt's mail-server switches under ``mail``);
+- ``verwacht``: agreements that must fail, ``B01`` (for any deelnemer) or
+  ``B01@ggd-flevoland`` (for that deelnemer only); ``waarschuwing`` likewise
+  for agreements that must warn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from ketentest.afspraken import AFSPRAKEN
+from ketentest.config import parse_keten
+from ketentest.errors import KetenConfigError
+from ketentest.model import Keten
+
+
+@dataclass(frozen=True)
+class Verwachting:
+    afspraak: str
+    deelnemer: str | None = None  # None: any deelnemer
+
+    @classmethod
+    def parse(cls, text: str) -> "Verwachting":
+        afspraak, _, deelnemer = str(text).partition("@")
+        return cls(afspraak.strip(), deelnemer.strip() or None)
+
+    def __str__(self) -> str:
+        return self.afspraak + (f"@{self.deelnemer}" if self.deelnemer else "")
+
+    def covers(self, afspraak: str, deelnemer: str | None) -> bool:
+        return afspraak == self.afspraak and (self.deelnemer is None or self.deelnemer == deelnemer)
+
+
+@dataclass(frozen=True)
+class Defect:
+    id: str
+    titel: str
+    wat: str
+    keten: dict[str, Any] = field(default_factory=dict)
+    dns: tuple[dict[str, Any], ...] = ()
+    schakelaars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    verwacht: tuple[Verwachting, ...] = ()
+    waarschuwing: tuple[Verwachting, ...] = ()
+
+    @property
+    def runtime(self) -> bool:
+        return bool(self.dns or self.schakelaars)
+
+    def keten_yaml(self, keten_yaml: str) -> str:
+        """The keten file text with this defect's edits."""
+        data = yaml.safe_load(keten_yaml)
+        for path, value in self.keten.items():
+            set_path(data, path, value, self.id)
+        data["keten"] = f"{data.get('keten', 'keten')}+{self.id}"
+        return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+    def apply_to_keten(self, keten_yaml: str, source: str) -> Keten:
+        """The keten file with this defect's edits, parsed."""
+        return parse_keten(self.keten_yaml(keten_yaml), f"{source} + defect {self.id}")
+
+
+def set_path(data: Any, path: str, value: Any, defect_id: str) -> None:
+    node = data
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            matches = [item for item in node if isinstance(item, dict) and item.get("id") == part]
+            if not matches:
+                raise KetenConfigError(f"defect {defect_id}", path, f"geen element met id {part!r}")
+            if last:
+                raise KetenConfigError(f"defect {defect_id}", path, "een pad eindigt niet bij een lijstelement")
+            node = matches[0]
+            continue
+        if not isinstance(node, dict):
+            raise KetenConfigError(f"defect {defect_id}", path, f"{'.'.join(parts[:i])} is geen mapping")
+        if last:
+            if value is None and part in node:
+                del node[part]
+            else:
+                node[part] = value
+        else:
+            node = node.setdefault(part, {})
+
+
+@cache
+def catalogue() -> dict[str, Defect]:
+    text = resources.files("ketentest.data").joinpath("defecten.yaml").read_text(encoding="utf-8")
+    entries = yaml.safe_load(text) or []
+    out: dict[str, Defect] = {}
+    for i, e in enumerate(entries):
+        key = f"[{i}] {e.get('id', '?')}"
+        missing = {"id", "titel", "wat", "verwacht"} - set(e)
+        if missing:
+            raise KetenConfigError("defecten.yaml", key, f"ontbreekt: {', '.join(sorted(missing))}")
+        d = Defect(
+            id=e["id"], titel=e["titel"], wat=e["wat"], keten=e.get("keten") or {},
+            dns=tuple(e.get("dns") or ()), schakelaars=e.get("schakelaars") or {},
+            verwacht=tuple(Verwachting.parse(v) for v in e["verwacht"]),
+            waarschuwing=tuple(Verwachting.parse(v) for v in e.get("waarschuwing") or ()),
+        )
+        for v in (*d.verwacht, *d.waarschuwing):
+            if v.afspraak not in AFSPRAKEN:
+                raise KetenConfigError("defecten.yaml", key, f"onbekende afspraak {v.afspraak!r}")
+        if d.id in out:
+            raise KetenConfigError("defecten.yaml", key, "dubbel id")
+        out[d.id] = d
+    return out
+
+
+def get(defect_id: str) -> Defect:
+    try:
+        return catalogue()[defect_id]
+    except KeyError:
+        raise KetenConfigError("--defect", defect_id, "onbekend defect",
+                               f"bekende defecten: {', '.join(catalogue())}") from None
+
+
+def keten_with_defect(keten_source: str | None, defect_id: str | None, workdir=None) -> Keten:
+    """The keten a run uses: the given keten (default midden-nederland) with a
+    defect's keten edits, written to a file so the parties' processes load
+    the same keten. The same defect gives the same file name and content."""
+    import tempfile
+    from pathlib import Path
+
+    from ketentest.config import load_keten
+
+    keten = load_keten(keten_source)
+    if not defect_id:
+        return keten
+    defect = get(defect_id)
+    if not defect.keten:
+        return keten
+    if keten.source.startswith("ingebouwd:"):
+        name = keten.source.removeprefix("ingebouwd:")
+        text = resources.files("ketentest.data").joinpath("ketens", f"{name}.yaml").read_text(encoding="utf-8")
+    else:
+        text = Path(keten.source).read_text(encoding="utf-8")
+    folder = Path(workdir) if workdir else Path(tempfile.gettempdir()) / "ketentest-defecten"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{keten.naam}+{defect.id}.yaml"
+    path.write_text(defect.keten_yaml(text), encoding="utf-8")
+    return load_keten(path)
