@@ -126,7 +126,12 @@ class KetenSimulatie:
         if "fout" in submitted:
             return self.verzending(melding, submitted)
         kenmerk = submitted["kenmerk"]
-        state = self.wait_for(kenmerk, "bezorgd", "onbestelbaar", "bezorgd en bevestigd", timeout=timeout)
+        settled = {"bezorgd", "onbestelbaar", "bezorgd en bevestigd"}
+        # Retries happen on the keten clock: run it until the melding is settled
+        # (at the latest when the retry period is over).
+        self.run_until(self.now() + a.herhalen_uren * 3600 + 3600,
+                       stop=lambda: self.politie.get(f"/meldingen/{kenmerk}")["status"] in settled)
+        state = self.wait_for(kenmerk, *settled, timeout=timeout)
         if state["status"] == "onbestelbaar":
             return self.verzending(melding, submitted)
         meldpunt = self.meldpunten[submitted["meldpunt"]]
@@ -146,7 +151,7 @@ class KetenSimulatie:
     def now(self) -> float:
         return dt.datetime.fromisoformat(self.politie.get("/klok")["nu"]).timestamp()
 
-    def run_until(self, when: float, timeout: float = 30.0) -> None:
+    def run_until(self, when: float, timeout: float = 30.0, stop=lambda: False) -> None:
         """Discrete-event run of the keten clock up to ``when``: jump to each
         party's next scheduled attempt in turn, letting every party finish its
         work in between, so each event happens at its own keten time."""
@@ -159,6 +164,8 @@ class KetenSimulatie:
                                               "een bezorgpoging hangt; zie de log van de simulator")
                 if state["volgende"] is not None:
                     due.append(state["volgende"])
+            if stop():
+                return
             step = min([*due, when])
             now = self.now()
             if step > now:
