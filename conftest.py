@@ -12,7 +12,7 @@ from ketentest.config import load_keten
 from ketentest.errors import KetentestError
 from ketentest.model import Keten
 
-pytest_plugins = ["steps.dns", "steps.beveiliging", "steps.verzenden", "steps.storingen"]
+pytest_plugins = ["steps.dns", "steps.beveiliging", "steps.verzenden", "steps.storingen", "ketentest.report.plugin"]
 
 ROOT = Path(__file__).parent
 

@@ -13,21 +13,24 @@ Functionaliteit: Storingen en misbruik
     Gegeven het meldpunt antwoordt de eerste 3 keer met een tijdelijke fout (4xx)
     Als de politie een melding doet over iemand in het werkgebied van het meldpunt
     Dan is de melding precies één keer bezorgd, na 4 pogingen
-    En voldoet de verzending aan V09
+    En de verzending wordt getoetst aan V09
+    En voldoet de verzending aan de afspraak
 
   @S02 @per_meldpunt @kritiek
   Scenario: Een meldpunt dat 5xx antwoordt maakt de melding onbestelbaar en de agent weet het
     Gegeven het meldpunt weigert alle mail met een permanente fout (5xx)
     Als de politie een melding doet over iemand in het werkgebied van het meldpunt
     Dan is de melding onbestelbaar na één poging en weet de agent waarom
-    En voldoet de verzending aan V09
+    En de verzending wordt getoetst aan V09
+    En voldoet de verzending aan de afspraak
 
   @S03 @per_meldpunt @kritiek
   Scenario: Verlopen DNSSEC-handtekeningen bij het meldpunt: de melding wordt niet verstuurd
     Gegeven de DNSSEC-handtekeningen van het maildomein van het meldpunt zijn verlopen
     Als de politie een melding doet over iemand in het werkgebied van het meldpunt
     Dan is de melding niet verstuurd en weet de agent dat hij de alternatieve route moet gebruiken
-    En voldoet de verzending aan V02
+    En de verzending wordt getoetst aan V02
+    En voldoet de verzending aan de afspraak
 
   @S03 @per_meldpunt @kritiek
   Scenario: Een kapotte DS bij het meldpunt: de melding wordt niet verstuurd
@@ -40,7 +43,8 @@ Functionaliteit: Storingen en misbruik
     Gegeven het meldpunt presenteert een nieuw certificaat met een nieuwe sleutel van een andere CA zonder de TLSA-records bij te werken
     Als de politie een melding doet over iemand in het werkgebied van het meldpunt
     Dan is de melding niet verstuurd en weet de agent dat hij de alternatieve route moet gebruiken
-    En voldoet de verzending aan V02
+    En de verzending wordt getoetst aan V02
+    En voldoet de verzending aan de afspraak
 
   @S05 @per_meldpunt @kritiek
   Scenario: Een aanvaller haalt STARTTLS weg: de melding wordt niet verstuurd
@@ -72,4 +76,5 @@ Functionaliteit: Storingen en misbruik
     Gegeven de verbinding valt een keer weg tijdens DATA
     Als de politie een melding doet over iemand in het werkgebied van het meldpunt
     Dan is de melding precies één keer bezorgd, na 2 pogingen
-    En voldoet de verzending aan V09
+    En de verzending wordt getoetst aan V09
+    En voldoet de verzending aan de afspraak

@@ -8,10 +8,12 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from ketentest.afspraken import AFSPRAKEN
+from ketentest.checks.verzending import check_verzending
 from ketentest.melding import Melding
 from ketentest.model import Deelnemer, Keten
 from ketentest.routering import route
 from ketentest.synth import generate_meldingen
+from ketentest.verdict import CheckResult
 from ketentest.verzending import Verzending
 
 
@@ -69,15 +71,22 @@ def melding_met_postcode(sim, meldingen: Meldingen, postcode: str, woonplaats: s
     return sim.doorloop(meldingen.met_postcode(postcode, woonplaats))
 
 
-@then(parsers.parse("voldoet de verzending aan {afspraak}"))
-def voldoet_aan(verzending: Verzending, keten: Keten, afspraak: str) -> None:
-    from ketentest.checks.verzending import check_verzending
+def toets(verzending: Verzending, keten: Keten, afspraak: str) -> CheckResult:
+    return check_verzending(verzending, keten, [afspraak])[0]
 
-    result = check_verzending(verzending, keten, [afspraak])[0]
-    a = AFSPRAKEN[afspraak]
-    assert result.verdict.ok, (f"{a.id} {a.titel} — melding {verzending.kenmerk} naar "
-                               f"{verzending.meldpunt_id or '(geen meldpunt)'}: {result.verdict.dutch}\n"
-                               + "\n".join(f"  {s}" for s in result.problems))
+
+# A 'when' step, and a 'then' step for "En ..." after "Dan": the typed result
+# becomes a fixture, so the report plugin attaches it as evidence.
+when(parsers.parse("de verzending wordt getoetst aan {afspraak}"), target_fixture="controle")(toets)
+then(parsers.parse("de verzending wordt getoetst aan {afspraak}"), target_fixture="controle")(toets)
+
+
+@then("voldoet de verzending aan de afspraak")
+def voldoet_aan(verzending: Verzending, controle: CheckResult) -> None:
+    a = AFSPRAKEN[controle.agreement]
+    assert controle.verdict.ok, (f"{a.id} {a.titel} — melding {verzending.kenmerk} naar "
+                                 f"{verzending.meldpunt_id or '(geen meldpunt)'}: {controle.verdict.dutch}\n"
+                                 + "\n".join(f"  {s}" for s in controle.problems))
 
 
 @then("weigert het postkantoor de melding met het advies de alternatieve route te gebruiken")
