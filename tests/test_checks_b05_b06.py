@@ -250,6 +250,7 @@ def test_a_rate_limiting_server_is_untestable_with_its_reply(keten_sim) -> None:
         assert not bad(result), result.summary()
     text = run(keten_sim, "B05", "ggdflevoland.test").subtest("starttls.adressen").explanation
     assert "421" in text and "rate limiting" in text
+    assert "421" in run(keten_sim, "B06", "ggdflevoland.test").subtest("dane.overeenkomst").explanation
 
 
 def test_a_slow_server_is_cut_off_at_the_scan_deadline(keten_sim) -> None:

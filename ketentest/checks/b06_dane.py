@@ -121,8 +121,8 @@ def fetch_chains(target: Target, *, timeout: float = DEFAULT_TIMEOUT, ehlo: str 
     for kind, (ciphers, maximum) in KINDS.items():
         hs = starttls_handshake(target, client_context(ciphers, maximum=maximum), timeout=timeout, ehlo=ehlo)
         results[kind] = hs
-        if not hs.ok and ("geen STARTTLS" in hs.problem or "geen verbinding" in hs.problem):
-            return PresentedChains(target, "geen STARTTLS" not in hs.problem, results, hs.problem)
+        if hs.failed_at in ("verbinding", "starttls"):  # no use trying the other kinds
+            return PresentedChains(target, hs.failed_at != "starttls", results, hs.problem)
     return PresentedChains(target, True, results)
 
 

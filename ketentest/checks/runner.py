@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -113,7 +114,7 @@ def check_targets(targets: Sequence[str | Deelnemer], lookup: Lookup, agreements
     ids = list(agreements) if agreements is not None else list(CHECKS)
     context = dict(context or {})
     jobs = [(i, t, a) for i, t in enumerate(targets) for a in ids]
-    total, done = len(jobs), [0]
+    total, done, count_lock = len(jobs), [0], threading.Lock()
     started = time.monotonic()
     results: dict[tuple[int, str], tuple[CheckResult, float]] = {}
 
@@ -122,11 +123,12 @@ def check_targets(targets: Sequence[str | Deelnemer], lookup: Lookup, agreements
         extra = context_for(target) if isinstance(target, Deelnemer) else {}
         t0 = time.monotonic()
         result = run_check(agreement, _domain_of(target), lookup, **{**extra, **context})
-        results[(i, agreement)] = (result, time.monotonic() - t0)
-        done[0] += 1  # only for the progress count; a race costs nothing
-        if progress is not None:
-            progress(ProgressEvent(result.domain, agreement, result.verdict, done[0], total,
-                                   time.monotonic() - started))
+        with count_lock:
+            results[(i, agreement)] = (result, time.monotonic() - t0)
+            done[0] += 1
+            if progress is not None:  # under the lock: lines come out in order
+                progress(ProgressEvent(result.domain, agreement, result.verdict, done[0], total,
+                                       time.monotonic() - started))
 
     if jobs:
         with ThreadPoolExecutor(max_workers=workers or min(32, len(jobs)), thread_name_prefix="ketentest-check") as pool:

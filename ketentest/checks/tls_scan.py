@@ -150,7 +150,10 @@ class TlsScan:
 
 def _connect(target: Target, timeout: float, ehlo: str) -> smtplib.SMTP:
     smtp = smtplib.SMTP(timeout=timeout, local_hostname=ehlo)
-    smtp.connect(target.ip, target.port)
+    code, banner = smtp.connect(target.ip, target.port)
+    if code != 220:
+        smtp.close()
+        raise smtplib.SMTPConnectError(code, banner)  # e.g. 421: rate limited
     smtp._host = target.host  # starttls() sends this as SNI, as a real sender would (not the IP)
     smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no 40 ms Nagle stalls
     return smtp
@@ -220,6 +223,7 @@ class Handshake:
     cipher: str = ""  # OpenSSL name
     chain_der: tuple[bytes, ...] = field(default=(), repr=False)
     problem: str = ""  # Dutch
+    failed_at: str = ""  # "verbinding" | "starttls" | "tls" ("" = it worked)
 
 
 def client_context(ciphers: str = "ALL:@SECLEVEL=0", maximum: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED,
@@ -240,18 +244,20 @@ def starttls_handshake(target: Target, context: ssl.SSLContext, *, timeout: floa
     try:
         smtp = _connect(target, timeout, ehlo)
     except (OSError, smtplib.SMTPException) as e:
-        return Handshake(target, False, problem=f"geen verbinding met {target.label}: {e}")
+        return Handshake(target, False, problem=f"geen verbinding met {target.label} ({e})", failed_at="verbinding")
     try:
         smtp.ehlo()
         if not smtp.has_extn("starttls"):
-            return Handshake(target, False, problem=f"{target.label} biedt geen STARTTLS aan")
+            return Handshake(target, False, problem=f"{target.label} biedt geen STARTTLS aan", failed_at="starttls")
         smtp.starttls(context=context)
         sock = smtp.sock
         return Handshake(target, True, sock.version() or "", (sock.cipher() or ("",))[0], tuple(peer_chain(sock)))
     except ssl.SSLError as e:
-        return Handshake(target, False, problem=f"TLS-handshake met {target.label} mislukt ({e.reason or e})")
+        return Handshake(target, False, problem=f"TLS-handshake met {target.label} mislukt ({e.reason or e})",
+                         failed_at="tls")
     except (OSError, smtplib.SMTPException) as e:
-        return Handshake(target, False, problem=f"STARTTLS met {target.label} mislukt ({e})")
+        return Handshake(target, False, problem=f"SMTP-dialoog met {target.label} mislukt ({e})",
+                         failed_at="verbinding")
     finally:
         _close(smtp)
 
