@@ -93,6 +93,15 @@ def test_strip_own_results_removes_only_forged_fields_claiming_our_id():
     assert strip_own_results(cleaned, "mx1.ggdru.test") == (cleaned, 0)  # body untouched, idempotent
 
 
+def test_hostile_signature_values_cannot_break_the_header(internet, keten):
+    hostile = (b"DKIM-Signature: v=1; a=rsa-sha256; d=" + b"x" * 3000 + b".test; s=" + b"s\x01" * 500
+               + b"; h=from; bh=AAAA; b=AAAA\r\n" + police_message(keten))
+    result = check(keten, hostile, mail_from="a@" + "y" * 2000 + ".test")
+    assert result.dkim[0].result in ("permerror", "fail")
+    lines = result.header_bytes().split(b"\r\n")
+    assert max(len(line) for line in lines) < 998 and all(0x20 <= c < 0x7f or c == 9 for c in b"".join(lines))
+
+
 def test_garbage_does_not_raise_and_fails_dmarc_without_network():
     # No From at all: DMARC permerror before any DNS is asked.
     from ketentest.mail.auth import check_dmarc, SpfResult, from_domain

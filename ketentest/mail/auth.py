@@ -210,18 +210,23 @@ class _KeyLookups:
     def __init__(self, resolver: Resolver) -> None:
         self.resolver = resolver
         self.states: dict[str, str] = {}
-        self.errors: dict[str, str] = {}
+        self.errors: dict[str, str] = {}  # temporary failures (temperror)
+        self.invalid: dict[str, str] = {}  # names that cannot be asked (permerror)
 
     def __call__(self, name: bytes | str, timeout: float = 5) -> bytes | None:
         qname = (name.decode("ascii", "replace") if isinstance(name, bytes) else name).rstrip(".")
+        key = qname.lower()
         try:
             answer = self.resolver.lookup(qname, "TXT")
-        except (InfrastructureError, ValueError, Exception) as e:  # noqa: BLE001 - any failure is a temperror
-            self.errors[qname] = f"{type(e).__name__}: {e}"
+        except InfrastructureError as e:  # the resolver did not answer: temporary
+            self.errors[key] = f"{type(e).__name__}: {e}"
             return None
-        self.states[qname] = answer.state.value
+        except Exception as e:  # noqa: BLE001 - e.g. a label > 63 octets: no such key, ever
+            self.invalid[key] = f"{type(e).__name__}: {e}"
+            return None
+        self.states[key] = answer.state.value
         if answer.state in (DnssecState.BOGUS, DnssecState.ERROR):
-            self.errors[qname] = answer.describe()
+            self.errors[key] = answer.describe()
             return None
         strings = answer.txt_strings()
         if not strings:
@@ -260,12 +265,14 @@ def check_dkim(message: bytes, resolver: Resolver) -> tuple[DkimSignatureResult,
             result, reason = "permerror", f"{type(e).__name__}: {e}"
         fields = getattr(d, "signature_fields", {}) or {}
         domain, selector = _tag(fields, b"d").lower(), _tag(fields, b"s")
-        key_name = f"{selector}._domainkey.{domain}"
+        key_name = f"{selector}._domainkey.{domain}".lower()
         if result == "fail" and not reason:
             # dkimpy returns False both for a bad signature and for a missing /
             # unusable key: tell them apart by what the look-up saw.
             if key_name in lookups.errors:
                 result, reason = "temperror", f"sleutel niet op te vragen: {lookups.errors[key_name]}"
+            elif key_name in lookups.invalid:
+                result, reason = "permerror", f"ongeldige sleutelnaam: {lookups.invalid[key_name]}"
             elif not getattr(d, "ktag", None):
                 result, reason = "permerror", f"geen bruikbare sleutel op {key_name}"
             else:
@@ -364,22 +371,29 @@ def check_dmarc(message: bytes, spf_result: SpfResult, dkim_results: tuple[DkimS
 
 # --- header ---------------------------------------------------------------------------
 
+def _cap(value: str, limit: int = 253) -> str | None:
+    value = re.sub(r"[^\x21-\x7e]", "?", value or "")  # visible ASCII only
+    return (value[:limit] + "...") if len(value) > limit else (value or None)
+
+
 def _header_value(authserv_id: str, spf_result: SpfResult, dkim_results, dmarc_result: DmarcResult) -> str:
     results = []
     spf_ar = authres.SPFAuthenticationResult(result=spf_result.result)
     if spf_result.scope == "helo":
-        spf_ar.smtp_helo = spf_result.identity or None
+        spf_ar.smtp_helo = _cap(spf_result.identity)
     else:
-        spf_ar.smtp_mailfrom = spf_result.identity or None
+        spf_ar.smtp_mailfrom = _cap(spf_result.identity, 320)
     results.append(spf_ar)
     if not dkim_results:
         results.append(authres.DKIMAuthenticationResult(result="none", result_comment="geen handtekening"))
     for r in dkim_results:
         comment = f"{r.key_bits}-bit {r.key_type} key" if r.key_type else None
+        # Values come from the sender's signature: cap them, so a hostile one
+        # cannot push a header line past 998 octets (RFC 5322 2.1.1).
         results.append(authres.DKIMAuthenticationResult(
-            result=r.result, result_comment=comment, reason=r.reason or None,
-            header_d=r.domain or None, header_i=r.identity or None, header_s=r.selector or None,
-            header_a=r.algorithm or None))
+            result=r.result, result_comment=comment, reason=_cap(r.reason, 200),
+            header_d=_cap(r.domain), header_i=_cap(r.identity), header_s=_cap(r.selector),
+            header_a=_cap(r.algorithm, 32)))
     dmarc_ar = authres.dmarc.DMARCAuthenticationResult(
         result=dmarc_result.result,
         result_comment=f"p={dmarc_result.policy or 'none'} dis={dmarc_result.disposition.value}",
