@@ -397,6 +397,14 @@ def test_switch_stall_at_data_makes_the_client_time_out_and_stores_nothing(mx, k
     assert mx.store.count() == 0
 
 
+def test_switch_stall_at_greeting_makes_the_client_time_out(mx):
+    mx.switches.set(stall_at=Stage.GREETING)
+    with pytest.raises((socket.timeout, TimeoutError, smtplib.SMTPServerDisconnected)):
+        client(timeout=0.5)
+    mx.switches.set(stall_at=None)
+    client().quit()
+
+
 def test_switch_reject_all_refuses_service_but_answers_quit(mx):
     mx.switches.set(reject_all=True)
     with pytest.raises(smtplib.SMTPConnectError) as e:
@@ -525,6 +533,47 @@ def test_store_recovers_from_a_crash_mid_delivery(tmp_path):
     assert store.recover() == 1 and store.leftovers() == []
     assert store.messages() == [b"Subject: eerst\r\n\r\nx\r\n"]
     assert len(mailbox.Maildir(store.root)) == 1
+
+
+def test_concurrent_deliveries_on_both_mx_addresses_are_all_stored_once(mx, keten, pki, inbox):
+    messages = [signed_police_message(keten, pki, subject=f"Melding {i}") for i in range(12)]
+    errors = []
+
+    def deliver(batch, ip):
+        try:
+            with client(ip) as s:
+                for m in batch:
+                    s.sendmail("postkantoor@politie.test", ["meldpunt@ggdru.test"], m)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=deliver, args=(messages[i::4], (MX1, MX2)[i % 2])) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    assert errors == []
+    inbox.wait(12)
+    stored = mx.store.messages()
+    assert len(stored) == 12 and mx.store.leftovers() == []
+    # Each message exactly once, byte-identical after our header.
+    assert sorted(s.split(b"policy.dmarc=reject\r\n", 1)[1] for s in stored) == sorted(messages)
+    assert {t.listener for t in mx.traces()} == {"mx1.ggdru.test", "mx2.ggdru.test"}
+
+
+def test_a_slow_application_does_not_hold_the_250(internet, keten, pki, tmp_path):
+    release, seen = threading.Event(), []
+
+    def slow_app(stored):
+        release.wait(WAIT)
+        seen.append(stored.key)
+
+    with MailServer.for_deelnemer(keten, "ggd-regio-utrecht", pki, tmp_path / "md", on_message=slow_app) as server:
+        send(signed_police_message(keten, pki))  # returns although the application is still busy
+        send(signed_police_message(keten, pki, subject="tweede"))
+        assert seen == [] and server.store.count() == 2
+        release.set()
+    assert seen == [m.key for m in server.stored()]  # handed over in order; stop() waits for the application
 
 
 def test_application_callback_error_does_not_lose_the_message(internet, keten, pki, tmp_path):
