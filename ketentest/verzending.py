@@ -46,6 +46,7 @@ class Verzending:
     berichten: tuple[OntvangenBericht, ...] = ()  # what the meldpunt's MX stored for this kenmerk
     uitgaand: tuple[dict[str, Any], ...] = ()  # the meldpunt's outbound entries for this kenmerk
     aannames: dict[str, Any] = field(default_factory=dict)
+    waargenomen_op: float | None = None  # keten time when this was collected
 
     @property
     def kenmerk(self) -> str:
@@ -58,6 +59,11 @@ class Verzending:
     @property
     def attempts(self) -> list[dict[str, Any]]:
         return [] if self.postkantoor is None else list(self.postkantoor["attempts"])
+
+    @property
+    def waargenomen(self) -> dt.datetime | None:
+        """When the harness collected this, on the keten clock."""
+        return None if self.waargenomen_op is None else dt.datetime.fromtimestamp(self.waargenomen_op, UTC)
 
     def time(self, key: str) -> dt.datetime | None:
         """A keten-clock moment from the postkantoor entry (delivered_at, ...)."""

@@ -96,8 +96,10 @@ class KetenSimulatie:
     def verzending(self, melding: Melding, submitted: dict | None = None) -> Verzending:
         """Everything the keten knows about one melding, for the V-checks."""
         kenmerk = melding.kenmerk
+        observed = self.now()
         if submitted is not None and "fout" in submitted:
-            return Verzending(melding, geweigerd=submitted["fout"], aannames=asdict(self.keten.aannames))
+            return Verzending(melding, geweigerd=submitted["fout"], aannames=asdict(self.keten.aannames),
+                              waargenomen_op=observed)
         entry = self.politie.get(f"/meldingen/{kenmerk}", missing_ok=True)
         meldpunt_id = entry.get("meldpunt") if entry else None
         ontvangst, berichten, uitgaand = None, (), ()
@@ -108,7 +110,7 @@ class KetenSimulatie:
                 berichten = tuple(OntvangenBericht.from_api(b) for b in ontvangst.pop("berichten", []))
             uitgaand = tuple(e for e in mp.get("/uitgaand") if e["kenmerk"].split(".")[0] == kenmerk)
         return Verzending(melding, None, meldpunt_id, entry or None, ontvangst or None, berichten, uitgaand,
-                          asdict(self.keten.aannames))
+                          asdict(self.keten.aannames), observed)
 
     def wait_for(self, kenmerk: str, *statuses: str, timeout: float = 60.0) -> dict:
         """Block until the postkantoor reports one of statuses for kenmerk

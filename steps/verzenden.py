@@ -72,7 +72,7 @@ def melding_met_postcode(sim, meldingen: Meldingen, postcode: str, woonplaats: s
 
 
 def toets(verzending: Verzending, keten: Keten, afspraak: str) -> CheckResult:
-    return check_verzending(verzending, keten, [afspraak])[0]
+    return check_verzending(verzending, keten, [afspraak], now=verzending.waargenomen)[0]
 
 
 # A 'when' step, and a 'then' step for "En ..." after "Dan": the typed result

@@ -135,25 +135,35 @@ class Meldpunt:
 
     # -- control API ------------------------------------------------------
     def melding(self, params: dict) -> dict:
-        record = self._record(params["kenmerk"])
+        """The register record of a kenmerk with every stored message about it,
+        quarantined ones included (those are never registered)."""
+        kenmerk = params["kenmerk"]
+        record = self._record(kenmerk)
+        about = [m for m in self.mx.stored() if read_kenmerk(m.content) == kenmerk
+                 and (m.folder is Folder.QUARANTINE or record is not None)]
+        if record is None and not about:
+            raise ApiError(f"geen melding met kenmerk {kenmerk} ontvangen", 404)
         if record is None:
-            raise ApiError(f"geen melding met kenmerk {params['kenmerk']} ontvangen", 404)
-        stored = {m.key: m for m in self.mx.stored()}
-        berichten = []
-        for r in record["ontvangen"]:
-            m = stored.get(r["bericht"])
-            if m is not None:
-                berichten.append({"sleutel": m.key, "map": jsonable(m.folder), "client_ip": m.client_ip,
-                                  "tls_versie": m.tls_version, "tls_cipher": m.tls_cipher,
-                                  "authenticatie": jsonable(m.auth), "authentication_results": m.auth.header,
-                                  "eml_base64": base64.b64encode(m.content).decode()})
+            record = {"kenmerk": kenmerk, "eerst_ontvangen": None, "ontvangen": [], "registraties": 0,
+                      "message_id": "", "van": ""}
+        registered = {r["bericht"] for r in record["ontvangen"]}
+        berichten = [{"sleutel": m.key, "map": jsonable(m.folder), "client_ip": m.client_ip,
+                      "tls_versie": m.tls_version, "tls_cipher": m.tls_cipher,
+                      "authenticatie": jsonable(m.auth), "authentication_results": m.auth.header,
+                      "eml_base64": base64.b64encode(m.content).decode()}
+                     for m in about if m.key in registered or m.folder is Folder.QUARANTINE]
         return {**record, "berichten": berichten}
 
     def wait(self, params: dict) -> dict:
         kenmerk = params["kenmerk"]
         timeout = min(float(params.get("timeout", 30)), 600)
+        wanted = int(params.get("ontvangen", 1))
+
         def arrived() -> bool:
-            return self._record(kenmerk) is not None or any(
+            record = self._record(kenmerk)
+            if wanted > 1:
+                return record is not None and len(record["ontvangen"]) >= wanted
+            return record is not None or any(
                 m.folder is Folder.QUARANTINE and read_kenmerk(m.content) == kenmerk
                 for m in self.mx.stored())
 
