@@ -26,7 +26,7 @@ from ketentest.policy import CBC_TLS12_CIPHERS, NCSC_GOED, ONLY_CBC, ONLY_TLS10_
 from simulators.mailserver import Folder, MailServer, MaildirStore, Stage, Switches, data_size_limit_for
 from simulators.pki import CertVariant, KeyType
 
-from test_auth import FOREIGN_IP, police_message, police_sender, signed_police_message
+from test_auth import FOREIGN_IP, police_message, signed_police_message
 
 MX1, MX2 = "127.60.2.25", "127.60.2.26"
 HELO = "postkantoor.politie.test"

@@ -28,8 +28,12 @@ busy address fails at once with a clear error. aiosmtpd can stall one loop
 on several large messages at once (aiosmtpd #293): give each party its own
 server (or process) when that matters.
 
-Private aiosmtpd parts used (aiosmtpd is pinned to 1.4.6): ``SMTP._smtp_methods``
-(to answer 503 after a refusing banner), ``_original_transport`` / ``_tls_protocol``.
+The application callbacks run one at a time, in order, in their own thread,
+beside the 250 (a slow application never holds the sender up); ``stop()``
+waits for them. ``content_check`` runs before storing and can refuse (S07).
+
+Private aiosmtpd part used (aiosmtpd is pinned to 1.4.6): ``SMTP._smtp_methods``,
+wrapped to answer 503 after a refusing banner.
 """
 
 from __future__ import annotations
