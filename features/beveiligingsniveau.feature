@@ -2,10 +2,11 @@
 Functionaliteit: Beveiligingsniveau e-maildomeinen
   Elke deelnemer (politie en meldpunten) heeft een maildomein dat voldoet aan de
   "pas toe of leg uit"-standaarden: DNSSEC, SPF, DKIM, DMARC, STARTTLS en DANE.
-  Alle DNS-antwoorden komen via de valiterende resolver (Unbound) van de keten.
+  Alle DNS-antwoorden komen via de valiterende resolver (Unbound) van de keten; de
+  mailservers van alle deelnemers draaien, zodat STARTTLS en DANE echt getoetst worden.
 
   Achtergrond:
-    Gegeven de gesimuleerde keten draait
+    Gegeven de keten draait met politie en meldpunten
     En een deelnemer van de keten
 
   @B01 @per_deelnemer @kritiek @dns
@@ -31,4 +32,14 @@ Functionaliteit: Beveiligingsniveau e-maildomeinen
   @B04 @per_deelnemer @kritiek
   Scenario: Het maildomein heeft een geldig DMARC-record met p=reject
     Als het maildomein van de deelnemer wordt gecontroleerd op B04
+    Dan voldoet het maildomein aan de afspraak
+
+  @B05 @per_deelnemer @kritiek
+  Scenario: Elke mailserver van het maildomein biedt STARTTLS met veilige TLS-instellingen
+    Als het maildomein van de deelnemer wordt gecontroleerd op B05
+    Dan voldoet het maildomein aan de afspraak
+
+  @B06 @per_deelnemer @kritiek
+  Scenario: Elke mailserver heeft een veilige TLSA die past bij het certificaat (DANE)
+    Als het maildomein van de deelnemer wordt gecontroleerd op B06
     Dan voldoet het maildomein aan de afspraak

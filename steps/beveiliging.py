@@ -11,8 +11,8 @@ from ketentest.verdict import CheckResult
 
 
 @when(parsers.parse("het maildomein van de deelnemer wordt gecontroleerd op {afspraak}"), target_fixture="controle")
-def controleer(net, deelnemer: Deelnemer, afspraak: str) -> CheckResult:
-    return check_deelnemer(deelnemer, net.resolver, [afspraak])[0]
+def controleer(sim, deelnemer: Deelnemer, afspraak: str) -> CheckResult:
+    return check_deelnemer(deelnemer, sim.internet.resolver, [afspraak])[0]
 
 
 @then("voldoet het maildomein aan de afspraak")

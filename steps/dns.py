@@ -21,8 +21,8 @@ def de_deelnemer(keten, ident: str) -> Deelnemer:
 
 
 @when("de resolver alle maildomein-records van de deelnemer opvraagt", target_fixture="antwoorden")
-def vraag_maildomein_records(net, deelnemer: Deelnemer) -> list[DnsAnswer]:
-    return [net.resolver.lookup(name, rdtype) for name, rdtype in mail_domain_queries(deelnemer.domain)]
+def vraag_maildomein_records(sim, deelnemer: Deelnemer) -> list[DnsAnswer]:
+    return [sim.internet.resolver.lookup(name, rdtype) for name, rdtype in mail_domain_queries(deelnemer.domain)]
 
 
 @then("is elk antwoord veilig (DNSSEC) en niet leeg")
