@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -19,13 +20,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from ketentest.checks.b05_starttls import check_starttls
-from ketentest.checks.b06_dane import check_dane, fetch_chains
+from ketentest.checks.b06_dane import check_dane, distinct_chains, fetch_chains
 from ketentest.checks.runner import check_targets, simulated_keten
 from ketentest.checks.tls_scan import Target
 from ketentest.config import load_keten
 from ketentest.dane import tlsa_rdata, verify
 from ketentest.model import TlsaSpec
-from ketentest.policy import ONLY_CBC, ONLY_TLS10_11
+from ketentest.policy import ONLY_CBC, ONLY_TLS10_11, TlsProfile
 from ketentest.verdict import CheckResult, Uitslag
 from simulators.mailserver import Stage
 from simulators.pki import CertVariant
@@ -171,6 +172,18 @@ def test_a_new_key_still_matches_through_the_dane_ta_record(keten_sim) -> None:
     assert "DANE-TA" in result.subtest("dane.overeenkomst").explanation
 
 
+def test_a_tls13_only_server_still_has_both_certificate_types_checked(keten_sim) -> None:
+    """TLS 1.3 chooses the certificate by signature algorithm, not cipher suite."""
+    only13 = TlsProfile("alleen-tls1.3", ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_3)
+    keten_sim.servers["ggd-flevoland"].switches.set(tls_profile=only13)
+    b05, b06 = (run(keten_sim, a, "ggdflevoland.test") for a in ("B05", "B06"))
+    assert b05.verdict is P and b06.verdict is P, b05.summary() + b06.summary()
+    keys = b05.subtest("starttls.certificaat_sleutel").evidence["mx1.ggdflevoland.test (127.60.3.25)"]["sleutels"]
+    assert set(keys) == {"EC secp256r1", "RSA 3072 bits"}
+    labels = set(b06.subtest("dane.overeenkomst").evidence["mx1.ggdflevoland.test (127.60.3.25)"])
+    assert labels == {"ECDSA-certificaat (TLSv1.3)", "RSA-certificaat (TLSv1.3)"}
+
+
 # -- bad input: a precise "niet testbaar", the rest goes on -----------------------------
 
 def test_a_domain_that_does_not_exist_is_untestable(keten_sim) -> None:
@@ -286,11 +299,13 @@ def _pem(chain_der) -> bytes:
 
 
 @pytest.mark.skipif(LDNS_DANE is None, reason="ldns-dane (Debian ldnsutils) is not installed")
-@pytest.mark.parametrize("variant", ["valid", "new_key_only_3_1_1"])
+@pytest.mark.parametrize("variant", ["valid", "new_key_only_3_1_1", "single_2_0_1"])
 def test_ldns_dane_agrees_with_b06(keten_sim, tmp_path, variant: str) -> None:
-    if variant != "valid":
+    if variant == "new_key_only_3_1_1":
         keten_sim.servers["ggd-flevoland"].switches.set(cert_variant=CertVariant.NEW_KEY)
         _break_zone(keten_sim, "alleen_3_1_1", "ggdflevoland.test")
+    elif variant == "single_2_0_1":
+        _break_zone(keten_sim, "een_tlsa", "ggdflevoland.test")
     outcomes = set()
     for d in keten_sim.internet.keten.deelnemers:
         result = run(keten_sim, "B06", d.domain.name)
@@ -299,16 +314,15 @@ def test_ldns_dane_agrees_with_b06(keten_sim, tmp_path, variant: str) -> None:
             records = keten_sim.resolver.lookup(f"_25._tcp.{mx.name}", "TLSA").records
             tlsafile = tmp_path / "tlsa.zone"
             tlsafile.write_text("".join(f"_25._tcp.{mx.name}. 3600 IN TLSA {r}\n" for r in records))
-            chains = fetch_chains(Target(mx.name, mx.ip))
-            for kind in ("ECDSA", "RSA"):
-                chain = chains.handshakes[kind].chain_der
+            chains = distinct_chains(fetch_chains(Target(mx.name, mx.ip)))
+            assert {label.split("-")[0] for label, _ in chains} == {"ECDSA", "RSA"}
+            for label, chain in chains:
                 chainfile = tmp_path / "chain.pem"
                 chainfile.write_bytes(_pem(chain))
                 out = subprocess.run([LDNS_DANE, "-n", "-c", str(chainfile), "-t", str(tlsafile), "verify",
                                       mx.name, "25"], capture_output=True, text=True, timeout=30)
-                ours = evidence[f"{mx.name} ({mx.ip})"][next(k for k in evidence[f"{mx.name} ({mx.ip})"]
-                                                             if k.startswith(kind + "-"))]["past"]
+                ours = evidence[f"{mx.name} ({mx.ip})"][label]["past"]
                 assert (out.returncode == 0) == ours == verify(chain, records, mx.name).matched, \
-                    f"{mx.name} {kind}: ldns-dane {out.stdout}{out.stderr}; B06: {ours}"
+                    f"{mx.name} {label}: ldns-dane {out.stdout}{out.stderr}; B06: {ours}"
                 outcomes.add(ours)
-    assert outcomes == ({True} if variant == "valid" else {True, False})
+    assert outcomes == ({True, False} if variant == "new_key_only_3_1_1" else {True})

@@ -21,22 +21,25 @@ is silent we chose, and say so in the explanation:
   mail, DANE decides (B06).
 
 Beyond internet.nl: every IP address of every MX (A records) and every
-certificate type (RSA and ECDSA) is tested. IPv6 (AAAA) is not tested.
+certificate type (RSA and ECDSA, under TLS 1.3 and 1.2) is tested. IPv6
+(AAAA) is not tested.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+from cryptography import x509
 
 from ketentest.checks import ncsc
 from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, normalize_domain, parse_mx, untestable_result,
                                    usable, why_unusable)
 from ketentest.checks.ncsc import Rating
 from ketentest.checks.tls_scan import (DEFAULT_TIMEOUT, EHLO_NAME, SCAN_DEADLINE, SMTP_PORT, AcceptedSuite,
-                                       SmtpProbe, Target, TlsScan, in_parallel, probe_preference, probe_smtp,
-                                       scan_tls)
+                                       Handshake, SmtpProbe, Target, TlsScan, cert_info, in_parallel,
+                                       presented_chains, probe_preference, probe_smtp, scan_tls)
 from ketentest.dns import DnsAnswer, Lookup
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag, worst
 
@@ -90,7 +93,25 @@ def check_starttls(domain: str, lookup: Lookup, *, max_mx: int = MAX_MX, smtp_po
                               needs_order)
     for t, pref in zip(needs_order, preferences):
         scans[t] = dataclasses.replace(scans[t], preference=pref)
+    # sslyze sees one certificate per TLS 1.2 authentication type and TLS 1.3's
+    # default; a TLS 1.3 handshake per signature algorithm finds the rest.
+    scanned = [t for t in scannable if t in scans and "verbinding" not in scans[t].errors]
+    extra = in_parallel(lambda t: presented_chains(t, timeout=timeout, ehlo=ehlo), scanned)
+    for t, handshakes in zip(scanned, extra):
+        scans[t] = with_presented(scans[t], handshakes.values())
     return judge_starttls(mxs, addresses, probes, scans, max_mx)
+
+
+def with_presented(scan: TlsScan, handshakes: Iterable[Handshake]) -> TlsScan:
+    """Pure: add the chains our own handshakes saw that sslyze did not."""
+    known = {c.chain_der[0] for c in scan.certificates if c.chain_der}
+    added = []
+    for hs in handshakes:
+        if hs.ok and hs.chain_der and hs.chain_der[0] not in known:
+            known.add(hs.chain_der[0])
+            chain = [x509.load_der_x509_certificate(d) for d in hs.chain_der]
+            added.append(cert_info(chain, scan.target.host))
+    return dataclasses.replace(scan, certificates=scan.certificates + tuple(added)) if added else scan
 
 
 def targets_of(addresses: Mapping[str, DnsAnswer], port: int = SMTP_PORT) -> list[Target]:

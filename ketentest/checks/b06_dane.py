@@ -7,9 +7,9 @@ Per MX host: the MX RRset and the TLSA RRset must be secure; the TLSA owner
 follows RFC 7672 2.2.3 (after a secure CNAME expansion of the MX host: first
 ``_25._tcp.<expanded name>``, then ``_25._tcp.<mx host>``). Per address:
 STARTTLS, then one handshake per certificate type the server offers (TLS
-1.2 restricted to ECDSA suites, then to RSA suites; plus one unrestricted
-handshake, TLS 1.3 where offered), each presented chain matched with
-:func:`ketentest.dane.verify`.
+1.3 with only ECDSA, then only RSA signature algorithms; TLS 1.2 and lower
+with only ECDSA, then only RSA suites; one unrestricted), each distinct
+presented chain matched with :func:`ketentest.dane.verify`.
 
 Fails on: no TLSA, an insecure or bogus TLSA (or MX) RRset, only usage 0/1,
 a chain that matches no record, an address without STARTTLS. Warns when
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,8 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, norm, normalize_domain, parse_mx,
                                    untestable_result, usable, why_unusable)
 from ketentest.checks.b05_starttls import targets_of
-from ketentest.checks.tls_scan import (DEFAULT_TIMEOUT, EHLO_NAME, SMTP_PORT, Handshake, Target, client_context,
-                                       in_parallel, starttls_handshake)
+from ketentest.checks.tls_scan import (DEFAULT_TIMEOUT, EHLO_NAME, SMTP_PORT, Handshake, Target, in_parallel,
+                                       presented_chains)
 from ketentest.dane import RecordStatus, TlsaFormatError, TlsaRecord, verify
 from ketentest.dns import DnsAnswer, DnssecState, Lookup
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag, worst
@@ -79,7 +78,7 @@ class PresentedChains:
 
     target: Target
     starttls: bool
-    handshakes: Mapping[str, Handshake] = field(default_factory=dict)  # "ECDSA" / "RSA" / "standaard"
+    handshakes: Mapping[str, Handshake] = field(default_factory=dict)  # kind -> handshake (tls_scan.HANDSHAKE_KINDS)
     problem: str = ""  # Dutch: why nothing could be fetched
 
 
@@ -107,22 +106,12 @@ def lookup_tlsa(host: str, ask) -> TlsaLookup:
     return TlsaLookup(host, f"_25._tcp.{host}", answer, name, tuple(chain), secure, tuple(tried))
 
 
-#: Handshake kinds: TLS 1.2 restricted to one authentication type, and unrestricted.
-KINDS: dict[str, tuple[str, ssl.TLSVersion]] = {
-    "ECDSA": ("aECDSA:@SECLEVEL=0", ssl.TLSVersion.TLSv1_2),
-    "RSA": ("aRSA:@SECLEVEL=0", ssl.TLSVersion.TLSv1_2),
-    "standaard": ("ALL:@SECLEVEL=0", ssl.TLSVersion.MAXIMUM_SUPPORTED),
-}
-
-
 def fetch_chains(target: Target, *, timeout: float = DEFAULT_TIMEOUT, ehlo: str = EHLO_NAME) -> PresentedChains:
-    """One handshake per kind; stops early when the server offers no STARTTLS or cannot be reached."""
-    results: dict[str, Handshake] = {}
-    for kind, (ciphers, maximum) in KINDS.items():
-        hs = starttls_handshake(target, client_context(ciphers, maximum=maximum), timeout=timeout, ehlo=ehlo)
-        results[kind] = hs
-        if hs.failed_at in ("verbinding", "starttls"):  # no use trying the other kinds
-            return PresentedChains(target, hs.failed_at != "starttls", results, hs.problem)
+    """Every chain the address presents: per certificate type, TLS 1.3 and TLS 1.2 and lower."""
+    results = presented_chains(target, timeout=timeout, ehlo=ehlo)
+    last = list(results.values())[-1]
+    if last.failed_at in ("verbinding", "starttls"):
+        return PresentedChains(target, last.failed_at != "starttls", results, last.problem)
     return PresentedChains(target, True, results)
 
 
@@ -197,14 +186,15 @@ def _leaf_key(der: bytes) -> str:
 
 
 def distinct_chains(pc: PresentedChains) -> list[tuple[str, tuple[bytes, ...]]]:
-    """Pure: (label, chain) per distinct leaf, labelled by its key type."""
-    seen: dict[bytes, str] = {}
-    chains: dict[bytes, tuple[bytes, ...]] = {}
-    for kind, hs in pc.handshakes.items():
-        if hs.ok and hs.chain_der and hs.chain_der[0] not in seen:
-            seen[hs.chain_der[0]] = f"{_leaf_key(hs.chain_der[0])}-certificaat ({hs.version})"
-            chains[hs.chain_der[0]] = hs.chain_der
-    return [(seen[leaf], chains[leaf]) for leaf in seen]
+    """Pure: (label, chain) per distinct presented chain, labelled by the
+    leaf's key type and the TLS versions it came with."""
+    versions: dict[tuple[bytes, ...], list[str]] = {}
+    for hs in pc.handshakes.values():
+        if hs.ok and hs.chain_der:
+            seen = versions.setdefault(hs.chain_der, [])
+            if hs.version not in seen:
+                seen.append(hs.version)
+    return [(f"{_leaf_key(chain[0])}-certificaat ({', '.join(v)})", chain) for chain, v in versions.items()]
 
 
 def judge_dane(mxs: MxSet, tlsa: Mapping[str, TlsaLookup], addresses: Mapping[str, DnsAnswer],
@@ -295,7 +285,8 @@ def judge_match(tlsa: Mapping[str, TlsaLookup], addresses: Mapping[str, DnsAnswe
             else:
                 verdicts.append((F, f"{label}, {kind}: {result.explanation.rstrip('.')}"))
                 fixes.append(FIX_MISMATCH)
-        not_offered = [k for k in ("ECDSA", "RSA") if not pc.handshakes.get(k, Handshake(pc.target, False)).ok]
+        not_offered = [k for k in ("ECDSA", "RSA")
+                       if not any(hs.ok for kind, hs in pc.handshakes.items() if kind.startswith(k))]
         if not_offered:
             ev[label]["niet_aangeboden"] = not_offered
     overall = worst(v for v, _ in verdicts)

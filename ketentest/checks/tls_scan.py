@@ -469,3 +469,84 @@ def in_parallel(func, items: Sequence, workers: int = 16) -> list:
         return []
     with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="ketentest-tls") as pool:
         return list(pool.map(func, items))
+
+
+# --- every certificate the server offers ----------------------------------------------
+
+_SIGALGS = {
+    # TLS 1.3 picks the certificate by the client's signature algorithms.
+    "ECDSA": (("SHA256", "EC"), ("SHA384", "EC"), ("SHA512", "EC")),
+    "RSA": (("SHA256", "RSA_PSS"), ("SHA384", "RSA_PSS"), ("SHA512", "RSA_PSS"),
+            ("SHA256", "RSA"), ("SHA384", "RSA"), ("SHA512", "RSA")),
+}
+
+
+def sigalgs_handshake(target: Target, key_type: str, *, timeout: float = DEFAULT_TIMEOUT,
+                      ehlo: str = EHLO_NAME) -> Handshake:
+    """A TLS 1.3 handshake offering only ``key_type``'s signature algorithms
+    (nassl, sslyze's OpenSSL binding: Python's ssl cannot set them). Never raises."""
+    from nassl import _nassl
+    from nassl.ssl_client import (OpenSslDigestNidEnum, OpenSslEvpPkeyEnum, OpenSslVerifyEnum, OpenSslVersionEnum,
+                                  SslClient)
+
+    try:
+        smtp = _connect(target, timeout, ehlo)
+    except (OSError, smtplib.SMTPException) as e:
+        return Handshake(target, False, problem=f"geen verbinding met {target.label} ({e})", failed_at="verbinding")
+    client = None
+    stage = "verbinding"
+    try:
+        smtp.ehlo()
+        if not smtp.has_extn("starttls"):
+            return Handshake(target, False, problem=f"{target.label} biedt geen STARTTLS aan", failed_at="starttls")
+        code, reply = smtp.docmd("STARTTLS")
+        if code != 220:
+            return Handshake(target, False, problem=f"{target.label} weigert STARTTLS ({code} {reply.decode()})",
+                             failed_at="starttls")
+        stage = "tls"  # from here on, any failure is the TLS handshake's
+        client = SslClient(underlying_socket=smtp.sock, ssl_version=OpenSslVersionEnum.TLSV1_3,
+                           ssl_verify=OpenSslVerifyEnum.NONE, server_name_indication=target.host)
+        client.set_signature_algorithms([(OpenSslDigestNidEnum[d], OpenSslEvpPkeyEnum[k])
+                                         for d, k in _SIGALGS[key_type]])
+        client.do_handshake()
+        chain = tuple(x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
+                      for pem in client.get_received_chain())
+        return Handshake(target, True, "TLSv1.3", client.get_current_cipher_name(), chain)
+    except (_nassl.OpenSSLError, _nassl.SslError, ValueError, OSError, smtplib.SMTPException) as e:
+        if stage == "tls":
+            return Handshake(target, False, problem=f"TLS 1.3-handshake ({key_type}) met {target.label} mislukt "
+                             f"({e})", failed_at="tls")
+        return Handshake(target, False, problem=f"SMTP-dialoog met {target.label} mislukt ({e})",
+                         failed_at="verbinding")
+    finally:
+        if client is not None:
+            try:
+                client.shutdown()
+            except Exception:  # the server may have closed first
+                pass
+        smtp.close()
+
+
+#: Handshake kinds: each certificate type under TLS 1.3 (signature algorithms) and
+#: under TLS <= 1.2 (cipher list), plus one unrestricted handshake as a fallback.
+HANDSHAKE_KINDS: dict[str, object] = {
+    "ECDSA, TLS 1.3": lambda t, **kw: sigalgs_handshake(t, "ECDSA", **kw),
+    "RSA, TLS 1.3": lambda t, **kw: sigalgs_handshake(t, "RSA", **kw),
+    "ECDSA, TLS 1.2-": lambda t, **kw: starttls_handshake(
+        t, client_context("aECDSA:@SECLEVEL=0", maximum=ssl.TLSVersion.TLSv1_2), **kw),
+    "RSA, TLS 1.2-": lambda t, **kw: starttls_handshake(
+        t, client_context("aRSA:@SECLEVEL=0", maximum=ssl.TLSVersion.TLSv1_2), **kw),
+    "standaard": lambda t, **kw: starttls_handshake(t, client_context(), **kw),
+}
+
+
+def presented_chains(target: Target, *, timeout: float = DEFAULT_TIMEOUT,
+                     ehlo: str = EHLO_NAME) -> dict[str, Handshake]:
+    """One handshake per kind; stops once the server cannot be reached or offers no STARTTLS."""
+    results: dict[str, Handshake] = {}
+    for kind, handshake in HANDSHAKE_KINDS.items():
+        hs = handshake(target, timeout=timeout, ehlo=ehlo)
+        results[kind] = hs
+        if hs.failed_at in ("verbinding", "starttls"):
+            break
+    return results
