@@ -28,7 +28,10 @@ certificate type (RSA and ECDSA, under TLS 1.3 and 1.2) is tested. IPv6
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
 from cryptography import x509
@@ -87,18 +90,29 @@ def check_starttls(domain: str, lookup: Lookup, *, max_mx: int = MAX_MX, smtp_po
     targets = targets_of(addresses, smtp_port)
     probes = in_parallel(lambda t: probe_smtp(t, timeout=timeout, ehlo=ehlo), targets)
     scannable = [p.target for p in probes if p.testable and p.starttls]
-    scans = scan_tls(scannable, timeout=timeout, ehlo=ehlo, ca_file=ca_file, deadline=scan_deadline)
-    needs_order = [t for t in scannable if t in scans and order_matters(scans[t])]
-    preferences = in_parallel(lambda t: probe_preference(t, worst_first(scans[t]), timeout=timeout, ehlo=ehlo),
-                              needs_order)
-    for t, pref in zip(needs_order, preferences):
-        scans[t] = dataclasses.replace(scans[t], preference=pref)
     # sslyze sees one certificate per TLS 1.2 authentication type and TLS 1.3's
     # default; a TLS 1.3 handshake per signature algorithm finds the rest.
-    scanned = [t for t in scannable if t in scans and "verbinding" not in scans[t].errors]
-    extra = in_parallel(lambda t: presented_chains(t, timeout=timeout, ehlo=ehlo), scanned)
-    for t, handshakes in zip(scanned, extra):
-        scans[t] = with_presented(scans[t], handshakes.values())
+    # Those handshakes run while sslyze scans.
+    end = time.monotonic() + scan_deadline
+    pool = ThreadPoolExecutor(max_workers=max(1, len(scannable)), thread_name_prefix="ketentest-b05")
+    try:
+        extra = {t: pool.submit(presented_chains, t, timeout=timeout, ehlo=ehlo) for t in scannable}
+        scans = scan_tls(scannable, timeout=timeout, ehlo=ehlo, ca_file=ca_file, deadline=scan_deadline)
+        needs_order = [t for t in scannable if order_matters(scans[t])]
+        preferences = in_parallel(lambda t: probe_preference(t, worst_first(scans[t]), timeout=timeout, ehlo=ehlo),
+                                  needs_order)
+        for t, pref in zip(needs_order, preferences):
+            scans[t] = dataclasses.replace(scans[t], preference=pref)
+        for t, future in extra.items():
+            if "verbinding" in scans[t].errors:
+                continue
+            try:
+                handshakes = future.result(timeout=max(1.0, end - time.monotonic()))
+            except FuturesTimeout:  # keep sslyze's certificates; the deadline wins
+                continue
+            scans[t] = with_presented(scans[t], handshakes.values())
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     return judge_starttls(mxs, addresses, probes, scans, max_mx)
 
 

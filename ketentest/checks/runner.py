@@ -131,7 +131,8 @@ def check_targets(targets: Sequence[str | Deelnemer], lookup: Lookup, agreements
                                        time.monotonic() - started))
 
     if jobs:
-        with ThreadPoolExecutor(max_workers=workers or min(32, len(jobs)), thread_name_prefix="ketentest-check") as pool:
+        size = workers or min(32, len(jobs))
+        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="ketentest-check") as pool:
             list(pool.map(run, jobs))
     reports = []
     for i, target in enumerate(targets):

@@ -170,7 +170,8 @@ def probe_smtp(target: Target, *, timeout: float = DEFAULT_TIMEOUT, ehlo: str = 
     except (socket.timeout, TimeoutError):
         return SmtpProbe(target, False, problem=f"{target.host} geeft binnen {timeout:g} s geen antwoord op {where}")
     except smtplib.SMTPServerDisconnected:
-        return SmtpProbe(target, False, problem=f"{target.host} verbreekt de verbinding direct, vóór de begroeting ({where})")
+        return SmtpProbe(target, False,
+                         problem=f"{target.host} verbreekt de verbinding direct, vóór de begroeting ({where})")
     except smtplib.SMTPConnectError as e:
         return _refused_banner(target, e.smtp_code, e.smtp_error)
     except OSError as e:
