@@ -184,6 +184,19 @@ def test_a_tls13_only_server_still_has_both_certificate_types_checked(keten_sim)
     assert labels == {"ECDSA-certificaat (TLSv1.3)", "RSA-certificaat (TLSv1.3)"}
 
 
+def test_the_tlsa_of_a_cname_target_counts_rfc7672(keten_sim) -> None:
+    """MX host -> CNAME -> mx1.ggdru.test: the TLSA at the expanded name is
+    used, and usage 2 accepts the expanded name in the certificate."""
+    zones = keten_sim.internet.zones
+    zones.add("alias.ggdru.test", "MX", "10 post.alias.ggdru.test.")
+    zones.add("post.alias.ggdru.test", "CNAME", "mx1.ggdru.test.")
+    keten_sim.internet.changed()
+    result = run(keten_sim, "B06", "alias.ggdru.test")
+    assert result.verdict is P, result.summary()
+    assert "_25._tcp.mx1.ggdru.test (na CNAME naar mx1.ggdru.test)" in result.subtest("dane.tlsa").explanation
+    assert run(keten_sim, "B05", "alias.ggdru.test").verdict is P
+
+
 # -- bad input: a precise "niet testbaar", the rest goes on -----------------------------
 
 def test_a_domain_that_does_not_exist_is_untestable(keten_sim) -> None:
