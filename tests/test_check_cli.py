@@ -73,3 +73,24 @@ def test_live_mode_without_internet_is_untestable_not_failed() -> None:
     for result in run.reports[0].results:
         assert result.verdict is Uitslag.NIET_TESTBAAR, result.summary()
         assert "de resolver gaf geen antwoord" in result.summary()
+
+
+# -- the runner without a network: an in-memory DNS ------------------------------------
+
+def test_runner_table_and_json_on_an_in_memory_dns() -> None:
+    from ketentest.checks.memory import MemoryDns
+    from ketentest.checks.runner import CheckRun, ProgressEvent, check_targets, render_table
+
+    dns = MemoryDns()
+    dns.add("ggdru.test", "SOA", "ns1.ggdru.test. h.ggdru.test. 1 3600 600 86400 60")
+    dns.add("ggdru.test", "MX", "0 .")  # null MX: B05/B06 cannot test, and nothing connects
+    events: list[ProgressEvent] = []
+    reports = check_targets(["ggdru.test", "niet geldig"], dns, ["B05", "B06"], progress=events.append)
+    assert [e.done for e in events] == [0, 1, 2, 3, 4] and events[-1].total == 4
+    run = CheckRun("gesimuleerd", "test", "geheugen", ("B05", "B06"), reports, 0.1)
+    table = render_table(run)
+    assert "ggdru.test   niet testbaar  niet testbaar  (los domein)" in table
+    assert "null MX" in table and "is geen maildomein" in table
+    assert "Totaal: niet testbaar (NIET in orde)." in table
+    data = json.loads(json.dumps(run.to_dict()))
+    assert [d["domein"] for d in data["domeinen"]] == ["ggdru.test", "niet geldig"]

@@ -94,7 +94,7 @@ class CheckRun:
 class ProgressEvent:
     domain: str
     agreement: str
-    verdict: Uitslag | None  # None: started
+    verdict: Uitslag | None  # None: the run started (done == 0)
     done: int
     total: int
     seconds: float
@@ -130,6 +130,8 @@ def check_targets(targets: Sequence[str | Deelnemer], lookup: Lookup, agreements
                 progress(ProgressEvent(result.domain, agreement, result.verdict, done[0], total,
                                        time.monotonic() - started))
 
+    if progress is not None:
+        progress(ProgressEvent("", "", None, 0, total, 0.0))
     if jobs:
         size = workers or min(32, len(jobs))
         with ThreadPoolExecutor(max_workers=size, thread_name_prefix="ketentest-check") as pool:
@@ -313,7 +315,9 @@ def live_preflight(resolver: Resolver) -> str:
 def stderr_progress(stream: TextIO) -> Progress:
     """A progress observer writing one line per finished check."""
     def show(e: ProgressEvent) -> None:
-        if e.verdict is not None:
+        if e.verdict is None:
+            stream.write(f"ketentest check: {e.total} controles gestart (domein x afspraak, parallel)\n")
+        else:
             stream.write(f"[{e.done:>3}/{e.total}] {e.seconds:5.1f} s  {e.domain:<24} {e.agreement}  "
                          f"{e.verdict.dutch}\n")
             stream.flush()
