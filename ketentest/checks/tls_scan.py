@@ -54,6 +54,8 @@ SCAN_DEADLINE = 120.0
 # Measuring TLS 1.0/1.1 servers is the point here; Python's deprecation notice is not.
 warnings.filterwarnings("ignore", message=r"ssl\.TLSVersion\.TLSv1(_1)? is deprecated", category=DeprecationWarning,
                         module=__name__)
+# sslyze's trust stores hold an old root with serial 0: noise, not a finding.
+warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive")
 
 
 @dataclass(frozen=True)
@@ -410,8 +412,6 @@ def scan_tls(targets: Iterable[Target], *, timeout: float = DEFAULT_TIMEOUT, ehl
     targets = list(dict.fromkeys(targets))
     if not targets:
         return {}
-    # sslyze loads trust stores holding an old root with serial 0: noise, not a finding.
-    warnings.filterwarnings("ignore", message="Parsed a serial number which wasn't positive")
     commands = {ScanCommand(c) for c in (*_VERSION_COMMANDS.values(), *_OTHER_COMMANDS)}
     extra = ScanCommandsExtraArguments(
         certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(ca_file))) if ca_file else \
