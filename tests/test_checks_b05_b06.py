@@ -244,6 +244,7 @@ class Dropper:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() (Linux)
         self.sock.close()
         self.thread.join(5)
 
