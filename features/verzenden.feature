@@ -57,6 +57,14 @@ Functionaliteit: Verzenden en ontvangen
     En de verzending wordt getoetst aan V06
     Dan voldoet de verzending aan de afspraak
 
+  @V06 @per_meldpunt @hoog
+  Scenario: Een opnieuw verstuurde melding houdt haar kenmerk en wordt één keer geregistreerd
+    Gegeven een meldpunt van de keten
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt
+    En het postkantoor dezelfde melding nog een keer verstuurt
+    En de verzending wordt getoetst aan V06
+    Dan voldoet de verzending aan de afspraak
+
   @V07 @per_meldpunt @hoog
   Scenario: Het meldpunt bevestigt de ontvangst op tijd over een veilige route
     Gegeven een meldpunt van de keten

@@ -117,6 +117,40 @@ def cmd_check(args: argparse.Namespace, extra: list[str]) -> int:
     return 0 if run.ok else 1
 
 
+def cmd_defecten(args: argparse.Namespace, extra: list[str]) -> int:
+    """Run the features on the healthy keten and on each catalogue defect, and
+    print the detection matrix: caught, missed, collateral."""
+    import json
+
+    from ketentest.defecten import catalogue
+    from ketentest.defectrun import HEALTHY, run_catalogue, to_json
+
+    if args.lijst:
+        for d in catalogue().values():
+            print(f"{d.id:<34} {d.titel}\n{'':<34} verwacht: {', '.join(map(str, d.verwacht))}")
+        return 0
+    workdir = REPORTS / "defecten"
+
+    def progress(name, item) -> None:
+        if name == HEALTHY:
+            print(f"gezonde keten: {len(item.failing())} falende afspraak-cellen ({item.seconden:.0f} s)", file=sys.stderr)
+        else:
+            state = "in orde" if item.in_orde else "NIET in orde"
+            print(f"{name}: {state} — gevangen {', '.join(item.gevangen) or '-'}; gemist {', '.join(item.gemist) or '-'}; "
+                  f"bijschade {', '.join(item.bijschade) or '-'} ({item.run.seconden:.0f} s)", file=sys.stderr, flush=True)
+
+    started = time.monotonic()
+    healthy, detections = run_catalogue(args.defecten or None, workdir, args.parallel, progress)
+    result = to_json(healthy, detections)
+    result["seconden"] = round(time.monotonic() - started, 1)
+    (REPORTS / "defecten.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    ok = not result["gezond"]["gefaald"] and all(d["in_orde"] for d in result["defecten"])
+    print(f"\n{sum(d['in_orde'] for d in result['defecten'])}/{len(detections)} defecten precies gevangen, "
+          f"gezonde keten {'groen' if not result['gezond']['gefaald'] else 'NIET groen'}, {result['seconden']:.0f} s; "
+          f"details: {REPORTS / 'defecten.json'}")
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ketentest",
@@ -145,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--stil", action="store_true", help="geen voortgang op stderr")
     check.add_argument("--live", action="store_true",
                        help="echte DNS via een lokale Unbound met het echte root-sleutelanker (internet nodig)")
+    defecten = add("defecten", cmd_defecten,
+                   "draai de scenario's op de gezonde keten en op elk defect uit de catalogus; toon wat gevangen wordt")
+    defecten.add_argument("defecten", nargs="*", metavar="defect", help="alleen deze defecten (standaard: alle)")
+    defecten.add_argument("--parallel", type=int, default=2, help="zoveel runs tegelijk (standaard 2)")
+    defecten.add_argument("--lijst", action="store_true", help="toon de catalogus en stop")
     return parser
 
 

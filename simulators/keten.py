@@ -150,6 +150,18 @@ class KetenSimulatie:
                                  terugkoppelingen="1", timeout=str(timeout))
         return self.verzending(melding, submitted)
 
+    def opnieuw(self, verzending: Verzending, timeout: float = 30.0) -> Verzending:
+        """The postkantoor sends the same melding again (same kenmerk, same
+        message); returns the journey once the meldpunt has it twice."""
+        kenmerk = verzending.kenmerk
+        again = self.politie.post(f"/meldingen/{kenmerk}/opnieuw")
+        self.run_until(self.now() + 3600, stop=lambda: self.politie.get(f"/meldingen/{again['herzending']}")["status"]
+                       in ("bezorgd", "onbestelbaar"))
+        if self.politie.get(f"/meldingen/{again['herzending']}")["status"] == "bezorgd":
+            self.meldpunten[verzending.meldpunt_id].get(f"/meldingen/{kenmerk}/wacht", ontvangen="2", timeout=str(timeout))
+        self.run_until(self.now() + self.keten.aannames.bevestiging_minuten * 60)
+        return self.verzending(verzending.melding, {"kenmerk": kenmerk})
+
     def now(self) -> float:
         return dt.datetime.fromisoformat(self.politie.get("/klok")["nu"]).timestamp()
 

@@ -65,6 +65,11 @@ def gewone_melding(sim, meldingen: Meldingen, deelnemer: Deelnemer) -> Verzendin
     return meldingen.healthy[deelnemer.id]
 
 
+@when("het postkantoor dezelfde melding nog een keer verstuurt", target_fixture="verzending")
+def nog_een_keer(sim, verzending: Verzending) -> Verzending:
+    return sim.opnieuw(verzending)
+
+
 @when(parsers.parse('de politie een melding doet over iemand met postcode "{postcode}" in {woonplaats}'),
       target_fixture="verzending")
 def melding_met_postcode(sim, meldingen: Meldingen, postcode: str, woonplaats: str) -> Verzending:

@@ -77,6 +77,17 @@ class Postkantoor:
         return {"kenmerk": melding.kenmerk, "meldpunt": routering.meldpunt.id, "routering": str(routering),
                 "status": entry.status}
 
+    def resend(self, params: dict) -> dict:
+        """Send a melding again with the same kenmerk and the same signed
+        message (V06: a resent melding keeps its kenmerk), as a separate
+        delivery next to the original."""
+        kenmerk = params["kenmerk"]
+        self.entry(kenmerk)
+        n = 1 + sum(1 for e in self.queue.all() if e.kenmerk.startswith(f"{kenmerk}.opnieuw-"))
+        original = self.entry(kenmerk)
+        again = self.queue.submit(f"{kenmerk}.opnieuw-{n}", original.meldpunt, original.rcpt, self.queue.message(kenmerk))
+        return {"kenmerk": kenmerk, "herzending": again.kenmerk, "status": again.status}
+
     # -- inbound (from the mail server's on_message) -----------------------
     def on_message(self, message: bytes) -> None:
         from email import message_from_bytes
@@ -134,6 +145,7 @@ class Postkantoor:
             ("GET", "/rust"): lambda p: {"rustig": self.queue.wait_idle(min(float(p.get("timeout", 30)), 600)),
                                        "volgende": self.queue.next_due()},
             ("GET", "/meldingen/{kenmerk}/bericht"): self.message,
+            ("POST", "/meldingen/{kenmerk}/opnieuw"): self.resend,
             ("GET", "/ongekoppeld"): lambda p: self.unmatched,
             ("GET", "/schakelaars"): lambda p: asdict(self.switches),
             ("POST", "/schakelaars"): self.set_switches,
