@@ -114,6 +114,9 @@ def internet_lab(pki):
     lab = Lab()
     yield lab
     lab.stop()
+    from simulators.defect import close_strippers
+
+    close_strippers()
 
 
 @pytest.fixture

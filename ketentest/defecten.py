@@ -11,8 +11,10 @@ is injected, and what is expected:
 - ``schakelaars``: switches per party (``politie`` or a meldpunt id; a
   meldpunt's mail-server switches under ``mail``);
 - ``verwacht``: agreements that must fail, ``B01`` (for any deelnemer) or
-  ``B01@ggd-flevoland`` (for that deelnemer only); ``waarschuwing`` likewise
-  for agreements that must warn.
+  ``B01@ggd-flevoland`` (for that deelnemer only), or several at once,
+  ``B01 B06 V02@ggd-flevoland``; ``waarschuwing`` likewise for agreements
+  that must warn. A defect's consequences are expected too: a meldpunt whose
+  DNS is bogus cannot show any other agreement either.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ class Verwachting:
     def parse(cls, text: str) -> "Verwachting":
         afspraak, _, deelnemer = str(text).partition("@")
         return cls(afspraak.strip(), deelnemer.strip() or None)
+
+    @classmethod
+    def parse_many(cls, text: str) -> list["Verwachting"]:
+        """"B01 B06 V02@ggd-flevoland": several agreements for one deelnemer."""
+        afspraken, _, deelnemer = str(text).partition("@")
+        return [cls(a, deelnemer.strip() or None) for a in afspraken.replace(",", " ").split()]
 
     def __str__(self) -> str:
         return self.afspraak + (f"@{self.deelnemer}" if self.deelnemer else "")
@@ -91,10 +99,7 @@ def set_path(data: Any, path: str, value: Any, defect_id: str) -> None:
         if not isinstance(node, dict):
             raise KetenConfigError(f"defect {defect_id}", path, f"{'.'.join(parts[:i])} is geen mapping")
         if last:
-            if value is None and part in node:
-                del node[part]
-            else:
-                node[part] = value
+            node[part] = value  # null stays null: "spf: null" means no SPF record
         else:
             node = node.setdefault(part, {})
 
@@ -112,8 +117,8 @@ def catalogue() -> dict[str, Defect]:
         d = Defect(
             id=e["id"], titel=e["titel"], wat=e["wat"], keten=e.get("keten") or {},
             dns=tuple(e.get("dns") or ()), schakelaars=e.get("schakelaars") or {},
-            verwacht=tuple(Verwachting.parse(v) for v in e["verwacht"]),
-            waarschuwing=tuple(Verwachting.parse(v) for v in e.get("waarschuwing") or ()),
+            verwacht=tuple(v for text in e["verwacht"] for v in Verwachting.parse_many(text)),
+            waarschuwing=tuple(v for text in e.get("waarschuwing") or () for v in Verwachting.parse_many(text)),
         )
         for v in (*d.verwacht, *d.waarschuwing):
             if v.afspraak not in AFSPRAKEN:

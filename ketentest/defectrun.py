@@ -97,13 +97,18 @@ def run_features(defect_id: str | None, workdir: Path, extra: list[str] = (), ti
 
 
 def judge(defect: Defect, run: Run) -> Detectie:
+    """Expected failures must fail, expected warnings must warn; any other
+    failure or warning is collateral."""
     failing = run.failing(("gefaald",))
+    warning = run.failing(("waarschuwing",))
     errors = tuple(sorted({f"{w.scenario}: {w.melding[:200]}" for w in run.waarnemingen if w.uitslag == "fout"}))
     caught, missed = [], []
-    for v in defect.verwacht:
-        (caught if any(v.covers(a, d) for a, d, _ in failing) else missed).append(str(v))
-    collateral = sorted({Verwachting(a, d).__str__() for a, d, _ in failing
-                         if not any(v.covers(a, d) for v in defect.verwacht)})
+    for expected, seen, label in ((defect.verwacht, failing, ""), (defect.waarschuwing, warning, " (waarschuwing)")):
+        for v in expected:
+            (caught if any(v.covers(a, d) for a, d, _ in seen) else missed).append(f"{v}{label}")
+    collateral = sorted({str(Verwachting(a, d)) for a, d, _ in failing if not any(v.covers(a, d) for v in defect.verwacht)}
+                        | {f"{Verwachting(a, d)} (waarschuwing)" for a, d, _ in warning
+                           if not any(v.covers(a, d) for v in defect.waarschuwing)})
     return Detectie(defect, run, tuple(caught), tuple(missed), tuple(collateral), errors)
 
 
@@ -129,7 +134,8 @@ def run_catalogue(ids: list[str] | None, workdir: Path, parallel: int = 2, progr
 def to_json(healthy: Run, detections: list[Detectie]) -> dict:
     return {
         "gezond": {"seconden": round(healthy.seconden, 1),
-                   "gefaald": sorted({str(Verwachting(a, d)) for a, d, _ in healthy.failing()})},
+                   "gefaald": sorted({str(Verwachting(a, d)) for a, d, _ in healthy.failing(("gefaald", "fout",
+                                                                                             "waarschuwing"))})},
         "defecten": [{"id": x.defect.id, "titel": x.defect.titel, "wat": x.defect.wat,
                       "verwacht": [str(v) for v in x.defect.verwacht], "gevangen": list(x.gevangen),
                       "gemist": list(x.gemist), "bijschade": list(x.bijschade), "fouten": list(x.fouten),

@@ -7,6 +7,28 @@ from ketentest.defecten import Defect
 from ketentest.errors import KetenConfigError
 
 
+#: Men in the middle started for defects, by address; they live for the session.
+_strippers: dict[str, object] = {}
+
+
+def _strip_starttls(internet, meldpunt_id: str) -> None:
+    """Point every MX of the meldpunt at a STARTTLS-stripping relay (S05)."""
+    from simulators.aanvaller import StarttlsStripper
+
+    deelnemer = internet.keten.deelnemer(meldpunt_id)
+    for i, mx in enumerate(deelnemer.domain.mx):
+        ip = f"127.66.8.{10 + i}"
+        if ip not in _strippers:
+            _strippers[ip] = StarttlsStripper(ip, mx.ip).__enter__()
+        internet.zones.replace(mx.name, "A", [ip])
+
+
+def close_strippers() -> None:
+    for s in _strippers.values():
+        s.__exit__(None, None, None)
+    _strippers.clear()
+
+
 def apply_dns(defect: Defect, internet) -> None:
     zones = internet.zones
     for change in defect.dns:
@@ -22,12 +44,14 @@ def apply_dns(defect: Defect, internet) -> None:
         elif "verwijder" in change:
             c = change["verwijder"]
             zones.remove(c["naam"], c["type"])
+        elif "starttls_strippen" in change:
+            _strip_starttls(internet, change["starttls_strippen"])
         elif "voeg_toe" in change:
             c = change["voeg_toe"]
             zones.add(c["naam"], c["type"], c["data"])
         else:
             raise KetenConfigError(f"defect {defect.id}", "dns", f"onbekende DNS-wijziging {change!r}",
-                                   "gebruik verloop, breek_ds, onondertekend, vervang, verwijder of voeg_toe")
+                                   "gebruik verloop, breek_ds, onondertekend, vervang, verwijder, voeg_toe of starttls_strippen")
     if defect.dns:
         internet.changed()
 

@@ -513,16 +513,17 @@ class MailServer:
         auth = await loop.run_in_executor(self._work, partial(
             authenticate, content, client_ip, helo, envelope.mail_from or "", self.resolver_ip, self.authserv_id,
             self.resolver_port))
-        if auth.dmarc.result == "temperror":
+        enforce = self.switches.current.enforce_dmarc
+        if auth.dmarc.result == "temperror" and enforce:
             return R_DNS_TEMP
-        if auth.disposition is Disposition.REJECT:
+        if auth.disposition is Disposition.REJECT and enforce:
             return R_DMARC_REJECT.format(auth.dmarc.from_domain or "(geen eenduidige From)", auth.dmarc.result,
                                          auth.dmarc.policy or "reject")
         if self.content_check is not None:
             verdict = await loop.run_in_executor(self._work, self.content_check, content, auth)
             if verdict:
                 return verdict
-        folder = Folder.QUARANTINE if auth.disposition is Disposition.QUARANTINE else Folder.INBOX
+        folder = Folder.QUARANTINE if auth.disposition is Disposition.QUARANTINE and enforce else Folder.INBOX
         cleaned, _ = strip_own_results(content, self.authserv_id)
         stored_bytes = auth.header_bytes() + cleaned
         try:

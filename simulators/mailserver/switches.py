@@ -54,6 +54,8 @@ class Switches:
     cert_variant: CertVariant = CertVariant.VALID
     #: Refuse all service: 554 banner, 503 to every command but QUIT (RFC 5321 3.1).
     reject_all: bool = False
+    #: Act on the sender's DMARC policy (False: a defect, spoofed mail is taken in like any other).
+    enforce_dmarc: bool = True
 
     def __post_init__(self) -> None:
         if self.temp_failures < 0 or self.drop_in_data < 0:

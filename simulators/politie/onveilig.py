@@ -45,3 +45,52 @@ def deliver_carelessly(message: bytes, mail_from: str, rcpt_to: str, *, resolver
                 last = f"{mx.exchange}: {e}"
                 continue
     return Outcome.TEMPORARY, f"ook onveilig niet bezorgd: {locals().get('last', 'geen MX')}"
+
+
+# --- content mistakes, each switched on only by a defect ----------------------------
+
+
+def _rewrite(data: bytes, change) -> bytes:
+    from email import message_from_bytes
+    from email.policy import SMTP
+
+    msg = message_from_bytes(data, policy=SMTP)
+    change(msg)
+    return msg.as_bytes()
+
+
+def subject_with(data: bytes, extra: str) -> bytes:
+    """Personal data in the subject (what V05 forbids)."""
+    def change(msg) -> None:
+        subject = str(msg["Subject"])
+        del msg["Subject"]
+        msg["Subject"] = f"{subject} {extra}"
+    return _rewrite(data, change)
+
+
+def body_with(data: bytes, extra: str) -> bytes:
+    """Personal data in the text part (what V05 forbids)."""
+    def change(msg) -> None:
+        for part in msg.walk():
+            if part.get_content_type() == "text/plain" and part.get_content_disposition() != "attachment":
+                part.set_content(part.get_content() + f"\nBetreft: {extra}\n", charset="utf-8", cte="quoted-printable")
+                return
+    return _rewrite(data, change)
+
+
+def with_javascript(pdf: bytes) -> bytes:
+    """The meldformulier with an OpenAction script added (V04 forbids active content)."""
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    writer.add_js("app.alert('ketentest');")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def altered_in_transit(signed: bytes) -> bytes:
+    """A relay that appends a footer after signing: every DKIM body hash breaks."""
+    return signed + b"\r\n-- \r\nDit bericht is gescand op virussen.\r\n"

@@ -7,6 +7,7 @@ matched to the melding by kenmerk (V07, V08)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -21,6 +22,7 @@ from ketentest.melding import Melding
 from ketentest.routering import route_melding
 from simulators.control import ApiError, jsonable
 from simulators.party import Party
+from simulators.politie import onveilig
 from simulators.politie.onveilig import deliver_carelessly
 from simulators.politie.queue import DeliveryQueue, Entry, Status
 
@@ -32,6 +34,14 @@ class Switches:
     dkim_ondertekenen: bool = True  # False: send unsigned (B03/V03 must catch it)
     alleen_veilige_route: bool = True  # False: deliver anyway without DANE when no secure route (V02 must catch it)
     herhalen: bool = True  # False: give up on the first temporary failure (V09/S01 must catch it)
+    permanent_herhalen: bool = False  # True: retry a 5xx as if temporary (S02 must catch it)
+    # Content mistakes (defects): V04, V05 and V03 must catch each.
+    pdf_wijzigen: bool = False  # the PDF says something else than the officer submitted
+    pdf_met_javascript: bool = False  # the PDF carries an OpenAction script
+    bsn_in_onderwerp: bool = False
+    naam_in_tekst: bool = False
+    wijzigen_na_ondertekenen: bool = False  # a relay alters the body after DKIM signing
+    verkeerd_meldpunt: bool = False  # routing error: the next meldpunt in the keten gets it
 
 
 class Postkantoor:
@@ -60,6 +70,8 @@ class Postkantoor:
             trace["onveilig"] = reason
         if outcome is Outcome.TEMPORARY and not self.switches.herhalen:
             outcome = Outcome.PERMANENT
+        elif outcome is Outcome.PERMANENT and self.switches.permanent_herhalen:
+            outcome = Outcome.TEMPORARY
         return outcome, reason, trace
 
     def submit(self, params: dict) -> dict:
@@ -68,13 +80,29 @@ class Postkantoor:
             raise ApiError("verwacht {\"melding\": {...}} met de velden van de melding")
         melding = Melding.from_dict(raw).validate()  # DataError -> 422 with a hint
         routering = route_melding(self.keten, melding)  # RouteringsFout: not sent (V01)
-        pdf = render(melding)
-        composed = compose_melding(melding.kenmerk, pdf, sender=self.deelnemer.adres,
-                                   recipient=routering.meldpunt.adres, clock=self.party.clock,
-                                   sender_name=self.deelnemer.naam)
-        data = dkim.sign(composed.data, self.keys) if self.switches.dkim_ondertekenen and self.keys else composed.data
-        entry = self.queue.submit(melding.kenmerk, routering.meldpunt.id, routering.meldpunt.adres, data)
-        return {"kenmerk": melding.kenmerk, "meldpunt": routering.meldpunt.id, "routering": str(routering),
+        sw = self.switches
+        meldpunt = routering.meldpunt
+        if sw.verkeerd_meldpunt:
+            others = [m for m in self.keten.meldpunten if m.id != meldpunt.id]
+            meldpunt = others[0] if others else meldpunt
+        shown = melding
+        if sw.pdf_wijzigen:
+            shown = dataclasses.replace(melding, signaal=melding.signaal + " (gewijzigd)")
+        pdf = render(shown)
+        if sw.pdf_met_javascript:
+            pdf = onveilig.with_javascript(pdf)
+        data = compose_melding(melding.kenmerk, pdf, sender=self.deelnemer.adres, recipient=meldpunt.adres,
+                               clock=self.party.clock, sender_name=self.deelnemer.naam).data
+        if sw.bsn_in_onderwerp:
+            data = onveilig.subject_with(data, f"BSN {melding.persoon.bsn}")
+        if sw.naam_in_tekst:
+            data = onveilig.body_with(data, f"{melding.persoon.voornamen} {melding.persoon.achternaam}")
+        if sw.dkim_ondertekenen and self.keys:
+            data = dkim.sign(data, self.keys)
+        if sw.wijzigen_na_ondertekenen:
+            data = onveilig.altered_in_transit(data)
+        entry = self.queue.submit(melding.kenmerk, meldpunt.id, meldpunt.adres, data)
+        return {"kenmerk": melding.kenmerk, "meldpunt": meldpunt.id, "routering": str(routering),
                 "status": entry.status}
 
     def resend(self, params: dict) -> dict:
