@@ -56,7 +56,9 @@ def server_context(profile: TlsProfile = NCSC_GOED) -> ssl.SSLContext:
 
 
 def client_context() -> ssl.SSLContext:
-    """What every sender in the keten uses: TLS 1.2+ with NCSC-good suites.
+    """What every sender in the keten uses: TLS 1.2+, NCSC-good suites first,
+    and ECDHE-CBC suites still accepted ("uitfaseren": B05 warns about a
+    server that only has those, but a melding may still travel).
 
     No PKIX verification here: for SMTP, DANE (RFC 7672) decides, checked on
     the presented chain by ketentest.dane before MAIL FROM.
@@ -65,6 +67,6 @@ def client_context() -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_ciphers(NCSC_GOED.openssl_ciphers())
+    ctx.set_ciphers(f"{GOOD_TLS12_CIPHERS}:{CBC_TLS12_CIPHERS}:@SECLEVEL=2")
     ctx.options |= ssl.OP_NO_COMPRESSION
     return ctx

@@ -63,7 +63,9 @@ class StarttlsStripper:
                 reply.append(line)
                 if line[3:4] == b"-":
                     continue  # a multi-line reply goes on
-                kept = [r for r in reply if b"STARTTLS" not in r.upper()]  # the strip
+                # The strip: drop the STARTTLS extension line of an EHLO answer
+                # (other replies that merely mention STARTTLS pass unchanged).
+                kept = [r for r in reply if r[4:].strip().upper() != b"STARTTLS"]
                 if kept and kept[-1][3:4] == b"-":
                     kept[-1] = kept[-1][:3] + b" " + kept[-1][4:]
                 writer.write(b"".join(kept))
