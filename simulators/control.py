@@ -116,6 +116,13 @@ class ControlServer:
                     self._reply(HTTPStatus.BAD_REQUEST, {"fout": "geen geldige JSON"})
                 except KetentestError as e:
                     self._reply(HTTPStatus.UNPROCESSABLE_ENTITY, {"fout": e.message, "wat_te_doen": e.hint})
+                except Exception as e:  # a bug in a simulator: say so, keep serving
+                    import traceback
+
+                    traceback.print_exc()
+                    self._reply(HTTPStatus.INTERNAL_SERVER_ERROR,
+                                {"fout": f"interne fout in de simulator: {e.__class__.__name__}: {e}",
+                                 "wat_te_doen": "zie de log van de simulator; meld dit als fout in de ketentest"})
 
             def do_GET(self) -> None:
                 self._handle("GET")

@@ -83,9 +83,12 @@ def with_javascript(pdf: bytes) -> bytes:
     import io
 
     from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
 
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
-    writer.add_js("app.alert('ketentest');")
+    script = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"),
+                               NameObject("/JS"): TextStringObject("app.alert('ketentest');")})
+    writer._root_object[NameObject("/OpenAction")] = writer._add_object(script)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
