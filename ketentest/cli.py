@@ -144,9 +144,13 @@ def cmd_defecten(args: argparse.Namespace, extra: list[str]) -> int:
     result = to_json(healthy, detections)
     result["seconden"] = round(time.monotonic() - started, 1)
     (REPORTS / "defecten.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
-    from ketentest.report.defecten_html import write
+    from ketentest.report.catalogus import write, write_allure
 
     write(result, REPORTS / "defecten.html")
+    write_allure(result, REPORTS / "allure-results")  # next to the last run's scenarios
+    from ketentest.report.allure_files import generate_allure_html
+
+    print(generate_allure_html(ROOT, REPORTS / "allure-results")[1], file=sys.stderr)
     ok = not result["gezond"]["gefaald"] and all(d["in_orde"] for d in result["defecten"])
     print(f"\n{sum(d['in_orde'] for d in result['defecten'])}/{len(detections)} defecten precies gevangen, "
           f"gezonde keten {'groen' if not result['gezond']['gefaald'] else 'NIET groen'}, {result['seconden']:.0f} s; "

@@ -88,7 +88,7 @@ def test_the_whole_catalogue_is_caught_exactly(tmp_path, internet_lab):
 
 
 def test_detection_matrix_page_shows_each_cell():
-    from ketentest.report.defecten_html import cell_states, render
+    from ketentest.report.catalogus import cell_states, render, write_allure
 
     result = {"gezond": {"gefaald": []}, "seconden": 12.0, "defecten": [
         {"id": "a", "titel": "A", "wat": "w", "verwacht": ["B01@x"], "gevangen": ["B01@x"], "gemist": [],
@@ -100,3 +100,10 @@ def test_detection_matrix_page_shows_each_cell():
     assert "<b>1 van de 2</b> defecten precies gevangen" in page and "nog niet sterk genoeg" in page
     assert 'data-defect="a"' in page and 'data-afspraak="B01" data-uitslag="gevangen"' in page
     assert 'data-afspraak="V07" data-uitslag="gemist"' in page
+    import tempfile
+
+    files = write_allure(result, Path(tempfile.mkdtemp()))
+    allure = [json.loads(f.read_text()) for f in files]
+    assert [r["status"] for r in allure] == ["passed", "failed"]
+    assert {"name": "epic", "value": "Defectencatalogus"} in allure[1]["labels"]
+    assert "gemist: V07" in allure[1]["statusDetails"]["message"]

@@ -1,5 +1,6 @@
-"""The detection matrix of the defect catalogue as one Dutch HTML page, in the
-stuurgroep report's style: how strong is the evidence of a green run?"""
+"""The detection matrix of the defect catalogue, for the stuurgroep: one Dutch
+HTML page in the stuurgroep report's style, and one Allure result per defect
+(epic "Defectencatalogus"), so both reports show how strong a green run is."""
 
 from __future__ import annotations
 
@@ -71,3 +72,34 @@ Het bewijs is daarmee <b>{verdict}</b>. Duur: {result.get("seconden", 0):.0f} s.
 def write(result: dict, path: Path) -> Path:
     path.write_text(render(result), encoding="utf-8")
     return path
+
+
+def write_allure(result: dict, results_dir: Path) -> list[Path]:
+    """One Allure test result per defect: passed when caught exactly."""
+    import json
+    import time
+    import uuid
+
+    results_dir.mkdir(parents=True, exist_ok=True)
+    now = int(time.time() * 1000)
+    written = []
+    for d in result["defecten"]:
+        message = "; ".join(f"{k}: {', '.join(d[k])}" for k in ("gemist", "bijschade", "fouten") if d[k])
+        data = {
+            "uuid": str(uuid.uuid4()),
+            "historyId": f"defect-{d['id']}",
+            "name": f"Defect gevangen: {d['titel']}",
+            "fullName": f"defectencatalogus.{d['id']}",
+            "status": "passed" if d["in_orde"] else "failed",
+            "statusDetails": {"message": message or f"gevangen door {', '.join(d['gevangen']) or 'de verwachte waarschuwing'}"},
+            "description": d["wat"],
+            "labels": [{"name": "epic", "value": "Defectencatalogus"}, {"name": "story", "value": d["id"]},
+                       {"name": "suite", "value": "Defectencatalogus"}, {"name": "severity", "value": "critical"},
+                       *({"name": "tag", "value": _agreement_of(v)} for v in d["verwacht"])],
+            "parameters": [{"name": "verwacht", "value": ", ".join(d["verwacht"])}],
+            "start": now, "stop": now + int(d.get("seconden", 0) * 1000),
+        }
+        path = results_dir / f"{data['uuid']}-result.json"
+        path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        written.append(path)
+    return written
