@@ -140,7 +140,7 @@ def cmd_defecten(args: argparse.Namespace, extra: list[str]) -> int:
                   f"bijschade {', '.join(item.bijschade) or '-'} ({item.run.seconden:.0f} s)", file=sys.stderr, flush=True)
 
     started = time.monotonic()
-    healthy, detections = run_catalogue(args.defecten or None, workdir, args.parallel, progress)
+    healthy, detections = run_catalogue(args.defecten or None, workdir, args.parallel, progress, keten=args.keten)
     result = to_json(healthy, detections)
     result["seconden"] = round(time.monotonic() - started, 1)
     (REPORTS / "defecten.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -112,17 +112,22 @@ def judge(defect: Defect, run: Run) -> Detectie:
     return Detectie(defect, run, tuple(caught), tuple(missed), tuple(collateral), errors)
 
 
-def run_catalogue(ids: list[str] | None, workdir: Path, parallel: int = 2, progress=None) -> tuple[Run, list[Detectie]]:
-    """The healthy run, then every defect (``parallel`` at a time)."""
-    defects = [catalogue()[i] for i in ids] if ids else list(catalogue().values())
-    healthy = run_features(None, workdir)
+def run_catalogue(ids: list[str] | None, workdir: Path, parallel: int = 2, progress=None,
+                  keten: str | None = None) -> tuple[Run, list[Detectie]]:
+    """The healthy run, then every defect (``parallel`` at a time), on the
+    given keten (default: the built-in midden-nederland)."""
+    from ketentest.defecten import get
+
+    defects = [get(i) for i in ids] if ids else list(catalogue().values())
+    extra = ["--keten", keten] if keten else []
+    healthy = run_features(None, workdir, extra)
     if progress:
         progress(HEALTHY, healthy)
     if not _netns_prefix():
         parallel = 1
     detections: list[Detectie] = []
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        futures = {pool.submit(run_features, d.id, workdir): d for d in defects}
+        futures = {pool.submit(run_features, d.id, workdir, extra): d for d in defects}
         for future, d in futures.items():
             detection = judge(d, future.result())
             detections.append(detection)
