@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from ketentest.afspraken import AFSPRAKEN
-from ketentest.config import load_keten
 from ketentest.errors import KetentestError
 from ketentest.model import Keten
 

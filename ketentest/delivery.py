@@ -52,7 +52,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ketentest import policy
-from ketentest.dane import DaneResult, RecordStatus, TlsaFormatError, TlsaRecord, peer_chain, verify
+from ketentest.dane import DaneResult, TlsaFormatError, TlsaRecord, peer_chain, verify
 from ketentest.dns import DnsAnswer, DnssecState
 
 DEFAULT_TIMEOUT = 30.0

@@ -13,7 +13,6 @@ import sys
 import threading
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 from ketentest.clock import KetenClock
 from ketentest.config import load_keten
@@ -56,6 +55,17 @@ class Party:
             ("POST", "/klok"): self.move_clock,
         }
         self.stack = ExitStack()
+
+    def deliver(self, message: bytes, rcpt: str):
+        """Deliver as this party (its address, sending host and clock) over the
+        DANE-checked route; returns (outcome, Dutch reason, trace for the API)."""
+        from ketentest.delivery import deliver
+        from simulators.control import jsonable
+
+        sender = self.deelnemer.domain.senders[0]
+        attempt = deliver(message, self.deelnemer.adres, rcpt, resolver=self.resolver, source_ip=sender.ip,
+                          helo=sender.name, clock=self.clock)
+        return attempt.outcome, attempt.reason, {"beschrijving": attempt.describe(), **jsonable(attempt)}
 
     def status(self, params: dict) -> dict:
         return {"deelnemer": self.deelnemer.id, "naam": self.deelnemer.naam, "klok": self.clock.now().isoformat()}

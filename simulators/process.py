@@ -17,7 +17,7 @@ from collections import deque
 import httpx
 
 from ketentest.errors import InfrastructureError
-from simulators.resolver.unbound import die_with_parent
+from simulators.resolver.unbound import die_with_parent, stop_process
 
 READY = "KLAAR"
 
@@ -108,13 +108,7 @@ class SimulatorProcess:
         if self.client is not None:
             self.client.close()
             self.client = None
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, grace=10)
         self.proc = None
 
     def __exit__(self, *exc) -> None:

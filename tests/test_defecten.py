@@ -9,11 +9,10 @@ import os
 from pathlib import Path
 
 import pytest
-import yaml
 
 from ketentest.afspraken import AFSPRAKEN
 from ketentest.defecten import Defect, Verwachting, catalogue, get, keten_with_defect
-from ketentest.defectrun import HEALTHY, Run, Waarneming, judge, run_catalogue, to_json
+from ketentest.defectrun import Run, Waarneming, judge, run_catalogue, to_json
 from ketentest.errors import KetenConfigError
 
 ROOT = Path(__file__).resolve().parent.parent

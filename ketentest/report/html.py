@@ -14,7 +14,6 @@ from html import escape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ketentest.afspraken import Hoofdstuk
 from ketentest.report.evidence import Kind
 from ketentest.report.matrix import (
     KETEN,

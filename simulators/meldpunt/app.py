@@ -13,7 +13,6 @@ from email import message_from_bytes, policy
 from typing import Any
 
 from ketentest.clock import UTC, add_werkdagen
-from ketentest.delivery import deliver
 from ketentest.mail import dkim
 from ketentest.mail.auth import AuthResult
 from ketentest.mail.compose import (KIND_HEADER, MessageKind, TerugkoppelingStatus, compose_ontvangstbevestiging,
@@ -129,9 +128,7 @@ class Meldpunt:
 
     # -- outbound ---------------------------------------------------------
     def _deliver(self, message: bytes, entry: Entry):
-        attempt = deliver(message, self.deelnemer.adres, entry.rcpt, resolver=self.party.resolver,
-                          source_ip=self.sender.ip, helo=self.sender.name, clock=self.party.clock)
-        return attempt.outcome, attempt.reason, {"beschrijving": attempt.describe(), **jsonable(attempt)}
+        return self.party.deliver(message, entry.rcpt)
 
     # -- control API ------------------------------------------------------
     def melding(self, params: dict) -> dict:

@@ -13,14 +13,14 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ketentest.delivery import Outcome, deliver
+from ketentest.delivery import Outcome
 from ketentest.errors import DataError
 from ketentest.mail import dkim
 from ketentest.mail.compose import KIND_HEADER, STATUS_HEADER, MessageKind, compose_melding, read_kenmerk
 from ketentest.meldformulier import render
 from ketentest.melding import Melding
 from ketentest.routering import route_melding
-from simulators.control import ApiError, jsonable
+from simulators.control import ApiError
 from simulators.party import Party
 from simulators.politie import onveilig
 from simulators.politie.onveilig import deliver_carelessly
@@ -59,10 +59,7 @@ class Postkantoor:
 
     # -- outbound ---------------------------------------------------------
     def _deliver(self, message: bytes, entry: Entry):
-        attempt = deliver(message, self.deelnemer.adres, entry.rcpt, resolver=self.party.resolver,
-                          source_ip=self.sender.ip, helo=self.sender.name, clock=self.party.clock)
-        trace = {"beschrijving": attempt.describe(), **jsonable(attempt)}
-        outcome, reason = attempt.outcome, attempt.reason
+        outcome, reason, trace = self.party.deliver(message, entry.rcpt)
         if outcome is Outcome.NO_SECURE_ROUTE and not self.switches.alleen_veilige_route:
             outcome, reason = deliver_carelessly(message, self.deelnemer.adres, entry.rcpt,
                                                  resolver_ip=self.keten.dns.resolver_ip, source_ip=self.sender.ip,
