@@ -56,6 +56,11 @@ class Party:
         }
         self.stack = ExitStack()
 
+    @property
+    def dkim_keys(self) -> list:
+        """This party's DKIM keys, one per selector of its mail domain."""
+        return [self.pki.dkim_key(self.deelnemer.domain.name, spec) for spec in self.deelnemer.domain.dkim]
+
     def deliver(self, message: bytes, rcpt: str):
         """Deliver as this party (its address, sending host and clock) over the
         DANE-checked route; returns (outcome, Dutch reason, trace for the API)."""

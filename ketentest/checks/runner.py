@@ -205,40 +205,11 @@ def simulated_keten(keten: Keten, pki=None, *, internet=None, quiet: bool = True
 
 # --- live: a local Unbound with the real root trust anchor --------------------------
 
-_LIVE_CONF = """\
-server:
-    interface: {ip}
-    port: {port}
-    do-daemonize: no
-    username: ""
-    chroot: ""
-    directory: "{dir}"
-    pidfile: ""
-    use-syslog: no
-    logfile: ""
-    log-time-ascii: yes
-    verbosity: 1
-    val-log-level: 2
-    num-threads: 1
-    so-reuseport: no
-    interface-automatic: no
-    access-control: 127.0.0.0/8 allow
-    # The real root: Unbound's built-in root hints, and the root zone's key.
-    trust-anchor-file: "{root_key}"
-    module-config: "validator iterator"
-    ede: yes
-    prefetch: no
-    val-bogus-ttl: 1
-remote-control:
-    control-enable: yes
-    control-interface: "{dir}/unbound.ctl"
-    control-use-cert: no
-"""
-
-
 def live_unbound_config(ip: str, port: int, directory: Path | str, root_key: Path | str = ROOT_KEY) -> str:
     """Pure: the Unbound configuration of live mode."""
-    return _LIVE_CONF.format(ip=ip, port=port, dir=directory, root_key=root_key)
+    from simulators.resolver.unbound import unbound_config
+
+    return unbound_config(ip, port, directory, root_key, simulated=False)
 
 
 def live_unbound(ip: str = LIVE_RESOLVER_IP, port: int = 53, root_key: Path | str = ROOT_KEY):

@@ -51,9 +51,8 @@ class Meldpunt:
         self.party = party
         self.keten = party.keten
         self.deelnemer = party.deelnemer
-        self.sender = self.deelnemer.domain.senders[0]
         self.switches = Switches()
-        self.keys = [party.pki.dkim_key(self.deelnemer.domain.name, s) for s in self.deelnemer.domain.dkim]
+        self.keys = party.dkim_keys
         self.register_dir = party.data / "register"
         self.register_dir.mkdir(parents=True, exist_ok=True)
         self.changed = threading.Condition()

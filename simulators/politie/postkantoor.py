@@ -52,7 +52,7 @@ class Postkantoor:
         self.sender = self.deelnemer.domain.senders[0]
         self.switches = Switches()
         self._lock = threading.Lock()
-        self.keys = [party.pki.dkim_key(self.deelnemer.domain.name, spec) for spec in self.deelnemer.domain.dkim]
+        self.keys = party.dkim_keys
         self.queue = DeliveryQueue(party.data / "wachtrij", party.clock, self._deliver,
                                    retry_hours=self.keten.aannames.herhalen_uren)
         self.unmatched: list[dict[str, Any]] = []  # inbound mail that matched no melding

@@ -18,7 +18,7 @@ from pathlib import Path
 from ketentest.errors import InfrastructureError
 from ketentest.model import RESERVED_TLDS
 
-_CONF = """\
+_COMMON = """\
 server:
     interface: {ip}
     port: {port}
@@ -34,25 +34,40 @@ server:
     val-log-level: 2
     num-threads: 1
     so-reuseport: no
-    do-ip6: no
     interface-automatic: no
     access-control: 127.0.0.0/8 allow
-    do-not-query-localhost: no
-    root-hints: "{dir}/root.hints"
-    trust-anchor-file: "{dir}/root.ds"
+    trust-anchor-file: "{trust_anchor}"
     module-config: "validator iterator"
     ede: yes
-    aggressive-nsec: no
     prefetch: no
     val-bogus-ttl: 1
-    infra-host-ttl: 60
-    outgoing-interface: {ip}
-{local_zones}
-remote-control:
+{extra}remote-control:
     control-enable: yes
     control-interface: "{dir}/unbound.ctl"
     control-use-cert: no
 """
+
+#: What only the simulated internet needs: our root hints, loopback servers,
+#: and the reserved TLDs taken out of Unbound's built-in local zones.
+_SIMULATED = """\
+    do-ip6: no
+    do-not-query-localhost: no
+    root-hints: "{dir}/root.hints"
+    aggressive-nsec: no
+    infra-host-ttl: 60
+    outgoing-interface: {ip}
+{local_zones}
+"""
+
+
+def unbound_config(ip: str, port: int, directory: Path | str, trust_anchor: Path | str, simulated: bool = True) -> str:
+    """Unbound's configuration: for the simulated internet (our root hints and
+    trust anchor), or live (Unbound's built-in root hints, the real root key)."""
+    extra = ""
+    if simulated:
+        local_zones = "\n".join(f'    local-zone: "{tld}." nodefault' for tld in RESERVED_TLDS)
+        extra = _SIMULATED.format(dir=directory, ip=ip, local_zones=local_zones)
+    return _COMMON.format(ip=ip, port=port, dir=directory, trust_anchor=trust_anchor, extra=extra)
 
 
 def find_program(name: str) -> str:
@@ -106,10 +121,9 @@ class Unbound:
         return self.dir / "unbound.conf"
 
     def write_config(self) -> None:
-        local_zones = "\n".join(f'    local-zone: "{tld}." nodefault' for tld in RESERVED_TLDS)
         (self.dir / "root.hints").write_text(self.root_hints)
         (self.dir / "root.ds").write_text(self.trust_anchor)
-        self.conf.write_text(_CONF.format(ip=self.ip, port=self.port, dir=self.dir, local_zones=local_zones))
+        self.conf.write_text(unbound_config(self.ip, self.port, self.dir, self.dir / "root.ds"))
 
     def __enter__(self) -> "Unbound":
         binary = find_program("unbound")
