@@ -157,6 +157,18 @@ def normalize_domain(domain: str) -> tuple[str, str]:
     return text, ""
 
 
+def mx_count_subtest(subtest_id: str, agreement: str, mxs: MxSet, max_mx: int) -> SubtestResult:
+    """Pure: MX hosts beyond the limit are reported, not silently skipped."""
+    rest = mxs.untested(max_mx)
+    return SubtestResult(
+        subtest_id, agreement, Uitslag.NIET_TESTBAAR,
+        f"Niet testbaar: {mxs.domain} heeft {len(mxs.hosts)} MX-namen; alleen de eerste {max_mx} "
+        f"(op voorkeur) zijn getest, {len(rest)} niet ({', '.join(rest[:5])}{', …' if len(rest) > 5 else ''}). "
+        "Beperk het aantal MX-records, of verhoog de grens (max_mx) voor deze test.",
+        {"aantal_mx": len(mxs.hosts), "grens": max_mx, "niet_getest": list(rest)},
+    )
+
+
 def untestable_result(agreement: str, domain: str, subtest_ids: tuple[str, ...], reason: str) -> CheckResult:
     """Every sub-test of a check 'niet testbaar' for one reason (bad input)."""
     return CheckResult(agreement, domain, tuple(

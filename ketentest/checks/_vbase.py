@@ -122,6 +122,15 @@ def was_delivered(v: Verzending) -> bool:
     return entry_time(v.postkantoor, "delivered_at") is not None or bool(delivered_attempts(v.postkantoor))
 
 
+def not_delivered_reason(v: Verzending) -> str:
+    """Why a melding has no delivery moment yet, in Dutch (V07, V08)."""
+    if was_delivered(v):
+        return "bezorgd volgens de pogingen, maar zonder bezorgmoment (delivered_at)"
+    if v.geweigerd:
+        return f"de melding is bij het indienen geweigerd ({v.geweigerd})"
+    return f"nog niet bezorgd (status {v.status!r})"
+
+
 def outbound(v: Verzending, suffix: str) -> dict[str, Any] | None:
     """The meldpunt's first outbound entry ``<kenmerk>.<suffix>`` (not a
     repeat like ``.bevestiging-2``)."""

@@ -10,7 +10,8 @@ checked (sorted by preference), not only some.
 
 from __future__ import annotations
 
-from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, normalize_domain, parse_mx, untestable_result,
+from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, mx_count_subtest, normalize_domain, parse_mx,
+                                   untestable_result,
                                    usable, why_unusable)
 from ketentest.dns import DnsAnswer, DnssecState, Lookup
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag, worst
@@ -111,11 +112,4 @@ def judge_mx_hosts(mxs: MxSet, hosts: dict[str, tuple[DnsAnswer, ...]]) -> Subte
 
 def judge_mx_count(mxs: MxSet, max_mx: int) -> SubtestResult:
     """Pure: MX hosts beyond the limit are reported, not silently skipped."""
-    rest = mxs.untested(max_mx)
-    return SubtestResult(
-        "dnssec.mx_aantal", AGREEMENT, Uitslag.NIET_TESTBAAR,
-        f"Niet testbaar: {mxs.domain} heeft {len(mxs.hosts)} MX-namen; alleen de eerste {max_mx} "
-        f"(op voorkeur) zijn getest, {len(rest)} niet ({', '.join(rest[:5])}{', …' if len(rest) > 5 else ''}). "
-        "Beperk het aantal MX-records, of verhoog de grens (max_mx) voor deze test.",
-        {"aantal_mx": len(mxs.hosts), "grens": max_mx, "niet_getest": list(rest)},
-    )
+    return mx_count_subtest("dnssec.mx_aantal", AGREEMENT, mxs, max_mx)

@@ -37,7 +37,7 @@ from typing import Any
 from cryptography import x509
 
 from ketentest.checks import ncsc
-from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, normalize_domain, parse_mx, untestable_result,
+from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, mx_count_subtest, normalize_domain, parse_mx, untestable_result,
                                    usable, why_unusable)
 from ketentest.checks.ncsc import Rating
 from ketentest.checks.tls_scan import (DEFAULT_TIMEOUT, EHLO_NAME, SCAN_DEADLINE, SMTP_PORT, AcceptedSuite,
@@ -186,13 +186,7 @@ def judge_starttls(mxs: MxSet, addresses: Mapping[str, DnsAnswer], probes: Seque
             fold("starttls.certificaat_vertrouwen", ordered, judge_cert_trust, "", ""),
         ]
     if mxs.untested(max_mx):
-        rest = mxs.untested(max_mx)
-        subtests.append(SubtestResult(
-            "starttls.mx_aantal", AGREEMENT, N,
-            f"Niet testbaar: {mxs.domain} heeft {len(mxs.hosts)} MX-namen; alleen de eerste {max_mx} (op voorkeur) "
-            f"zijn getest, {len(rest)} niet ({', '.join(rest[:5])}{', …' if len(rest) > 5 else ''}). Beperk het "
-            "aantal MX-records, of verhoog de grens (max_mx) voor deze test.",
-            {"aantal_mx": len(mxs.hosts), "grens": max_mx, "niet_getest": list(rest)}))
+        subtests.append(mx_count_subtest("starttls.mx_aantal", AGREEMENT, mxs, max_mx))
     return CheckResult(AGREEMENT, mxs.domain, tuple(subtests))
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, norm, normalize_domain, parse_mx,
+from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, mx_count_subtest, norm, normalize_domain, parse_mx,
                                    untestable_result, usable, why_unusable)
 from ketentest.checks.b05_starttls import targets_of
 from ketentest.checks.tls_scan import (DEFAULT_TIMEOUT, EHLO_NAME, SMTP_PORT, Handshake, Target, in_parallel,
@@ -212,13 +212,7 @@ def judge_dane(mxs: MxSet, tlsa: Mapping[str, TlsaLookup], addresses: Mapping[st
     if any(host_ok.values()):
         subtests.append(judge_rollover(tlsa, chains, host_ok, now))
     if mxs.untested(max_mx):
-        rest = mxs.untested(max_mx)
-        subtests.append(SubtestResult(
-            "dane.mx_aantal", AGREEMENT, N,
-            f"Niet testbaar: {mxs.domain} heeft {len(mxs.hosts)} MX-namen; alleen de eerste {max_mx} (op voorkeur) "
-            f"zijn getest, {len(rest)} niet ({', '.join(rest[:5])}{', …' if len(rest) > 5 else ''}). Beperk het "
-            "aantal MX-records, of verhoog de grens (max_mx) voor deze test.",
-            {"aantal_mx": len(mxs.hosts), "grens": max_mx, "niet_getest": list(rest)}))
+        subtests.append(mx_count_subtest("dane.mx_aantal", AGREEMENT, mxs, max_mx))
     return CheckResult(AGREEMENT, mxs.domain, tuple(subtests))
 
 

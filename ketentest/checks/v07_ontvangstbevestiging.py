@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ketentest.checks._vbase import (F, G, I, N, aannames, attempts_of, entry_time, fmt, minutes, moment, observed_until,
-                                     outbound, repeats, result, sub, transport_review, was_delivered)
+from ketentest.checks._vbase import (F, G, I, N, aannames, attempts_of, entry_time, fmt, minutes, moment, not_delivered_reason,
+                                     observed_until, outbound, repeats, result, sub, transport_review)
 from ketentest.model import Keten
 from ketentest.verdict import CheckResult
 from ketentest.verzending import Verzending
@@ -34,9 +34,7 @@ def check_v07(verzending: Verzending, keten: Keten, *, now: dt.datetime | None =
     limit = aannames(v, keten).bevestiging_minuten
     delivered = entry_time(v.postkantoor, "delivered_at")
     if delivered is None:
-        why = ("bezorgd volgens de pogingen, maar zonder bezorgmoment (delivered_at)" if was_delivered(v)
-               else f"de melding is bij het indienen geweigerd ({v.geweigerd})" if v.geweigerd
-               else f"nog niet bezorgd (status {v.status!r})")
+        why = not_delivered_reason(v)
         return result(AGREEMENT, v, keten, [sub(AGREEMENT, "ontvangen", N,
                                                  f"Niet testbaar: {why}; een ontvangstbevestiging volgt op een "
                                                  "bezorging.")])

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ketentest.checks._vbase import (F, G, N, aannames, entry_time, fmt, moment, observed_until, outbound, result, sub,
-                                     was_delivered)
+from ketentest.checks._vbase import (F, G, N, aannames, entry_time, fmt, moment, not_delivered_reason, observed_until,
+                                     outbound, result, sub)
 from ketentest.clock import add_werkdagen
 from ketentest.mail.compose import TerugkoppelingStatus
 from ketentest.model import Keten
@@ -35,9 +35,7 @@ def check_v08(verzending: Verzending, keten: Keten, *, now: dt.datetime | None =
     werkdagen = aannames(v, keten).terugkoppeling_werkdagen
     delivered = entry_time(v.postkantoor, "delivered_at")
     if delivered is None:
-        why = ("bezorgd volgens de pogingen, maar zonder bezorgmoment (delivered_at)" if was_delivered(v)
-               else f"de melding is bij het indienen geweigerd ({v.geweigerd})" if v.geweigerd
-               else f"nog niet bezorgd (status {v.status!r})")
+        why = not_delivered_reason(v)
         return result(AGREEMENT, v, keten, [sub(AGREEMENT, "tijdig", N,
                                                  f"Niet testbaar: {why}; een terugkoppeling volgt op een bezorging.")])
     deadline = add_werkdagen(delivered, werkdagen)
