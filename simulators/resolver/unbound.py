@@ -12,11 +12,11 @@ import signal
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from ketentest.errors import InfrastructureError
 from ketentest.model import RESERVED_TLDS
+from simulators.wachten import StartupDeadline
 
 _COMMON = """\
 server:
@@ -142,13 +142,13 @@ class Unbound:
         assert self.proc is not None and self.proc.stderr is not None
         sel = selectors.DefaultSelector()
         sel.register(self.proc.stderr, selectors.EVENT_READ)
-        deadline = time.monotonic() + self.ready_timeout
+        deadline = StartupDeadline(self.ready_timeout)
         while True:
-            left = deadline - time.monotonic()
+            left = deadline.left()
             if left <= 0:
-                raise InfrastructureError(f"Unbound op {self.ip} kwam niet op binnen {self.ready_timeout:.0f} s",
+                raise InfrastructureError(f"Unbound op {self.ip} kwam niet op binnen {deadline.describe()}",
                                           f"zie de log: {' | '.join(self.log[-5:])}")
-            if not sel.select(left):
+            if not sel.select(min(left, 1.0)):
                 continue
             line = self.proc.stderr.readline()
             if not line:  # exited
