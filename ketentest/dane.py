@@ -19,7 +19,15 @@ Choices, per RFC 7672 / RFC 7671:
   host name (or another reference name the caller passes, 3.2.3).
 * PKIX-TA(0) and PKIX-EE(1) are unusable for SMTP (3.1.3): reported, never
   matched. Unknown selectors and matching types are ignored, and so are
-  malformed records (bad hex, a digest of the wrong length).
+  malformed records (bad hex, a digest of the wrong length, full data that
+  is no certificate or public key): unusable everywhere, as OpenSSL's
+  ``SSL_dane_tlsa_add`` refuses them.
+* Digest agility (RFC 7671, 9): per usage and selector only the strongest
+  digest present counts (SHA-512 over SHA-256, Postfix's default
+  ``smtp_tls_dane_digests``); weaker digest records are superseded and never
+  match. Full data (matching type 0) is exempt, as in OpenSSL.
+* :func:`usable_records` is the one definition of "usable" for every caller
+  (the B06 judge and the sender).
 * :func:`tlsa_rdata` pins, for usage 2, the top certificate of the presented
   chain: with the simulated PKI that is the intermediate CA the server sends
   along. Pinning the root would oblige every server to send the root too.
@@ -112,6 +120,7 @@ class RecordStatus(str, Enum):
     UNUSABLE = "unusable"  # usage 0/1 (or unknown): not for SMTP
     IGNORED = "ignored"  # unknown selector or matching type
     MALFORMED = "malformed"  # not readable, or digest of the wrong length
+    SUPERSEDED = "superseded"  # a stronger digest for the same usage and selector hides it (RFC 7671, 9)
 
     @property
     def usable(self) -> bool:
@@ -124,6 +133,7 @@ class RecordOutcome:
     status: RecordStatus
     reason: str  # Dutch
     depth: int | None = None  # chain position of the matched certificate (0 = leaf)
+    cause: str = ""  # machine-readable detail for advice: "ta_not_presented", "digest_superseded"
 
 
 @dataclass(frozen=True)
@@ -207,6 +217,77 @@ def tlsa_records(chains: Iterable[Sequence[CertLike]], specs: Iterable[TlsaSpec]
     return tuple(seen)
 
 
+# --- which records count ------------------------------------------------------
+
+#: Digest strength for agility (RFC 7671, 9); matching type 0 is exempt.
+_DIGEST_RANK = {Matching.SHA256: 1, Matching.SHA512: 2}
+
+
+def _screen_one(text: str) -> TlsaRecord | RecordOutcome:
+    """A usable-looking record, or the outcome that rules it out (no chain needed)."""
+    try:
+        rec = TlsaRecord.parse(text)
+    except TlsaFormatError as e:
+        return RecordOutcome(text, RecordStatus.MALFORMED, f"onleesbaar: {e}")
+    if rec.usage in (Usage.PKIX_TA, Usage.PKIX_EE):
+        name = Usage(rec.usage).name.replace("_", "-")
+        return RecordOutcome(text, RecordStatus.UNUSABLE,
+                             f"usage {rec.usage} ({name}) is voor SMTP niet bruikbaar (RFC 7672, 3.1.3)")
+    if rec.usage not in (Usage.DANE_TA, Usage.DANE_EE):
+        return RecordOutcome(text, RecordStatus.UNUSABLE, f"onbekende usage {rec.usage}")
+    if rec.selector not in (0, 1) or rec.matching not in (0, 1, 2):
+        return RecordOutcome(text, RecordStatus.IGNORED,
+                             f"onbekende selector {rec.selector} of matching type {rec.matching}: genegeerd")
+    want = _DIGEST_LEN.get(Matching(rec.matching))
+    if want is not None and len(rec.data) != want:
+        return RecordOutcome(text, RecordStatus.MALFORMED,
+                             f"de hash is {len(rec.data)} bytes, {Matching(rec.matching).name} hoort {want} bytes")
+    if rec.matching == Matching.FULL:
+        try:
+            if rec.selector == Selector.CERT:
+                x509.load_der_x509_certificate(rec.data)
+            else:
+                serialization.load_der_public_key(rec.data)
+        except (ValueError, TypeError):
+            what = "certificaat" if rec.selector == Selector.CERT else "publieke sleutel (SubjectPublicKeyInfo)"
+            return RecordOutcome(text, RecordStatus.MALFORMED, f"de volledige gegevens zijn geen geldig {what}")
+    return rec
+
+
+def screen(records: Sequence[str]) -> tuple[TlsaRecord | RecordOutcome, ...]:
+    """Pure: per record (same order) the parsed record when it counts, or the
+    outcome that rules it out: malformed, unusable, ignored, or superseded by
+    a stronger digest for the same usage and selector (RFC 7671, 9)."""
+    first = [_screen_one(t) for t in records]
+    best: dict[tuple[int, int], int] = {}
+    for r in first:
+        if isinstance(r, TlsaRecord) and r.matching in _DIGEST_RANK:
+            key = (r.usage, r.selector)
+            best[key] = max(best.get(key, 0), _DIGEST_RANK[Matching(r.matching)])
+    out: list[TlsaRecord | RecordOutcome] = []
+    for text, r in zip(records, first):
+        if isinstance(r, TlsaRecord) and r.matching in _DIGEST_RANK \
+                and _DIGEST_RANK[Matching(r.matching)] < best[(r.usage, r.selector)]:
+            stronger = next(m for m, rank in _DIGEST_RANK.items() if rank == best[(r.usage, r.selector)])
+            r = RecordOutcome(text, RecordStatus.SUPERSEDED,
+                              f"genegeerd: er staat ook een {r.usage} {r.selector} {int(stronger)}-record "
+                              f"({stronger.name.replace('SHA', 'SHA-')}) en verzenders gebruiken per usage en "
+                              f"selector alleen de sterkste hash (RFC 7671, 9)", cause="digest_superseded")
+        out.append(r)
+    return tuple(out)
+
+
+def usable_records(records: Sequence[str]) -> tuple[TlsaRecord, ...]:
+    """Pure: the records a DANE sender uses (usage 2/3, known selector and
+    matching type, well-formed, not superseded), in the given order."""
+    return tuple(r for r in screen(records) if isinstance(r, TlsaRecord))
+
+
+def describe_unusable(records: Sequence[str]) -> str:
+    """Dutch: why none of ``records`` is usable (one clause per record)."""
+    return "; ".join(f"{_short(o.record)}: {o.reason}" for o in screen(records) if isinstance(o, RecordOutcome))
+
+
 # --- names ------------------------------------------------------------------
 
 
@@ -275,7 +356,8 @@ def verify(
         return DaneResult(mx_host, False, outcomes,
                           f"De certificaatketen van {mx_host} is onleesbaar ({e}).")
 
-    outcomes = tuple(_judge(text, chain, list(chain_der), references, now) for text in tlsa_records)
+    outcomes = tuple(r if isinstance(r, RecordOutcome) else _judge(text, r, chain, list(chain_der), references, now)
+                     for text, r in zip(tlsa_records, screen(tlsa_records)))
     for o in outcomes:
         if o.status is RecordStatus.MATCHED:
             usage = int(o.record.split()[0])
@@ -287,26 +369,8 @@ def verify(
     return DaneResult(mx_host, False, outcomes, _explain_failure(mx_host, outcomes))
 
 
-def _judge(text: str, chain: list[x509.Certificate], chain_der: list[bytes], references: list[str],
-           now: dt.datetime) -> RecordOutcome:
-    try:
-        rec = TlsaRecord.parse(text)
-    except TlsaFormatError as e:
-        return RecordOutcome(text, RecordStatus.MALFORMED, f"onleesbaar: {e}")
-    if rec.usage in (Usage.PKIX_TA, Usage.PKIX_EE):
-        name = Usage(rec.usage).name.replace("_", "-")
-        return RecordOutcome(text, RecordStatus.UNUSABLE,
-                             f"usage {rec.usage} ({name}) is voor SMTP niet bruikbaar (RFC 7672, 3.1.3)")
-    if rec.usage not in (Usage.DANE_TA, Usage.DANE_EE):
-        return RecordOutcome(text, RecordStatus.UNUSABLE, f"onbekende usage {rec.usage}")
-    if rec.selector not in (0, 1) or rec.matching not in (0, 1, 2):
-        return RecordOutcome(text, RecordStatus.IGNORED,
-                             f"onbekende selector {rec.selector} of matching type {rec.matching}: genegeerd")
-    want = _DIGEST_LEN.get(Matching(rec.matching))
-    if want is not None and len(rec.data) != want:
-        return RecordOutcome(text, RecordStatus.MALFORMED,
-                             f"de hash is {len(rec.data)} bytes, {Matching(rec.matching).name} hoort {want} bytes")
-
+def _judge(text: str, rec: TlsaRecord, chain: list[x509.Certificate], chain_der: list[bytes],
+           references: list[str], now: dt.datetime) -> RecordOutcome:
     def matches(i: int) -> bool:
         return association_data(chain_der[i], rec.selector, rec.matching) == rec.data
 
@@ -323,7 +387,9 @@ def _judge(text: str, chain: list[x509.Certificate], chain_der: list[bytes], ref
         if matches(0):
             reason = "komt overeen met het servercertificaat zelf, maar usage 2 hoort bij een CA-certificaat"
         elif len(chain) == 1:
-            reason = "de server stuurt geen CA-certificaat mee (alleen het servercertificaat)"
+            return RecordOutcome(text, RecordStatus.NO_MATCH,
+                                 "de server stuurt geen CA-certificaat mee (alleen het servercertificaat), dus er "
+                                 "is geen trust anchor om mee te vergelijken", cause="ta_not_presented")
         else:
             reason = "komt met geen enkel CA-certificaat in de gepresenteerde keten overeen"
         return RecordOutcome(text, RecordStatus.NO_MATCH, reason)
@@ -376,8 +442,8 @@ def _name_problem(leaf: x509.Certificate, references: list[str]) -> str | None:
 def _explain_failure(mx_host: str, outcomes: tuple[RecordOutcome, ...]) -> str:
     details = "; ".join(f"{_short(o.record)}: {o.reason}" for o in outcomes)
     if not any(o.status.usable for o in outcomes):
-        return (f"Geen bruikbaar TLSA-record voor {mx_host} (alleen usage 0/1, onbekende of onleesbare "
-                f"records), dus geen DANE-authenticatie: {details}.")
+        return (f"Geen bruikbaar TLSA-record voor {mx_host} (alleen usage 0/1, onbekende, onleesbare of "
+                f"verdrongen records), dus geen DANE-authenticatie: {details}.")
     return f"Geen enkel TLSA-record van {mx_host} komt overeen met de gepresenteerde certificaatketen: {details}."
 
 

@@ -24,8 +24,10 @@ from ketentest.dane import (
     association_data,
     name_matches,
     peer_chain,
+    screen,
     tlsa_rdata,
     tlsa_records,
+    usable_records,
     verify,
 )
 from ketentest.model import TlsaSpec
@@ -230,6 +232,58 @@ def test_second_record_matches_when_first_is_stale(pki):
     assert result.matched and statuses(result) == [RecordStatus.NO_MATCH, RecordStatus.MATCHED]
 
 
+# --- digest agility (RFC 7671, 9) and malformed records ----------------------
+
+def stale(pki: Pki, text: str, key_type: str = "ecdsa") -> str:
+    """A record for another key of the same host: it matches nothing presented."""
+    return tlsa_rdata(pki.server_chain(HOST, key_type, "new_key").chain, spec(text))
+
+
+def test_a_stronger_digest_hides_a_weaker_one_for_the_same_usage_and_selector(pki):
+    """Postfix and ldns-dane: '3 1 1 <match>' + '3 1 2 <no match>' is no match."""
+    presented = pki.server_chain(HOST).chain_der
+    result = verify(presented, [record(pki, "3 1 1"), stale(pki, "3 1 2")], HOST)
+    assert not result.matched, result.explanation
+    assert statuses(result) == [RecordStatus.SUPERSEDED, RecordStatus.NO_MATCH]
+    assert "RFC 7671" in result.explanation and "sterkste hash" in result.explanation
+    assert result.outcomes[0].cause == "digest_superseded"
+    # the stronger digest matching is enough, the weaker one is not consulted
+    assert verify(presented, [stale(pki, "3 1 1"), record(pki, "3 1 2")], HOST).matched
+
+
+@pytest.mark.parametrize("other", ["3 0 2", "2 1 2", "2 0 2"])
+def test_agility_is_per_usage_and_selector(pki, other):
+    result = verify(pki.server_chain(HOST).chain_der, [record(pki, "3 1 1"), stale(pki, other)], HOST)
+    assert result.matched and RecordStatus.SUPERSEDED not in statuses(result)
+
+
+def test_full_data_is_exempt_from_agility(pki):
+    result = verify(pki.server_chain(HOST).chain_der, [record(pki, "3 1 0"), stale(pki, "3 1 2")], HOST)
+    assert result.matched and statuses(result) == [RecordStatus.MATCHED, RecordStatus.NO_MATCH]
+
+
+def test_usable_records_is_the_one_definition(pki):
+    good = record(pki, "3 1 1")
+    assert usable_records([good, "3 1 1 00"]) == (TlsaRecord.parse(good),)  # a short digest is not a spare
+    assert usable_records(["3 1 1 00"]) == ()
+    assert usable_records([good, stale(pki, "3 1 2")]) == (TlsaRecord.parse(stale(pki, "3 1 2")),)
+    assert usable_records(["1 1 1 " + "AB" * 32, "3 2 1 " + "AB" * 32]) == ()
+    assert [type(r).__name__ for r in screen([good, "3 1 1 00"])] == ["TlsaRecord", "RecordOutcome"]
+
+
+@pytest.mark.parametrize("bad", ["3 1 0 3059301306072A8648CE3D020106082A", "3 0 0 3082", "2 0 0 00"])
+def test_full_data_that_is_no_certificate_or_key_is_malformed(pki, bad):
+    assert statuses(verify(pki.server_chain(HOST).chain_der, [bad], HOST)) == [RecordStatus.MALFORMED]
+    assert usable_records([bad]) == ()
+
+
+def test_a_server_without_its_ca_certificate_names_the_cause(pki):
+    leaf_only = pki.server_chain(HOST).chain_der[:1]
+    result = verify(leaf_only, [record(pki, "2 0 1")], HOST)
+    assert not result.matched and result.outcomes[0].cause == "ta_not_presented"
+    assert "stuurt geen CA-certificaat mee" in result.explanation
+
+
 # --- names ----------------------------------------------------------------
 
 @pytest.mark.parametrize("pattern, host, expected", [
@@ -300,6 +354,35 @@ def test_agrees_with_ldns_dane(pki, tmp_path, variant, key_type, specs):
                          capture_output=True, text=True, timeout=30)
     ours = verify(presented.chain_der, published, HOST)
     assert (run.returncode == 0) == ours.matched, f"ldns-dane: {run.stdout}{run.stderr}\nwij: {ours.explanation}"
+
+
+# (presented: correct or new key, TLSA records: "ok" for the presented key, "oud" for another)
+AGILITY_CASES = [
+    [("3 1 1", "ok"), ("3 1 2", "oud")], [("3 1 1", "oud"), ("3 1 2", "ok")], [("3 1 1", "ok"), ("3 0 2", "oud")],
+    [("3 1 0", "ok"), ("3 1 2", "oud")], [("3 1 1", "ok"), ("2 1 2", "oud")], [("2 0 1", "ok"), ("2 0 2", "oud")],
+    [("3 1 1", "ok"), ("3 1 2", "oud"), ("3 1 2", "ok")],
+]
+
+
+@pytest.mark.skipif(LDNS_DANE is None, reason="ldns-dane (Debian ldnsutils) is not installed")
+@pytest.mark.parametrize("case", AGILITY_CASES, ids=lambda c: "+".join(f"{s}-{w}" for s, w in c))
+def test_digest_agility_agrees_with_ldns_dane(pki, tmp_path, case):
+    presented = pki.server_chain(HOST)
+    published = [record(pki, s) if which == "ok" else stale(pki, s) for s, which in case]
+    chainfile, tlsafile = tmp_path / "chain.pem", tmp_path / "tlsa.zone"
+    chainfile.write_bytes(presented.chain_pem)
+    tlsafile.write_text("".join(f"_25._tcp.{HOST}. 3600 IN TLSA {r}\n" for r in published))
+    run = subprocess.run([LDNS_DANE, "-n", "-c", str(chainfile), "-t", str(tlsafile), "verify", HOST, "25"],
+                         capture_output=True, text=True, timeout=30)
+    ours = verify(presented.chain_der, published, HOST)
+    assert (run.returncode == 0) == ours.matched, f"ldns-dane: {run.stdout}{run.stderr}\nwij: {ours.explanation}"
+
+
+def test_agility_cross_check_covers_both_outcomes(pki):
+    outcomes = {verify(pki.server_chain(HOST).chain_der,
+                       [record(pki, s) if w == "ok" else stale(pki, s) for s, w in case], HOST).matched
+                for case in AGILITY_CASES}
+    assert outcomes == {True, False}
 
 
 def test_ldns_cross_check_covers_both_outcomes(pki):
