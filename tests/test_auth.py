@@ -240,3 +240,92 @@ def test_null_sender_is_checked_on_helo(internet, keten, mail_from):
     result = check(keten, police_message(keten), mail_from=mail_from, helo="postkantoor.politie.test")
     assert result.spf.scope == "helo" and result.spf.identity == "postkantoor.politie.test"
     assert "smtp.helo=postkantoor.politie.test" in result.header_value
+
+
+# --- origin: what a receiver may believe before it acts (issue 10) ----------------------------
+
+OUTSIDER = "iemand@buitenstaander.test"  # a domain outside the keten: no SPF, no DKIM key, no DMARC
+
+
+def composed_melding(keten, sender: str | None = None, kenmerk: str = "MN-2026-000123") -> bytes:
+    from ketentest.mail.compose import compose_melding
+
+    return compose_melding(kenmerk, b"%PDF-1.7\n%%EOF\n", sender=sender or keten.politie.adres,
+                           recipient=keten.meldpunten[0].adres).data
+
+
+def party_keys(pki, deelnemer):
+    return [pki.dkim_key(deelnemer.domain.name, spec) for spec in deelnemer.domain.dkim]
+
+
+def test_a_genuine_melding_is_believed(internet, keten, pki):
+    from ketentest.mail.dkim import sign
+    from ketentest.mail.origin import check_origin
+
+    data = sign(composed_melding(keten), party_keys(pki, keten.politie))
+    origin = check_origin(data, check(keten, data), "politie.test")
+    assert origin.ok, origin.reason
+    assert (origin.kenmerk, origin.kind, origin.signer) == ("MN-2026-000123", "melding", "politie.test")
+
+
+def test_a_relabelled_melding_is_not_believed_even_when_dkim_still_passes(internet, keten, pki):
+    """Issue 10.1a: a second X-Kenmerk in front of a message signed without
+    over-signing; DKIM verifies the last instance, a reader takes the first."""
+    from ketentest.mail.dkim import sign
+    from ketentest.mail.origin import check_origin
+
+    data = b"X-Kenmerk: MN-2026-000999\r\n" + sign(composed_melding(keten), party_keys(pki, keten.politie),
+                                                    oversign=False)
+    auth = check(keten, data, ip=FOREIGN_IP, mail_from=OUTSIDER, helo="mail.buitenstaander.test")
+    assert auth.dmarc.result == "pass" and auth.dmarc.dkim_aligned  # what made the replay work
+    origin = check_origin(data, auth, "politie.test")
+    assert not origin.ok and "x-kenmerk (2 keer)" in origin.reason and origin.kenmerk is None
+
+
+def test_an_unsigned_melding_from_the_police_address_is_not_believed(internet, keten):
+    """V03 asks DKIM: DMARC passing on SPF alone does not prove who wrote it."""
+    from ketentest.mail.origin import check_origin
+
+    data = composed_melding(keten)
+    auth = check(keten, data)
+    assert auth.dmarc.result == "pass" and not auth.dmarc.dkim_aligned
+    origin = check_origin(data, auth, "politie.test")
+    assert not origin.ok and "geen geldige DKIM-handtekening van politie.test" in origin.reason
+
+
+def test_mail_from_a_domain_without_dmarc_is_not_believed(internet, keten):
+    """Issue 10.2: no DMARC record means DMARC none, and none is not pass."""
+    from ketentest.mail.origin import check_origin
+
+    data = composed_melding(keten, sender=OUTSIDER)
+    auth = check(keten, data, ip=FOREIGN_IP, mail_from=OUTSIDER, helo="mail.buitenstaander.test")
+    assert auth.dmarc.result == "none" and auth.disposition is Disposition.NONE  # the MX lets it in
+    origin = check_origin(data, auth, "politie.test")
+    assert not origin.ok and origin.reason.startswith("DMARC none voor From-domein buitenstaander.test")
+
+
+def test_a_receipt_signed_by_another_meldpunt_is_not_believed(internet, keten, pki):
+    """Issue 10.1c: a genuine signature, but not of the meldpunt the melding went to."""
+    from ketentest.mail.compose import compose_ontvangstbevestiging
+    from ketentest.mail.dkim import sign
+    from ketentest.mail.origin import check_origin
+
+    utrecht, flevoland = keten.deelnemer("ggd-regio-utrecht"), keten.deelnemer("ggd-flevoland")
+    data = sign(compose_ontvangstbevestiging("MN-2026-000123", sender=flevoland.adres,
+                                             recipient=keten.politie.adres).data, party_keys(pki, flevoland))
+    host = flevoland.domain.senders[0]
+    auth = check(keten, data, ip=host.ip, mail_from=flevoland.adres, helo=host.name)
+    assert auth.dmarc.result == "pass"
+    assert check_origin(data, auth, flevoland.domain.name).ok
+    origin = check_origin(data, auth, utrecht.domain.name)
+    assert not origin.ok and "afzender ggdflevoland.test is niet ggdru.test" in origin.reason
+
+
+def test_a_signature_that_does_not_cover_the_kenmerk_is_not_enough(internet, keten, pki):
+    from ketentest.mail.origin import check_origin
+
+    data = dkim_sign(composed_melding(keten), pki, "politie.test", keten.politie.domain.dkim)  # h= without x-kenmerk
+    auth = check(keten, data)
+    assert auth.dmarc.dkim_aligned
+    origin = check_origin(data, auth, "politie.test")
+    assert not origin.ok and "dekt niet" in origin.reason and "x-kenmerk" in origin.reason

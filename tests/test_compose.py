@@ -215,3 +215,50 @@ def test_dkim_fails_with_a_key_not_published(keten, pki, key_lookup):
     [check] = verify_all(sign(melding().data, [rogue]), key_lookup)
     assert not check.ok and "sleutel niet gevonden" in check.reason
     assert check.key_answer.rcode == "NXDOMAIN"
+
+
+# --- over-signing: the headers the chain relies on cannot be relabelled ---------------------
+
+
+def bevestiging():
+    return compose_ontvangstbevestiging(KENMERK, sender=MELDPUNT, recipient=POLITIE, in_reply_to="<m1@politie.test>")
+
+
+@pytest.mark.parametrize("added", [b"X-Kenmerk: MN-2026-000999", b"X-Berichtsoort: terugkoppeling",
+                                   b"In-Reply-To: <ander@politie.test>", b"Message-ID: <ander@ggdru.test>",
+                                   b"Date: Mon, 1 Feb 2027 08:00:00 +0100"])
+def test_a_chain_header_put_in_front_breaks_every_signature(politie_keys, key_lookup, added):
+    """Issue 10.1: X-Kenmerk was signed once, so DKIM (which takes the last
+    instance) still passed while readers took the added first one."""
+    signed = sign(bevestiging().data, politie_keys)
+    assert all(c.ok for c in verify_all(signed, key_lookup))
+    relabelled = added + b"\r\n" + signed
+    assert not any(c.ok for c in verify_all(relabelled, key_lookup))
+
+
+def test_every_chain_header_present_is_over_signed_and_the_defect_is_visible(politie_keys, key_lookup):
+    from collections import Counter
+
+    from ketentest.mail.dkim import signed_header_names, unprotected_headers
+
+    data = bevestiging().data
+    present = Counter(name.lower() for name in message_from_bytes(data).keys())
+    for oversign, gaps in ((True, []), (False, ["from", "to", "subject", "date", "message-id", "in-reply-to",
+                                                "references", "x-kenmerk", "x-berichtsoort"])):
+        signed = sign(data, politie_keys, oversign=oversign)
+        for value in message_from_bytes(signed).get_all("DKIM-Signature"):
+            assert unprotected_headers(present, signed_header_names(value)) == gaps
+    # Without over-signing the relabelling goes unnoticed by DKIM: why the switch is a defect.
+    weak = b"X-Kenmerk: MN-2026-000999\r\n" + sign(data, politie_keys, oversign=False)
+    assert all(c.ok for c in verify_all(weak, key_lookup))
+
+
+def test_a_repeated_kenmerk_or_subject_is_read_as_no_kenmerk():
+    from ketentest.mail.compose import repeated_headers
+
+    data = melding().data
+    relabelled = b"X-Kenmerk: MN-2026-000999\r\n" + data
+    assert read_kenmerk(relabelled) is None  # not the first one a reader sees
+    assert repeated_headers(relabelled) == {"x-kenmerk": 2}
+    assert read_kenmerk(b"Subject: Zorgmelding MN-2026-000999\r\n" + data.replace(b"X-Kenmerk", b"X-Oud")) is None
+    assert repeated_headers(data) == {}

@@ -97,6 +97,7 @@ class DkimSignatureResult:
     key_type: str  # rsa / ed25519 from the key record; "" if no key was found
     key_bits: int  # RSA modulus size; 256 for ed25519; 0 if unknown
     key_dnssec: str  # DnssecState value of the key look-up, "" if none was made
+    signed_headers: tuple[str, ...] = ()  # h=, lower case, in order (repeats mean over-signing)
 
     @property
     def passed(self) -> bool:
@@ -287,6 +288,7 @@ def check_dkim(message: bytes, resolver: Resolver) -> tuple[DkimSignatureResult,
             identity=_tag(fields, b"i") or (f"@{domain}" if domain else ""),
             key_type=key_type, key_bits=int(d.keysize or 0) if key_type else 0,
             key_dnssec=lookups.states.get(key_name, ""),
+            signed_headers=tuple(h.strip().lower() for h in _tag(fields, b"h").split(":") if h.strip()),
         ))
     return tuple(results)
 

@@ -30,6 +30,12 @@ from ketentest.errors import DataError
 KENMERK_HEADER = "X-Kenmerk"
 KIND_HEADER = "X-Berichtsoort"
 STATUS_HEADER = "X-Terugkoppeling-Status"
+#: Every header the chain relies on (lower case): each may occur at most once
+#: in a message, and a DKIM signer over-signs them (ketentest.mail.dkim).
+CHAIN_HEADERS = (
+    "from", "to", "subject", "date", "message-id", "reply-to", "in-reply-to", "references",
+    KENMERK_HEADER.lower(), KIND_HEADER.lower(), STATUS_HEADER.lower(),
+)
 
 #: A kenmerk must be safe in a header, a subject and a file name.
 _KENMERK_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -195,6 +201,11 @@ def compose_terugkoppeling(
     return replace(composed, status=status)
 
 
+def is_kenmerk(value: str) -> bool:
+    """Is this safe and well-formed as a kenmerk (header, subject, file name)?"""
+    return isinstance(value, str) and bool(_KENMERK_RE.match(value))
+
+
 def pdf_filename(kenmerk: str) -> str:
     return f"zorgmelding-{_check_kenmerk(kenmerk)}.pdf"
 
@@ -204,12 +215,28 @@ def pdf_filename(kenmerk: str) -> str:
 
 def read_kenmerk(message: bytes | Message) -> str | None:
     """The kenmerk a message is about: the X-Kenmerk header, else the last
-    word of the subject. None if neither looks like a kenmerk."""
+    word of the subject. None if neither looks like a kenmerk, or if the
+    message has more than one X-Kenmerk or Subject (ambiguous: a reader
+    would take the first, a DKIM verifier the last)."""
     msg = _parse(message)
+    if any(len(msg.get_all(name) or []) > 1 for name in (KENMERK_HEADER, "Subject")):
+        return None
     for candidate in (msg.get(KENMERK_HEADER), (str(msg.get("Subject", "")).split() or [""])[-1]):
         if candidate and _KENMERK_RE.match(str(candidate).strip()):
             return str(candidate).strip()
     return None
+
+
+def repeated_headers(message: bytes | Message) -> dict[str, int]:
+    """Chain headers that occur more than once (lower-case name -> count).
+    Such a message cannot be trusted: which instance was signed?"""
+    msg = _parse(message)
+    counts: dict[str, int] = {}
+    for name in msg.keys():
+        key = name.lower()
+        if key in CHAIN_HEADERS:
+            counts[key] = counts.get(key, 0) + 1
+    return {k: n for k, n in counts.items() if n > 1}
 
 
 def text_outside_attachments(message: bytes | Message) -> str:

@@ -2,14 +2,19 @@
 
 A domain signs with every selector it has (e.g. RSA and Ed25519, RFC 8463):
 each key adds one DKIM-Signature over the same message. relaxed/relaxed
-canonicalisation; From, To, Subject, Date and Message-ID are over-signed
-(listed once more than present), so nobody can add a second one unnoticed.
+canonicalisation. Every header the chain relies on (:data:`CHAIN_HEADERS`:
+From, To, Subject, Date, Message-ID, X-Kenmerk, X-Berichtsoort, the reply
+and status headers) is over-signed: listed once more than present, so nobody
+can put a second instance in front of it unnoticed (RFC 6376 8.15). A
+verifier takes the *last* instance and a reader often the *first*; without
+over-signing, an added ``X-Kenmerk`` relabels a genuinely signed message.
 
 Ed25519 in dkimpy needs PyNaCl.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,6 +23,7 @@ import dkim
 
 from ketentest.dns import DnsAnswer, Lookup
 from ketentest.errors import InfrastructureError
+from ketentest.mail.compose import CHAIN_HEADERS
 
 try:  # dkimpy signs and verifies Ed25519 (RFC 8463) only with PyNaCl
     import nacl.signing  # noqa: F401
@@ -33,7 +39,7 @@ SIGNED_HEADERS = (
     "x-terugkoppeling-status",
 )
 #: Signed one extra time, so adding another instance breaks the signature.
-OVERSIGNED_HEADERS = ("from", "to", "subject", "date", "message-id")
+OVERSIGNED_HEADERS = CHAIN_HEADERS
 
 
 class SigningKey(Protocol):
@@ -47,11 +53,13 @@ class SigningKey(Protocol):
     def signature_algorithm(self) -> bytes: ...  # b"rsa-sha256" | b"ed25519-sha256"
 
 
-def sign(message: bytes, keys: Sequence[SigningKey]) -> bytes:
-    """The message with one DKIM-Signature per key prepended (first key on top)."""
+def sign(message: bytes, keys: Sequence[SigningKey], *, oversign: bool = True) -> bytes:
+    """The message with one DKIM-Signature per key prepended (first key on top).
+    ``oversign=False`` signs each header only as often as it occurs: a defect
+    (V03 catches it), kept so the harness can show what it allows."""
     if not keys:
         raise ValueError("geen DKIM-sleutels om mee te ondertekenen")
-    include = _include_headers(message)
+    include = _include_headers(message, oversign)
     signatures = []
     for key in keys:
         if key.signature_algorithm == b"ed25519-sha256" and not _HAVE_NACL:
@@ -71,11 +79,31 @@ def sign(message: bytes, keys: Sequence[SigningKey]) -> bytes:
     return b"".join(signatures) + message
 
 
-def _include_headers(message: bytes) -> list[bytes]:
-    present = {name.lower().decode() for name, _ in dkim.DKIM(message).headers}
-    include = [h for h in SIGNED_HEADERS if h in present]
-    include += [h for h in OVERSIGNED_HEADERS if h in present]
+def _include_headers(message: bytes, oversign: bool = True) -> list[bytes]:
+    counts = Counter(name.lower().decode() for name, _ in dkim.DKIM(message).headers)
+    include = [h for h in SIGNED_HEADERS for _ in range(counts[h])]
+    if oversign:
+        include += [h for h in OVERSIGNED_HEADERS if counts[h]]
     return [h.encode() for h in include]
+
+
+def signed_header_names(signature_value: str | bytes) -> list[str]:
+    """The ``h=`` list of one DKIM-Signature value, lower case, in order
+    (empty when the value does not parse)."""
+    raw = signature_value.encode() if isinstance(signature_value, str) else signature_value
+    try:
+        tags = dkim.parse_tag_value(b"".join(raw.split()))
+    except (dkim.InvalidTagValueList, ValueError):
+        return []
+    return [h.strip().lower() for h in tags.get(b"h", b"").decode("ascii", "replace").split(":") if h.strip()]
+
+
+def unprotected_headers(present: Counter, signed: Sequence[str]) -> list[str]:
+    """Chain headers of a message (``present``: lower-case name -> count) that
+    a signature over ``signed`` (its h= list) does not over-sign, so one more
+    instance could be added without breaking it. Empty: all protected."""
+    listed = Counter(h.lower() for h in signed)
+    return [h for h in CHAIN_HEADERS if present[h] and listed[h] <= present[h]]
 
 
 # --- verification -------------------------------------------------------------
