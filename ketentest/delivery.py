@@ -13,13 +13,18 @@ The RFC 7672 logic here is written by hand (smtplib does the SMTP): no
 maintained Python library does DANE for SMTP. Steps per attempt:
 
 1. MX of the domain, DNSSEC-secure (insecure, bogus or no answer: no secure
-   route). Null MX (RFC 7505) or a proven non-existent domain: permanent.
-   A secure "no MX" means the domain itself is the host (RFC 5321 5.1; with
-   no address either: permanent).
-2. Per MX host, in preference order: a secure A RRset, then a secure TLSA
-   RRset at ``_25._tcp.<host>`` with at least one usable record (usage 2/3).
-   Anything less: this host offers no secure route (V02 is stricter than
-   RFC 7672, which would send opportunistically without TLSA).
+   route), read by :func:`ketentest.mx.parse_mx`, the same function the
+   checks use. Null MX (RFC 7505) or a proven non-existent domain:
+   permanent; a null MX beside real MX records too, as Postfix does (see
+   :mod:`ketentest.mx`). A secure "no MX" means the domain itself is the
+   host (RFC 5321 5.1; with no address either: permanent).
+2. Per MX host, in preference order: a secure A RRset (the resolver follows
+   a CNAME), then the secure TLSA RRset that counts
+   (:func:`ketentest.mx.lookup_tlsa`: after a secure CNAME expansion first
+   at the expanded name, then at the MX host name, RFC 7672 2.2.3) with at
+   least one usable record (:func:`ketentest.dane.usable_records`). Anything
+   less: this host offers no secure route (V02 is stricter than RFC 7672,
+   which would send opportunistically without TLSA).
 3. Connect from ``source_ip`` (SPF depends on it), TCP_NODELAY, EHLO,
    STARTTLS (mandatory), TLS with the NCSC client profile, then match the
    presented chain against the TLSA records (:func:`ketentest.dane.verify`)
@@ -52,12 +57,29 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ketentest import policy
-from ketentest.dane import DaneResult, TlsaFormatError, TlsaRecord, peer_chain, verify
+from ketentest.dane import DaneResult, describe_unusable, peer_chain, usable_records, verify
 from ketentest.dns import DnsAnswer, DnssecState
+from ketentest.mx import TlsaLookup, lookup_tlsa, parse_mx
 
 DEFAULT_TIMEOUT = 30.0
 ALTERNATIVE_ROUTE = ("De melding is niet verstuurd. Gebruik de alternatieve route om de melding "
                      "bij het meldpunt te krijgen.")
+OFFICER_ADVICE = "Gebruik de alternatieve route (bel het meldpunt)."
+
+
+def sentence(text: str) -> str:
+    """``text`` ending in exactly one full stop (no "..", no stop after "?" or "!")."""
+    text = text.rstrip()
+    while text.endswith(".."):
+        text = text[:-1]
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def officer_notice(kenmerk: str, meldpunt: str, reason: str) -> str:
+    """Dutch: what the officer reads when a melding is onbestelbaar; the
+    delivery reason once, the advice once."""
+    reason = reason.replace(ALTERNATIVE_ROUTE, "").strip()
+    return f"{sentence(f'Melding {kenmerk} is niet bezorgd bij {meldpunt}: {reason}')} {OFFICER_ADVICE}"
 
 
 class Outcome(str, Enum):
@@ -122,7 +144,9 @@ class HostAttempt:
     reason: str  # Dutch
     failed: Safeguard | None = None  # which safeguard failed (no secure route)
     address: DnsAnswer | None = None  # the A look-up
-    tlsa: DnsAnswer | None = None  # the TLSA look-up at _25._tcp.<host>
+    tlsa: DnsAnswer | None = None  # the TLSA RRset that counts (RFC 7672 2.2.3)
+    tlsa_owner: str = ""  # where it was found: _25._tcp.<expanded name> or _25._tcp.<host>
+    cname: tuple[DnsAnswer, ...] = ()  # the MX host's CNAME chain, when it is an alias
     ip: str | None = None
     tls: TlsSession | None = None
     dane: DaneResult | None = None
@@ -166,7 +190,7 @@ class DeliveryAttempt:
     def dns_answers(self) -> tuple[DnsAnswer, ...]:
         out = [self.mx] if self.mx else []
         for h in self.hosts:
-            out += [a for a in (h.address, h.tlsa) if a is not None and a not in out]
+            out += [a for a in (*h.cname, h.address, h.tlsa) if a is not None and a not in out]
         return tuple(out)
 
     def describe(self) -> str:
@@ -177,9 +201,14 @@ class DeliveryAttempt:
         if self.mx is not None:
             lines.append(f"  DNS: {self.mx.describe()}")
         for h in self.hosts:
-            where = h.ip or "geen adres"
+            if h.ip:
+                where = h.ip
+            elif h.address is not None and h.address.records:
+                where = f"{', '.join(h.address.records)}, niet verbonden"
+            else:
+                where = "geen adres"
             lines.append(f"  MX {h.host} (voorkeur {h.preference}, {where}): {h.outcome.dutch}: {h.reason}")
-            for a in (h.address, h.tlsa):
+            for a in (*h.cname, h.address, h.tlsa):
                 if a is not None:
                     lines.append(f"    DNS: {a.describe()}")
             if h.tls is not None:
@@ -267,9 +296,9 @@ class _Run:
                 reason = f"Bezorgd bij {last.host} ({last.ip}) via {version}: {last.reply}"
             else:
                 prefix = "Tijdelijk niet bezorgd" if outcome is Outcome.TEMPORARY else "Niet bezorgd"
-                reason = f"{prefix} bij {self.domain}: {last.reason}."
+                reason = sentence(f"{prefix} bij {self.domain}: {last.reason}")
         except _Stop as stop:
-            outcome, reason, failed = stop.outcome, stop.reason, (stop.failed,) if stop.failed else ()
+            outcome, reason, failed = stop.outcome, sentence(stop.reason), (stop.failed,) if stop.failed else ()
             if outcome is Outcome.NO_SECURE_ROUTE:
                 reason = f"{reason} {ALTERNATIVE_ROUTE}"
         last = hosts[-1] if hosts else None
@@ -292,24 +321,25 @@ class _Run:
             raise _Stop(Outcome.PERMANENT, f"Het domein {d} bestaat niet (met DNSSEC bewezen).")
         if answer.rcode != "NOERROR":
             raise _Stop(Outcome.TEMPORARY, f"De MX-records van {d} zijn niet op te vragen ({answer.rcode}).")
-        if not answer.records:  # secure NODATA: the domain itself (RFC 5321 5.1)
+        mxs = parse_mx(d, answer)
+        if mxs.null_mx:  # alone or beside real MX records: Postfix refuses both (ketentest.mx)
+            raise _Stop(Outcome.PERMANENT, f"Het domein {d} ontvangt geen e-mail: {mxs.null_mx_reason}.")
+        if mxs.implicit:  # secure NODATA: the domain itself (RFC 5321 5.1)
             return [_Mx(d, 0, implicit=True)]
-        mxs = []
-        for text in answer.records:
-            pref, _, host = text.partition(" ")
-            mxs.append(_Mx(host.strip().rstrip(".").lower(), int(pref)))
-        if any(m.host == "" for m in mxs):  # "0 ." is a null MX (RFC 7505)
-            raise _Stop(Outcome.PERMANENT, f"Het domein {d} ontvangt geen e-mail (null MX, RFC 7505).")
-        return sorted(mxs, key=lambda m: (m.preference, m.host))
+        if not mxs.hosts:
+            raise _Stop(Outcome.PERMANENT, f"De MX-records van {d} noemen geen bruikbare hostnaam "
+                                           f"({', '.join(answer.records)}).")
+        return [_Mx(host, pref) for pref, host in mxs.ranked]
 
     def _try_host(self, mx: _Mx):
         """Yield one HostAttempt per address of the host (or one if it has none usable)."""
         started = self.now()
         a = self.resolver.lookup(mx.host, "A")  # the keten is IPv4-only (loopback)
 
-        def unusable(outcome, reason, failed=None, tlsa=None):
-            return HostAttempt(mx.host, mx.preference, outcome, reason, failed, a, tlsa, stage="DNS",
-                               started=started, ended=self.now())
+        def unusable(outcome, reason, failed=None, look: TlsaLookup | None = None):
+            return HostAttempt(mx.host, mx.preference, outcome, reason, failed, a,
+                               look.answer if look else None, look.owner if look else "",
+                               look.cname_chain if look else (), stage="DNS", started=started, ended=self.now())
 
         if a.state is not DnssecState.SECURE:
             yield unusable(Outcome.NO_SECURE_ROUTE,
@@ -321,17 +351,17 @@ class _Run:
             else:
                 yield unusable(Outcome.TEMPORARY, f"{mx.host} heeft geen adres ({a.rcode})")
             return
-        tlsa = self.resolver.lookup(f"_25._tcp.{mx.host}", "TLSA")
-        problem = _tlsa_problem(mx.host, tlsa)
+        look = lookup_tlsa(mx.host, self.resolver.lookup)
+        problem = _tlsa_problem(mx.host, look)
         if problem is not None:
-            yield unusable(Outcome.NO_SECURE_ROUTE, problem, Safeguard.TLSA, tlsa)
+            yield unusable(Outcome.NO_SECURE_ROUTE, problem, Safeguard.TLSA, look)
             return
         for ip in sorted(a.records):
-            yield self._smtp(mx, ip, a, tlsa)
+            yield self._smtp(mx, ip, a, look)
 
     # -- SMTP ------------------------------------------------------------------------
 
-    def _smtp(self, mx: _Mx, ip: str, a: DnsAnswer, tlsa: DnsAnswer) -> HostAttempt:
+    def _smtp(self, mx: _Mx, ip: str, a: DnsAnswer, look: TlsaLookup) -> HostAttempt:
         started = self.now()
         trace: list[SmtpLine] = []
         client = _TracingSMTP(trace, local_hostname=self.helo, timeout=self.timeout,
@@ -382,10 +412,10 @@ class _Run:
             chain = peer_chain(client.sock)
             state["tls"] = _tls_session(client.sock, chain)
             state["stage"] = "DANE"
-            result = verify(chain, tlsa.records, mx.host, now=self.now())
+            result = verify(chain, look.answer.records, mx.host, names=look.names, now=self.now())
             state["dane"] = result
             client.note(f"[DANE: {'overeenkomst' if result.matched else 'GEEN overeenkomst'} "
-                        f"({len(tlsa.records)} TLSA-records, {len(chain)} certificaten)]")
+                        f"({len(look.answer.records)} TLSA-records op {look.owner}, {len(chain)} certificaten)]")
             if not result.matched:
                 client.quit_quietly()
                 raise _Stop(Outcome.NO_SECURE_ROUTE, f"DANE: {result.explanation} Niets verstuurd.", Safeguard.DANE)
@@ -422,22 +452,24 @@ class _Run:
         finally:
             client.close()
         return HostAttempt(
-            mx.host, mx.preference, outcome, reason, failed, a, tlsa, ip, state["tls"], state["dane"],
-            tuple(trace), state["reply"], state["stage"], client.data_sent, started, self.now(),
+            mx.host, mx.preference, outcome, reason, failed, a, look.answer, look.owner, look.cname_chain, ip,
+            state["tls"], state["dane"], tuple(trace), state["reply"], state["stage"], client.data_sent, started,
+            self.now(),
         )
 
     # -- the verdict over hosts -------------------------------------------------------
 
     def _summarise(self, hosts: list[HostAttempt]) -> tuple[Outcome, str, tuple[Safeguard, ...]]:
         failed = tuple(dict.fromkeys(h.failed for h in hosts if h.failed))
-        per_host = "; ".join(f"{h.host}: {h.reason}" for h in hosts)
+        per_host = "; ".join(f"{h.host}: {h.reason.rstrip('.')}" for h in hosts)
         if any(h.outcome is Outcome.TEMPORARY for h in hosts):
-            return Outcome.TEMPORARY, f"Tijdelijk niet bezorgd bij {self.domain}: {per_host}.", failed
+            return Outcome.TEMPORARY, sentence(f"Tijdelijk niet bezorgd bij {self.domain}: {per_host}"), failed
         if any(h.outcome is Outcome.PERMANENT for h in hosts):
-            return Outcome.PERMANENT, f"Niet bezorgd bij {self.domain}: {per_host}.", failed
+            return Outcome.PERMANENT, sentence(f"Niet bezorgd bij {self.domain}: {per_host}"), failed
         what = "/".join(s.value for s in failed)
         return (Outcome.NO_SECURE_ROUTE,
-                f"Geen veilige route naar {self.domain} ({what}): {per_host}. {ALTERNATIVE_ROUTE}", failed)
+                f"{sentence(f'Geen veilige route naar {self.domain} ({what}): {per_host}')} {ALTERNATIVE_ROUTE}",
+                failed)
 
 
 class _Done(Exception):
@@ -458,27 +490,20 @@ def _state(answer: DnsAnswer) -> str:
     return f"{answer.state.dutch} ({details})"
 
 
-def _tlsa_problem(host: str, tlsa: DnsAnswer) -> str | None:
+def _tlsa_problem(host: str, look: TlsaLookup) -> str | None:
     """Why this TLSA answer gives no secure route (None: usable)."""
-    name = f"_25._tcp.{host}"
+    tlsa, name = look.answer, look.owner
+    via = f" (na CNAME naar {look.expanded})" if look.expanded != host else ""
     if tlsa.state is DnssecState.BOGUS:
-        return f"het TLSA-record {name} is ongeldig (bogus): {_state(tlsa)}"
+        return f"het TLSA-record {name}{via} is ongeldig (bogus): {_state(tlsa)}"
     if tlsa.state is not DnssecState.SECURE:
-        return f"het TLSA-record {name} is niet met DNSSEC beveiligd ({_state(tlsa)})"
+        return f"het TLSA-record {name}{via} is niet met DNSSEC beveiligd ({_state(tlsa)})"
     if not tlsa.records:
-        return f"{host} heeft geen TLSA-record ({name}, {tlsa.rcode}, met DNSSEC bewezen): geen DANE"
-    usable = []
-    for text in tlsa.records:
-        try:
-            rec = TlsaRecord.parse(text)
-        except TlsaFormatError:
-            continue
-        if rec.usage in (2, 3) and rec.selector in (0, 1) and rec.matching in (0, 1, 2):
-            usable.append(rec)
-    if not usable:
-        shown = ", ".join(f"usage {t.split()[0]}" for t in tlsa.records)
-        return (f"geen bruikbaar TLSA-record voor {host} ({shown}): voor SMTP tellen alleen usage 2 en 3 "
-                f"(RFC 7672, 3.1.3)")
+        where = f"{name}" if not via else f"_25._tcp.{look.expanded} noch {name}"
+        return f"{host} heeft geen TLSA-record ({where}, {tlsa.rcode}, met DNSSEC bewezen): geen DANE"
+    if not usable_records(tlsa.records):
+        return (f"geen bruikbaar TLSA-record voor {host} op {name}: {describe_unusable(tlsa.records)}; voor SMTP "
+                f"tellen alleen leesbare records met usage 2 en 3")
     return None
 
 

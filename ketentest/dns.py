@@ -59,6 +59,7 @@ class DnsAnswer:
     records: tuple[str, ...] = ()  # rdata text of the answer RRset(s) of rdtype
     ede: tuple[ExtendedError, ...] = ()
     raw: str = field(default="", repr=False)  # the full response as text, for reports
+    algorithms: tuple[int, ...] = ()  # DNSSEC algorithms of the RRSIGs in the answer and authority sections
 
     @property
     def exists(self) -> bool:
@@ -78,6 +79,24 @@ class DnsAnswer:
         if self.ede:
             base += " (" + "; ".join(map(str, self.ede)) + ")"
         return base
+
+
+def definite(answer: DnsAnswer) -> bool:
+    """A definite answer: NOERROR or NXDOMAIN, secure or insecure."""
+    return answer.rcode in ("NOERROR", "NXDOMAIN") and answer.state in (DnssecState.SECURE, DnssecState.INSECURE)
+
+
+def why_not_definite(answer: DnsAnswer) -> str:
+    """Dutch: why there is no definite answer (call only when not definite)."""
+    where = f"{answer.qname} {answer.rdtype}"
+    if answer.state is DnssecState.BOGUS:
+        ede = "; ".join(map(str, answer.ede)) or "geen Extended DNS Error"
+        return (f"{where}: DNSSEC-validatie mislukt (bogus, {ede}); de resolver geeft SERVFAIL, "
+                "dus geen enkele verzender krijgt dit antwoord")
+    if answer.rcode == "GEEN_ANTWOORD":
+        return f"{where}: de resolver gaf geen antwoord ({answer.raw or 'onbekende fout'})"
+    extra = f" ({'; '.join(map(str, answer.ede))})" if answer.ede else ""
+    return f"{where}: de resolver gaf {answer.rcode}{extra} in plaats van een antwoord"
 
 
 class Lookup(Protocol):
@@ -134,6 +153,8 @@ class Resolver:
         records = tuple(
             rd.to_text() for rrset in r.answer if rrset.rdtype == qtype for rd in rrset
         )
-        return DnsAnswer(name, rdtype, rcode, state, records, ede, r.to_text())
+        algorithms = tuple(sorted({int(rd.algorithm) for rrset in (*r.answer, *r.authority)
+                                   if rrset.rdtype == dns.rdatatype.RRSIG for rd in rrset}))
+        return DnsAnswer(name, rdtype, rcode, state, records, ede, r.to_text(), algorithms)
 
     __call__ = lookup

@@ -210,7 +210,8 @@ def test_tlsa_mismatch_is_no_secure_route(send, signed, internet, pki, mx1, mx2)
         assert host.tls is not None and not host.dane.matched
         assert {o.status for o in host.dane.outcomes} == {RecordStatus.NO_MATCH}
         lines = [str(line) for line in host.transcript]
-        assert lines[-3:] == ["C: [DANE: GEEN overeenkomst (2 TLSA-records, 2 certificaten)]", "C: QUIT", "S: 221 Bye"]
+        assert lines[-3:] == [f"C: [DANE: GEEN overeenkomst (2 TLSA-records op _25._tcp.{host.host}, 2 certificaten)]",
+                              "C: QUIT", "S: 221 Bye"]
     for m in (m1, m2):
         assert m.handler.ehlo == ["postkantoor.politie.test"]  # only the EHLO before STARTTLS
         assert m.handler.received_nothing

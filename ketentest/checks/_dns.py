@@ -6,12 +6,12 @@ of a domain (null MX, implicit MX, too many MX).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import dns.name
 
-from ketentest.dns import DnsAnswer, DnssecState, Lookup
+from ketentest.dns import DnsAnswer, DnssecState, Lookup, definite, why_not_definite
+from ketentest.mx import MxSet, norm, parse_mx  # noqa: F401  (the checks' names for the shared MX resolution)
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag
 
 #: Most MX hosts a check looks at (by preference); more is reported as
@@ -46,22 +46,9 @@ def guarded(lookup: Lookup) -> GuardedLookup:
     return lookup if isinstance(lookup, GuardedLookup) else GuardedLookup(lookup)
 
 
-def usable(answer: DnsAnswer) -> bool:
-    """A definite answer: NOERROR or NXDOMAIN, secure or insecure."""
-    return answer.rcode in ("NOERROR", "NXDOMAIN") and answer.state in (DnssecState.SECURE, DnssecState.INSECURE)
-
-
-def why_unusable(answer: DnsAnswer) -> str:
-    """Dutch: why there is no definite answer (call only when not usable)."""
-    where = f"{answer.qname} {answer.rdtype}"
-    if answer.state is DnssecState.BOGUS:
-        ede = "; ".join(map(str, answer.ede)) or "geen Extended DNS Error"
-        return (f"{where}: DNSSEC-validatie mislukt (bogus, {ede}); de resolver geeft SERVFAIL, "
-                "dus geen enkele verzender krijgt dit antwoord")
-    if answer.rcode == "GEEN_ANTWOORD":
-        return f"{where}: de resolver gaf geen antwoord ({answer.raw or 'onbekende fout'})"
-    extra = f" ({'; '.join(map(str, answer.ede))})" if answer.ede else ""
-    return f"{where}: de resolver gaf {answer.rcode}{extra} in plaats van een antwoord"
+#: One definition for checks and sender (ketentest.dns).
+usable = definite
+why_unusable = why_not_definite
 
 
 def evidence(answer: DnsAnswer) -> dict[str, Any]:
@@ -77,59 +64,6 @@ def evidence(answer: DnsAnswer) -> dict[str, Any]:
     if answer.rcode == "GEEN_ANTWOORD":
         out["fout"] = answer.raw
     return out
-
-
-def norm(name: str) -> str:
-    return name.lower().rstrip(".")
-
-
-@dataclass(frozen=True)
-class MxSet:
-    """A domain's mail hosts as the MX answer gives them."""
-
-    domain: str
-    answer: DnsAnswer
-    hosts: tuple[str, ...] = ()  # by preference, then name; duplicates removed
-    preferences: tuple[tuple[int, str], ...] = ()
-    null_mx: bool = False  # RFC 7505 "MX 0 ." (possibly mixed with others: see mixed_null)
-    mixed_null: bool = False  # a null MX next to real MX records (invalid per RFC 7505)
-    implicit: bool = False  # no MX records: the domain itself (RFC 5321 5.1)
-    problem: str = ""  # Dutch, when the hosts cannot be known
-
-    def tested(self, limit: int = MAX_MX) -> tuple[str, ...]:
-        return self.hosts[:limit]
-
-    def untested(self, limit: int = MAX_MX) -> tuple[str, ...]:
-        return self.hosts[limit:]
-
-
-def parse_mx(domain: str, answer: DnsAnswer) -> MxSet:
-    """Pure: the MX set from an MX answer."""
-    domain = norm(domain)
-    if not usable(answer):
-        return MxSet(domain, answer, problem=why_unusable(answer))
-    if answer.rcode == "NXDOMAIN":
-        return MxSet(domain, answer, problem=f"het domein {domain} bestaat niet (NXDOMAIN)")
-    prefs: list[tuple[int, str]] = []
-    null = False
-    for rdata in answer.records:
-        parts = rdata.split()
-        try:
-            pref, exchange = int(parts[0]), norm(parts[1])
-        except (IndexError, ValueError):
-            continue
-        if exchange == "":
-            null = True
-        else:
-            prefs.append((pref, exchange))
-    prefs.sort()
-    hosts = tuple(dict.fromkeys(h for _, h in prefs))
-    if null and not hosts:
-        return MxSet(domain, answer, null_mx=True,
-                     problem=f"{domain} publiceert een null MX (MX 0 ., RFC 7505): het domein ontvangt geen mail")
-    if not answer.records:
-        return MxSet(domain, answer, hosts=(domain,), preferences=((0, domain),), implicit=True)
-    return MxSet(domain, answer, hosts=hosts, preferences=tuple(prefs), null_mx=null, mixed_null=null)
 
 
 def mx_set(domain: str, lookup: Lookup) -> MxSet:

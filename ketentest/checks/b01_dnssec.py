@@ -6,6 +6,12 @@ the domain's SOA and MX answers, and each MX host's A and AAAA answers, must
 carry the resolver's AD bit. Insecure fails; bogus fails and names the
 Extended DNS Error the resolver gave. Beyond internet.nl, every MX host is
 checked (sorted by preference), not only some.
+
+Also judged on ``dnssec.mx``: a null MX next to real MX records fails (RFC
+7505 3; Postfix then delivers nothing, see :mod:`ketentest.mx`), and an MX
+host name that is an alias (CNAME) warns (RFC 2181 10.3). Signatures made
+with an algorithm RFC 8624 advises against warn (RSASHA1: 5 and 7) or fail
+(MUST NOT: 1, 3, 6, 12), on both sub-tests.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, mx_count_su
                                    untestable_result,
                                    usable, why_unusable)
 from ketentest.dns import DnsAnswer, DnssecState, Lookup
+from ketentest.mx import Expansion, expand_cname
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag, worst
 
 AGREEMENT = "B01"
@@ -23,6 +30,14 @@ _FIX_INSECURE = ("Onderteken de zone met DNSSEC en laat de DS-record bij het bov
                  "(registrar) publiceren.")
 _FIX_BOGUS = ("Herstel de ondertekening: onderteken de zone opnieuw (verlopen handtekeningen), "
               "of laat de DS-record bij de registrar overeenkomen met de sleutel (KSK) van de zone.")
+_FIX_ALGORITHM = ("Onderteken de zone opnieuw met ECDSAP256SHA256 (algoritme 13) of Ed25519 (15) en vervang de "
+                  "DS bij de registrar (algoritmewissel, RFC 6781 4.1.4).")
+_FIX_ALIAS = ("Laat elk MX-record direct naar de hostnaam van de mailserver wijzen (met een eigen A-record), niet "
+              "naar een alias (CNAME).")
+
+#: RFC 8624 3.1: algorithms that MUST NOT be used for signing, and those NOT RECOMMENDED (RSASHA1).
+_ALG_MUST_NOT = {1: "RSAMD5", 3: "DSA", 6: "DSA-NSEC3-SHA1", 12: "ECC-GOST"}
+_ALG_NOT_RECOMMENDED = {5: "RSASHA1", 7: "RSASHA1-NSEC3-SHA1"}
 
 
 def check_dnssec(domain: str, lookup: Lookup, *, max_mx: int = MAX_MX, **context: object) -> CheckResult:
@@ -34,7 +49,8 @@ def check_dnssec(domain: str, lookup: Lookup, *, max_mx: int = MAX_MX, **context
     soa, mx = ask(domain, "SOA"), ask(domain, "MX")
     mxs = parse_mx(domain, mx)
     hosts = {h: (ask(h, "A"), ask(h, "AAAA")) for h in mxs.tested(max_mx)}
-    subtests = [judge_domain(domain, soa, mx), judge_mx_hosts(mxs, hosts)]
+    aliases = {h: expand_cname(h, ask) for h in hosts}
+    subtests = [judge_domain(domain, soa, mx), judge_mx_hosts(mxs, hosts, aliases)]
     if mxs.untested(max_mx):
         subtests.append(judge_mx_count(mxs, max_mx))
     return CheckResult(AGREEMENT, domain, tuple(subtests))
@@ -58,6 +74,20 @@ def _state_verdict(name: str, answers: tuple[DnsAnswer, ...]) -> tuple[Uitslag, 
     return Uitslag.GESLAAGD, f"{name} valideert als veilig (secure)"
 
 
+def algorithm_verdict(answers: tuple[DnsAnswer, ...]) -> tuple[Uitslag, str] | None:
+    """Pure: the signing algorithms of secure answers per RFC 8624 (None: fine)."""
+    used = sorted({alg for a in answers if a.state is DnssecState.SECURE for alg in a.algorithms})
+    banned = [f"{_ALG_MUST_NOT[a]} ({a})" for a in used if a in _ALG_MUST_NOT]
+    if banned:
+        return Uitslag.GEFAALD, (f"ondertekend met {', '.join(banned)}, dat volgens RFC 8624 niet meer voor "
+                                 "ondertekenen gebruikt mag worden")
+    weak = [f"{_ALG_NOT_RECOMMENDED[a]} ({a})" for a in used if a in _ALG_NOT_RECOMMENDED]
+    if weak:
+        return Uitslag.WAARSCHUWING, (f"ondertekend met {', '.join(weak)}: SHA-1-handtekeningen raadt RFC 8624 af "
+                                      "en steeds meer validerende resolvers behandelen ze als onbeveiligd")
+    return None
+
+
 def _fix(verdict: Uitslag, reason: str) -> str:
     if verdict is Uitslag.GEFAALD:
         return _FIX_BOGUS if "bogus" in reason else _FIX_INSECURE
@@ -67,7 +97,11 @@ def _fix(verdict: Uitslag, reason: str) -> str:
 def judge_domain(domain: str, soa: DnsAnswer, mx: DnsAnswer) -> SubtestResult:
     """Pure: the mail domain's SOA and MX answers are secure."""
     verdict, reason = _state_verdict(domain, (soa, mx))
-    if verdict is Uitslag.GESLAAGD:
+    weak = algorithm_verdict((soa, mx)) if verdict is Uitslag.GESLAAGD else None
+    if weak is not None:
+        verdict, why = weak
+        text = f"Het maildomein {domain} valideert als veilig, maar is {why}. {_FIX_ALGORITHM}"
+    elif verdict is Uitslag.GESLAAGD:
         text = f"Het maildomein {domain} valideert als veilig met DNSSEC (SOA en MX)."
     elif verdict is Uitslag.NIET_TESTBAAR:
         text = f"Niet testbaar: {reason}."
@@ -77,8 +111,11 @@ def judge_domain(domain: str, soa: DnsAnswer, mx: DnsAnswer) -> SubtestResult:
                          {"domein": domain, "soa": evidence(soa), "mx": evidence(mx)})
 
 
-def judge_mx_hosts(mxs: MxSet, hosts: dict[str, tuple[DnsAnswer, ...]]) -> SubtestResult:
-    """Pure: each tested MX host name's address answers are secure."""
+def judge_mx_hosts(mxs: MxSet, hosts: dict[str, tuple[DnsAnswer, ...]],
+                   aliases: dict[str, Expansion] | None = None) -> SubtestResult:
+    """Pure: each tested MX host name's address answers are secure; no null
+    MX among real ones; no MX host name that is an alias."""
+    aliases = aliases or {}
     ev: dict[str, object] = {"mx": evidence(mxs.answer)}
     if mxs.answer.state is DnssecState.BOGUS:
         # The MX RRset itself fails validation: no sender can learn a secure MX name.
@@ -89,24 +126,40 @@ def judge_mx_hosts(mxs: MxSet, hosts: dict[str, tuple[DnsAnswer, ...]]) -> Subte
         return SubtestResult("dnssec.mx", AGREEMENT, Uitslag.NIET_TESTBAAR, f"Niet testbaar: {reason}.", ev)
     per_host: dict[str, dict[str, object]] = {}
     verdicts: dict[str, tuple[Uitslag, str]] = {}
+    fixes: list[str] = []
     for host, answers in hosts.items():
         verdicts[host] = _state_verdict(host, answers)
+        if verdicts[host][0] is Uitslag.GESLAAGD and (weak := algorithm_verdict(answers)) is not None:
+            verdicts[host] = (weak[0], f"{host} is {weak[1]}")
+            fixes.append(_FIX_ALGORITHM)
+        exp = aliases.get(host)
+        if exp is not None and exp.alias and verdicts[host][0] is Uitslag.GESLAAGD:
+            verdicts[host] = (Uitslag.WAARSCHUWING,
+                              f"{host} is een alias (CNAME naar {exp.expanded}); een MX-record hoort naar een "
+                              "hostnaam met een eigen adres te wijzen, niet naar een alias (RFC 2181, 10.3)")
+            fixes.append(_FIX_ALIAS)
         per_host[host] = {"uitslag": verdicts[host][0].value, "reden": verdicts[host][1],
                           "antwoorden": [evidence(a) for a in answers]}
+        if exp is not None and exp.alias:
+            per_host[host]["cname"] = [evidence(a) for a in exp.chain]
     ev["hosts"] = per_host
-    overall = worst(v for v, _ in verdicts.values())
-    notes = []
-    if mxs.implicit:
-        notes.append(f"{mxs.domain} heeft geen MX-records; volgens RFC 5321 is het domein zelf de mailserver")
     if mxs.mixed_null:
-        notes.append("een null MX (MX 0 .) naast gewone MX-records is ongeldig (RFC 7505); verwijder de null MX")
-    note = (" Let op: " + "; ".join(notes) + ".") if notes else ""
+        # RFC 7505 3: a null MX must be the only MX; a sender like Postfix then delivers nothing.
+        verdicts["(null MX)"] = (Uitslag.GEFAALD, mxs.null_mx_reason)
+        fixes.append("Verwijder de null MX (MX 0 .) als het domein mail ontvangt, of alle andere MX-records als "
+                     "het dat niet doet.")
+    overall = worst(v for v, _ in verdicts.values())
+    note = (f" Let op: {mxs.domain} heeft geen MX-records; volgens RFC 5321 is het domein zelf de mailserver."
+            if mxs.implicit else "")
     if overall is Uitslag.GESLAAGD:
         text = f"Alle MX-namen ({', '.join(hosts)}) valideren als veilig met DNSSEC.{note}"
     else:
-        bad = [f"{h}: {r}" for h, (v, r) in verdicts.items() if v is overall]
-        prefix = "Niet testbaar: " if overall is Uitslag.NIET_TESTBAAR else "MX-namen falen op DNSSEC: "
-        text = prefix + "; ".join(bad) + ". " + _fix(overall, " ".join(bad)) + note
+        bad = [r if h == "(null MX)" else f"{h}: {r}" for h, (v, r) in verdicts.items() if v is overall]
+        prefix = {Uitslag.NIET_TESTBAAR: "Niet testbaar: ", Uitslag.WAARSCHUWING: "MX-namen met een waarschuwing: ",
+                  }.get(overall, "MX-namen falen: ")
+        if overall is Uitslag.GEFAALD and not fixes:
+            fixes.append(_fix(overall, " ".join(bad)))
+        text = prefix + "; ".join(bad) + ". " + " ".join(dict.fromkeys(f for f in fixes if f)) + note
     return SubtestResult("dnssec.mx", AGREEMENT, overall, text.strip(), ev)
 
 

@@ -29,19 +29,18 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, mx_count_subtest, norm, normalize_domain, parse_mx,
+from ketentest.checks._dns import (MAX_MX, MxSet, evidence, guarded, mx_count_subtest, normalize_domain, parse_mx,
                                    untestable_result, usable, why_unusable)
 from ketentest.checks.b05_starttls import targets_of
 from ketentest.checks.tls_scan import (DEFAULT_TIMEOUT, EHLO_NAME, SMTP_PORT, Handshake, Target, in_parallel,
                                        presented_chains)
-from ketentest.dane import RecordStatus, TlsaFormatError, TlsaRecord, verify
+from ketentest.dane import DaneResult, RecordStatus, TlsaRecord, describe_unusable, usable_records, verify
 from ketentest.dns import DnsAnswer, DnssecState, Lookup
+from ketentest.mx import TlsaLookup, lookup_tlsa  # noqa: F401  (shared with the sender: ketentest.mx)
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag, worst
 
 AGREEMENT = "B06"
 F, W, P, N = Uitslag.GEFAALD, Uitslag.WAARSCHUWING, Uitslag.GESLAAGD, Uitslag.NIET_TESTBAAR
-
-MAX_CNAME = 8
 
 FIX_NO_TLSA = ("Publiceer in de ondertekende zone een TLSA-record op _25._tcp.<mx-naam>, bijvoorbeeld "
                "'3 1 1 <SHA-256 van de publieke sleutel>' (DANE-EE) plus een '2 x x'-record voor de CA of een "
@@ -56,20 +55,18 @@ FIX_MISMATCH = ("Werk het TLSA-record bij zodat het past bij het certificaat dat
 FIX_ROLLOVER = ("Publiceer een tweede bruikbaar TLSA-record als reserve: het record voor de volgende sleutel "
                 "(3 1 1), of een DANE-TA-record (2 x x) voor de uitgevende CA, zodat een certificaatwissel de "
                 "bezorging niet onderbreekt.")
+FIX_ROLLOVER_TA = ("Publiceer een tweede bruikbaar TLSA-record als reserve: een DANE-EE-record (3 1 1) voor de "
+                   "huidige sleutel, of een 2 x x-record voor de CA die het volgende certificaat uitgeeft, zodat een "
+                   "wissel van CA de bezorging niet onderbreekt.")
+FIX_SEND_CHAIN = ("Laat de server het CA-certificaat (het tussencertificaat) meesturen in de TLS-handshake: een "
+                  "DANE-TA-record (usage 2) kan alleen overeenkomen met een certificaat dat de server zelf presenteert "
+                  "(RFC 7672, 3.1.2). Het TLSA-record hoeft niet te veranderen.")
+FIX_DIGEST = ("Verwijder het zwakkere record, of laat het record met de sterkste hash (SHA-512, matching type 2) ook "
+              "bij het certificaat passen: verzenders negeren per usage en selector elk record met een zwakkere hash "
+              "(RFC 7671, 9).")
+FIX_MALFORMED = ("Herstel de onleesbare TLSA-records (de hash moet 32 bytes zijn voor SHA-256 en 64 voor SHA-512); "
+                 "verzenders slaan een onleesbaar record over.")
 FIX_STARTTLS = "Zet STARTTLS aan op deze server (zie B05); zonder TLS kan geen verzender DANE toepassen."
-
-
-@dataclass(frozen=True)
-class TlsaLookup:
-    """The TLSA RRset that counts for one MX host (RFC 7672 2.2.3)."""
-
-    host: str
-    owner: str  # "_25._tcp.<name>" that was used
-    answer: DnsAnswer
-    expanded: str  # the MX host after CNAME expansion (== host without CNAME)
-    cname_chain: tuple[DnsAnswer, ...] = ()
-    cname_secure: bool = True
-    tried: tuple[DnsAnswer, ...] = ()  # every TLSA look-up made, in order
 
 
 @dataclass(frozen=True)
@@ -83,27 +80,6 @@ class PresentedChains:
 
 
 # --- I/O ---------------------------------------------------------------------
-
-
-def lookup_tlsa(host: str, ask) -> TlsaLookup:
-    """Expand CNAMEs of the MX host, then look up the TLSA RRset that counts."""
-    name, chain, secure = host, [], True
-    for _ in range(MAX_CNAME):
-        answer = ask(name, "CNAME")
-        if answer.rcode != "NOERROR" or not answer.records:
-            break
-        chain.append(answer)
-        secure = secure and answer.state is DnssecState.SECURE
-        name = norm(answer.records[0])
-    tried = []
-    if name != host and secure:
-        first = ask(f"_25._tcp.{name}", "TLSA")
-        tried.append(first)
-        if first.records or not usable(first):
-            return TlsaLookup(host, f"_25._tcp.{name}", first, name, tuple(chain), secure, tuple(tried))
-    answer = ask(f"_25._tcp.{host}", "TLSA")
-    tried.append(answer)
-    return TlsaLookup(host, f"_25._tcp.{host}", answer, name, tuple(chain), secure, tuple(tried))
 
 
 def fetch_chains(target: Target, *, timeout: float = DEFAULT_TIMEOUT, ehlo: str = EHLO_NAME) -> PresentedChains:
@@ -134,18 +110,6 @@ def check_dane(domain: str, lookup: Lookup, *, max_mx: int = MAX_MX, smtp_port: 
 # --- judgement (pure) ------------------------------------------------------------
 
 
-def usable_records(records: Sequence[str]) -> list[TlsaRecord]:
-    out = []
-    for text in records:
-        try:
-            rec = TlsaRecord.parse(text)
-        except TlsaFormatError:
-            continue
-        if rec.usage in (2, 3) and rec.selector in (0, 1) and rec.matching in (0, 1, 2):
-            out.append(rec)
-    return out
-
-
 def judge_tlsa_host(mxs: MxSet, look: TlsaLookup, address: DnsAnswer | None = None) -> tuple[Uitslag, str, str]:
     """Pure: the TLSA RRset of one MX host -> (verdict, Dutch reason, fix)."""
     ans, owner = look.answer, look.owner
@@ -170,8 +134,11 @@ def judge_tlsa_host(mxs: MxSet, look: TlsaLookup, address: DnsAnswer | None = No
     good = usable_records(ans.records)
     if not good:
         usages = sorted({r.split()[0] for r in ans.records})
-        return F, (f"{owner} heeft alleen TLSA-records met usage {', '.join(usages)}: geen enkel record is voor SMTP "
-                   "bruikbaar"), FIX_USAGE
+        if set(usages) <= {"0", "1"}:
+            return F, (f"{owner} heeft alleen TLSA-records met usage {', '.join(usages)}: geen enkel record is voor "
+                       "SMTP bruikbaar"), FIX_USAGE
+        return F, (f"{owner} heeft geen enkel bruikbaar TLSA-record: {describe_unusable(ans.records)}"), \
+            FIX_MALFORMED if any(u in ("2", "3") for u in usages) else FIX_USAGE
     via = f" (na CNAME naar {look.expanded})" if look.expanded != look.host else ""
     return P, f"{owner}{via}: {len(ans.records)} TLSA-record(s), {len(good)} bruikbaar, DNSSEC veilig", ""
 
@@ -235,9 +202,21 @@ def judge_tlsa(mxs: MxSet, tlsa: Mapping[str, TlsaLookup], addresses: Mapping[st
     return SubtestResult("dane.tlsa", AGREEMENT, overall, f"{text} {fixes}".strip(), ev)
 
 
-def _matches(look: TlsaLookup, chain: Sequence[bytes], now: dt.datetime | None):
-    names = [look.expanded] if look.expanded != look.host else []
-    return verify(list(chain), list(look.answer.records), look.host, names=names, now=now)
+def _matches(look: TlsaLookup, chain: Sequence[bytes], now: dt.datetime | None) -> DaneResult:
+    return verify(list(chain), list(look.answer.records), look.host, names=look.names, now=now)
+
+
+def mismatch_fixes(result: DaneResult) -> list[str]:
+    """Pure: the advice for a chain that matched no record, by what went wrong."""
+    fixes = []
+    for o in result.outcomes:
+        if o.cause == "ta_not_presented":
+            fixes.append(FIX_SEND_CHAIN)
+        elif o.status is RecordStatus.SUPERSEDED:
+            fixes.append(FIX_DIGEST)
+        elif o.status.usable:
+            fixes.append(FIX_MISMATCH)
+    return list(dict.fromkeys(fixes)) or [FIX_MISMATCH]
 
 
 def judge_match(tlsa: Mapping[str, TlsaLookup], addresses: Mapping[str, DnsAnswer],
@@ -278,7 +257,7 @@ def judge_match(tlsa: Mapping[str, TlsaLookup], addresses: Mapping[str, DnsAnswe
                 verdicts.append((P, f"{label}, {kind}: {result.explanation.rstrip('.')}"))
             else:
                 verdicts.append((F, f"{label}, {kind}: {result.explanation.rstrip('.')}"))
-                fixes.append(FIX_MISMATCH)
+                fixes += mismatch_fixes(result)
         not_offered = [k for k in ("ECDSA", "RSA")
                        if not any(hs.ok for kind, hs in pc.handshakes.items() if kind.startswith(k))]
         if not_offered:
@@ -300,12 +279,14 @@ def judge_rollover(tlsa: Mapping[str, TlsaLookup], chains: Sequence[PresentedCha
                    host_ok: Mapping[str, bool], now: dt.datetime | None) -> SubtestResult:
     """Pure: a second usable record can take over when a key or certificate changes."""
     per: dict[str, tuple[Uitslag, str]] = {}
+    fixes: list[str] = []
     for host, look in tlsa.items():
         if not host_ok[host]:
             continue
         records = usable_records(look.answer.records)
         if len(records) < 2:
             per[host] = (W, f"{look.owner} heeft maar één bruikbaar TLSA-record ({records[0].short})")
+            fixes.append(FIX_ROLLOVER_TA if records[0].usage == 2 else FIX_ROLLOVER)
             continue
         host_chains = [c for pc in chains if pc.target.host == host for _, c in distinct_chains(pc)]
         matched_any: set[str] = set()
@@ -321,6 +302,7 @@ def judge_rollover(tlsa: Mapping[str, TlsaLookup], chains: Sequence[PresentedCha
         if thin and not spare:
             per[host] = (W, f"elk certificaat van {host} past bij precies één DANE-EE-record, zonder reserverecord "
                             "(volgende sleutel of DANE-TA)")
+            fixes.append(FIX_ROLLOVER)
         else:
             per[host] = (P, f"{look.owner}: {len(records)} bruikbare records")
     overall = worst(v for v, _ in per.values())
@@ -330,4 +312,4 @@ def judge_rollover(tlsa: Mapping[str, TlsaLookup], chains: Sequence[PresentedCha
                              "Er is een rollover-schema: " + "; ".join(r for _, r in per.values()) + ".", ev)
     bad = [f"{h}: {r}" for h, (v, r) in per.items() if v is overall]
     return SubtestResult("dane.rollover", AGREEMENT, overall,
-                         "Geen rollover-schema: " + "; ".join(bad) + ". " + FIX_ROLLOVER, ev)
+                         "Geen rollover-schema: " + "; ".join(bad) + ". " + " ".join(dict.fromkeys(fixes)), ev)

@@ -33,6 +33,7 @@ class MemoryDns:
         self.states: dict[str, tuple[DnssecState, tuple[ExtendedError, ...]]] = {}
         self.failures: dict[tuple[str, str], str] = {}  # (name, type or "*") -> rcode, or "raise"
         self.queries: list[tuple[str, str]] = []
+        self.algorithms: dict[str, int] = {}  # zone -> DNSSEC algorithm of its signatures (default 13)
 
     # -- building ---------------------------------------------------------
     def add(self, name: str, rdtype: str, *rdata: str) -> "MemoryDns":
@@ -50,6 +51,17 @@ class MemoryDns:
         """Every name at or below ``zone`` answers with this DNSSEC state."""
         self.states[_n(zone)] = (state, (ExtendedError(*ede),) if ede else ())
         return self
+
+    def set_algorithm(self, zone: str, algorithm: int) -> "MemoryDns":
+        """Secure answers at or below ``zone`` carry RRSIGs of this algorithm."""
+        self.algorithms[_n(zone)] = algorithm
+        return self
+
+    def _algorithms(self, name: str, state: DnssecState) -> tuple[int, ...]:
+        if state is not DnssecState.SECURE:
+            return ()
+        zones = [z for z in self.algorithms if name == z or name.endswith("." + z) or z == ""]
+        return (self.algorithms[max(zones, key=len)],) if zones else (13,)
 
     def fail(self, name: str, rdtype: str = "*", rcode: str = "SERVFAIL") -> "MemoryDns":
         """The resolver answers ``rcode`` (state ERROR); rcode "raise" makes the
@@ -79,8 +91,10 @@ class MemoryDns:
         state, ede = self._state(name)
         if state is DnssecState.BOGUS:
             return DnsAnswer(name, rdtype, "SERVFAIL", state, (), ede)
+        algorithms = self._algorithms(name, state)
         if not self._exists(name):
-            return DnsAnswer(name, rdtype, "NXDOMAIN", state, (), ede)
-        return DnsAnswer(name, rdtype, "NOERROR", state, tuple(self.records.get((name, rdtype), ())), ede)
+            return DnsAnswer(name, rdtype, "NXDOMAIN", state, (), ede, algorithms=algorithms)
+        return DnsAnswer(name, rdtype, "NOERROR", state, tuple(self.records.get((name, rdtype), ())), ede,
+                         algorithms=algorithms)
 
     lookup = __call__

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ketentest.clock import KetenClock
-from ketentest.delivery import Outcome
+from ketentest.delivery import Outcome, officer_notice
 from simulators.store import read_json, write_atomic, write_json
 
 #: Back-off between attempts, in seconds of keten time; the last repeats.
@@ -213,8 +213,7 @@ class DeliveryQueue:
                     reason = f"herhaalperiode van {self.retry_seconds // 3600} uur verstreken; laatste fout: {reason}"
                 entry.status, entry.reason = Status.ONBESTELBAAR.value, reason
                 entry.officer_notified_at = now
-                entry.officer_notice = (f"Melding {entry.kenmerk} is niet bezorgd bij {entry.meldpunt}: {reason}. "
-                                        "Gebruik de alternatieve route (bel het meldpunt).")
+                entry.officer_notice = officer_notice(entry.kenmerk, entry.meldpunt, reason)
             self._save(entry)
 
     def _worker(self) -> None:
