@@ -54,6 +54,16 @@ def _single(headers, name: str) -> str:
     return str(values[0]).strip() if len(values) == 1 else ""
 
 
+def repeated_reason(message: bytes) -> str:
+    """Why a message with a repeated chain header is not believed ("" if none is repeated)."""
+    repeated = repeated_headers(message)
+    if not repeated:
+        return ""
+    listed = ", ".join(f"{name} ({n} keer)" for name, n in sorted(repeated.items()))
+    return (f"kopregel(s) dubbel: {listed}; welk exemplaar ondertekend is, is niet te zeggen. "
+            "Een bericht van de keten heeft elke kopregel precies één keer")
+
+
 def check_origin(message: bytes, auth: AuthResult, domain: str) -> Origin:
     """Judge one received message against the party whose mail domain is ``domain``."""
     domain = domain.lower().rstrip(".")
@@ -69,11 +79,9 @@ def check_origin(message: bytes, auth: AuthResult, domain: str) -> Origin:
     def refuse(reason: str, signer: str = "") -> Origin:
         return Origin(False, reason, kenmerk, kind, status, message_id, signer)
 
-    repeated = repeated_headers(message)
+    repeated = repeated_reason(message)
     if repeated:
-        listed = ", ".join(f"{name} ({n} keer)" for name, n in sorted(repeated.items()))
-        return refuse(f"kopregel(s) dubbel: {listed}; welk exemplaar ondertekend is, is niet te zeggen. "
-                      "Een bericht van de keten heeft elke kopregel precies één keer")
+        return refuse(repeated)
     dmarc = auth.dmarc
     if not dmarc.passed:
         return refuse(f"DMARC {dmarc.result} voor From-domein {dmarc.from_domain or '(geen eenduidige From)'}: "

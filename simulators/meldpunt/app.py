@@ -9,21 +9,24 @@ import base64
 import datetime as dt
 import threading
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from email import message_from_bytes, policy
 from typing import Any
 
 from ketentest.clock import UTC, add_werkdagen
 from ketentest.mail import dkim
 from ketentest.mail.auth import AuthResult
+from ketentest.mail.origin import check_origin
 from ketentest.mail.compose import (KIND_HEADER, MessageKind, TerugkoppelingStatus, compose_ontvangstbevestiging,
                                     compose_terugkoppeling, read_kenmerk)
 from ketentest.pdfcheck import check_pdf
 from ketentest.policy import PROFILES
 from simulators.control import ApiError, jsonable
 from simulators.mailserver.server import MailServer
-from simulators.mailserver.store import Folder, StoredMessage
+from simulators.mailserver.store import StoredMessage
 from simulators.party import Party
 from simulators.politie.queue import DeliveryQueue, Entry
+from simulators.quarantaine import Quarantine, message_facts
 from simulators.store import read_json, write_json
 
 
@@ -38,6 +41,7 @@ class Switches:
     terugkoppeling_status: str = TerugkoppelingStatus.IN_BEHANDELING.value
     dubbel_verwerken: bool = False  # defect: a resent kenmerk is registered again
     pdf_controleren: bool = True  # False: defect, hostile PDFs are accepted (S07 must catch it)
+    herkomst_controleren: bool = True  # False: defect, mail of unproven origin is registered (S06 must catch it)
 
 
 def pdf_attachments(data: bytes) -> list[bytes]:
@@ -62,6 +66,7 @@ class Meldpunt:
                                            on_message=self.on_message, on_quarantine=self.on_quarantined,
                                            content_check=self.content_check,
                                            clock=party.clock.timestamp)
+        self.quarantine = Quarantine(party.data / "quarantaine", self.mx.store)
 
     # -- inbound ----------------------------------------------------------
     def content_check(self, data: bytes, auth: AuthResult) -> str | None:
@@ -82,23 +87,47 @@ class Meldpunt:
         return read_json(path) if path.exists() else None
 
     def on_quarantined(self, stored: StoredMessage) -> None:
-        """Quarantined mail is not processed as a melding (S06)."""
+        """Mail the MX quarantined for its DMARC policy is not processed as a melding (S06)."""
+        dmarc = stored.auth.dmarc
+        self._quarantine(stored, f"DMARC {dmarc.result} voor {dmarc.from_domain or '(geen eenduidige From)'} met "
+                                 f"beleid p={dmarc.policy or 'quarantine'}: de mailserver zette het in quarantaine",
+                         read_kenmerk(stored.content))
+
+    def _quarantine(self, stored: StoredMessage, reason: str, kenmerk: str | None) -> None:
         with self.changed:
+            self.quarantine.add(stored, reason, kenmerk, self.party.clock.timestamp())
             self.changed.notify_all()
 
+    def _judge(self, stored: StoredMessage) -> tuple[str | None, str, str]:
+        """(kenmerk, message id, reason not to register it or "")."""
+        if not self.switches.herkomst_controleren:  # the defect: believe what the message says
+            msg = message_from_bytes(stored.content)
+            kenmerk = read_kenmerk(msg)
+            kind = str(msg.get(KIND_HEADER, "")).strip()
+            reason = "" if kenmerk and kind in ("", MessageKind.MELDING.value) else "geen melding"
+            return kenmerk, str(msg.get("Message-ID", "")), reason
+        origin = check_origin(stored.content, stored.auth, self.keten.politie.domain.name)
+        if origin.ok and origin.kind != MessageKind.MELDING.value:
+            return origin.kenmerk, origin.message_id, f"geen melding maar berichtsoort {origin.kind or '(geen)'!r}"
+        return origin.kenmerk, origin.message_id, origin.reason
+
     def on_message(self, stored: StoredMessage) -> None:
-        msg = message_from_bytes(stored.content)
-        kenmerk = read_kenmerk(msg)
-        if kenmerk is None or str(msg.get(KIND_HEADER, "")).strip() not in ("", MessageKind.MELDING.value):
+        """Register a melding once its origin is proven (V03, S06, V06);
+        anything else goes to quarantine with its reason, unregistered and
+        unconfirmed, and never touches another melding's record."""
+        kenmerk, message_id, reason = self._judge(stored)
+        if reason or kenmerk is None:
+            self._quarantine(stored, reason or "geen kenmerk", kenmerk or read_kenmerk(stored.content))
             return
         now = self.party.clock.timestamp()
         with self.changed:
             record = self._record(kenmerk)
             if record is None:
                 record = {"kenmerk": kenmerk, "eerst_ontvangen": now, "ontvangen": [], "registraties": 0,
-                          "message_id": str(msg.get("Message-ID", "")), "van": stored.mail_from}
+                          "message_id": message_id, "van": stored.mail_from}
             first = record["registraties"] == 0
-            record["ontvangen"].append({"op": now, "bericht": stored.key, "map": stored.folder.value})
+            record["ontvangen"].append({"op": now, "bericht": stored.key,
+                                        **message_facts(stored, stored.folder, stored.path)})
             if first or self.switches.dubbel_verwerken:
                 record["registraties"] += 1
             write_json(self.register_dir / f"{kenmerk}.json", record)
@@ -132,22 +161,19 @@ class Meldpunt:
     # -- control API ------------------------------------------------------
     def melding(self, params: dict) -> dict:
         """The register record of a kenmerk with every stored message about it,
-        quarantined ones included (those are never registered)."""
+        quarantined ones included (those are never registered, and carry
+        their reason). O(1) in the number of stored messages: the register
+        record and the quarantine index are kept by kenmerk."""
         kenmerk = params["kenmerk"]
         record = self._record(kenmerk)
-        about = [m for m in self.mx.stored() if read_kenmerk(m.content) == kenmerk
-                 and (m.folder is Folder.QUARANTINE or record is not None)]
-        if record is None and not about:
+        quarantined = self.quarantine.about(kenmerk)
+        if record is None and not quarantined:
             raise ApiError(f"geen melding met kenmerk {kenmerk} ontvangen", 404)
         if record is None:
             record = {"kenmerk": kenmerk, "eerst_ontvangen": None, "ontvangen": [], "registraties": 0,
                       "message_id": "", "van": ""}
-        registered = {r["bericht"] for r in record["ontvangen"]}
-        berichten = [{"sleutel": m.key, "map": jsonable(m.folder), "client_ip": m.client_ip,
-                      "tls_versie": m.tls_version, "tls_cipher": m.tls_cipher,
-                      "authenticatie": jsonable(m.auth), "authentication_results": m.auth.header,
-                      "eml_base64": base64.b64encode(m.content).decode()}
-                     for m in about if m.key in registered or m.folder is Folder.QUARANTINE]
+        berichten = [{**facts, "eml_base64": base64.b64encode(Path(facts["pad"]).read_bytes()).decode()}
+                     for facts in (*record["ontvangen"], *quarantined) if facts.get("pad")]
         return {**record, "berichten": berichten}
 
     def wait(self, params: dict) -> dict:
@@ -159,9 +185,7 @@ class Meldpunt:
             record = self._record(kenmerk)
             if wanted > 1:
                 return record is not None and len(record["ontvangen"]) >= wanted
-            return record is not None or any(
-                m.folder is Folder.QUARANTINE and read_kenmerk(m.content) == kenmerk
-                for m in self.mx.stored())
+            return record is not None or bool(self.quarantine.about(kenmerk))
 
         with self.changed:
             reached = self.changed.wait_for(arrived, timeout)
@@ -201,6 +225,7 @@ class Meldpunt:
             ("GET", "/meldingen/{kenmerk}"): self.melding,
             ("GET", "/meldingen/{kenmerk}/wacht"): self.wait,
             ("GET", "/uitgaand"): lambda p: [asdict(e) for e in self.outbound.all()],
+            ("GET", "/quarantaine"): lambda p: self.quarantine.all(),
             ("GET", "/rust"): lambda p: {"rustig": self.outbound.wait_idle(min(float(p.get("timeout", 30)), 600)),
                                        "volgende": self.outbound.next_due()},
             ("GET", "/verbindingen"): lambda p: jsonable(self.mx.traces()),

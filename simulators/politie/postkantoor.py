@@ -1,8 +1,10 @@
 """The police's digitaal postkantoor: takes a melding from the officer,
 routes it (V01), renders the meldformulier (V04), composes the e-mail without
 personal data (V05), DKIM-signs it (V03) and queues it for DANE-checked
-delivery (V02, V09). Confirmations and terugkoppelingen coming back are
-matched to the melding by kenmerk (V07, V08)."""
+delivery (V02, V09). Confirmations and terugkoppelingen coming back on the
+police's own MX count only when they come, DKIM-aligned, from the meldpunt
+the melding went to and name that melding (V07, V08); anything else goes to
+quarantine with its reason."""
 
 from __future__ import annotations
 
@@ -17,14 +19,18 @@ from ketentest.delivery import Outcome
 from ketentest.errors import DataError
 from ketentest.mail import dkim
 from ketentest.mail.compose import KIND_HEADER, STATUS_HEADER, MessageKind, compose_melding, read_kenmerk
+from ketentest.mail.origin import check_origin, repeated_reason
 from ketentest.meldformulier import render
 from ketentest.melding import Melding
 from ketentest.routering import route_melding
 from simulators.control import ApiError
+from simulators.mailserver.server import MailServer
+from simulators.mailserver.store import StoredMessage
 from simulators.party import Party
 from simulators.politie import onveilig
 from simulators.politie.onveilig import deliver_carelessly
 from simulators.politie.queue import DeliveryQueue, Entry, Status
+from simulators.quarantaine import Quarantine
 
 
 @dataclass
@@ -42,6 +48,8 @@ class Switches:
     naam_in_tekst: bool = False
     wijzigen_na_ondertekenen: bool = False  # a relay alters the body after DKIM signing
     verkeerd_meldpunt: bool = False  # routing error: the next meldpunt in the keten gets it
+    overondertekenen: bool = True  # False: DKIM signs each header once, so one can be added (V03 must catch it)
+    bevestiging_controleren: bool = True  # False: any receipt naming a kenmerk counts, whoever sent it (V07)
 
 
 class Postkantoor:
@@ -55,7 +63,12 @@ class Postkantoor:
         self.keys = party.dkim_keys
         self.queue = DeliveryQueue(party.data / "wachtrij", party.clock, self._deliver,
                                    retry_hours=self.keten.aannames.herhalen_uren)
-        self.unmatched: list[dict[str, Any]] = []  # inbound mail that matched no melding
+        self.unmatched: list[dict[str, Any]] = []  # authentic receipts that matched no melding state
+        # The police's own MX receives ontvangstbevestigingen and terugkoppelingen.
+        self.mx = MailServer.for_deelnemer(self.keten, self.deelnemer, party.pki, party.data / "maildir",
+                                           on_message=self.on_message, on_quarantine=self.on_quarantined,
+                                           clock=party.clock.timestamp)
+        self.quarantine = Quarantine(party.data / "quarantaine", self.mx.store)
 
     # -- outbound ---------------------------------------------------------
     def _deliver(self, message: bytes, entry: Entry):
@@ -95,7 +108,7 @@ class Postkantoor:
         if sw.naam_in_tekst:
             data = onveilig.body_with(data, f"{melding.persoon.voornamen} {melding.persoon.achternaam}")
         if sw.dkim_ondertekenen and self.keys:
-            data = dkim.sign(data, self.keys)
+            data = dkim.sign(data, self.keys, oversign=sw.overondertekenen)
         if sw.wijzigen_na_ondertekenen:
             data = onveilig.altered_in_transit(data)
         entry = self.queue.submit(melding.kenmerk, meldpunt.id, meldpunt.adres, data)
@@ -114,19 +127,63 @@ class Postkantoor:
         return {"kenmerk": kenmerk, "herzending": again.kenmerk, "status": again.status}
 
     # -- inbound (from the mail server's on_message) -----------------------
-    def on_message(self, message: bytes) -> None:
+    def on_message(self, stored: StoredMessage) -> None:
+        """Count a receipt for the melding it names, if it is genuinely from
+        the meldpunt that melding went to; otherwise quarantine it."""
+        if not self.switches.bevestiging_controleren:
+            self._believe(stored)
+            return
+        kenmerk = read_kenmerk(stored.content)
+        entry = self.queue.get(kenmerk) if kenmerk else None
+        if entry is None:
+            self._quarantine(stored, repeated_reason(stored.content)
+                             or f"noemt geen melding van de politie (kenmerk {kenmerk or 'onleesbaar'})", kenmerk)
+            return
+        try:
+            meldpunt = self.keten.deelnemer(entry.meldpunt)
+        except KeyError:
+            self._quarantine(stored, f"melding {kenmerk} ging naar onbekend meldpunt {entry.meldpunt}", kenmerk)
+            return
+        origin = check_origin(stored.content, stored.auth, meldpunt.domain.name)
+        if not origin.ok:
+            self._quarantine(stored, f"niet van {meldpunt.naam}, waar melding {kenmerk} heen ging: {origin.reason}",
+                             kenmerk)
+            return
+        if origin.kind == MessageKind.ONTVANGSTBEVESTIGING.value:
+            matched = self.queue.confirm(origin.kenmerk, origin.message_id, stored.mail_from)
+        elif origin.kind == MessageKind.TERUGKOPPELING.value:
+            matched = self.queue.terugkoppeling(origin.kenmerk, origin.status)
+        else:
+            self._quarantine(stored, f"berichtsoort {origin.kind or '(geen)'!r} is geen ontvangstbevestiging of "
+                                     "terugkoppeling", kenmerk)
+            return
+        if not matched:
+            self.unmatched.append({"kenmerk": kenmerk, "soort": origin.kind, "sleutel": stored.key,
+                                   "reden": f"melding {kenmerk} heeft status {entry.status!r}"})
+
+    def _believe(self, stored: StoredMessage) -> None:
+        """The defect: match on kenmerk and kind alone, whoever sent it."""
         from email import message_from_bytes
 
-        msg = message_from_bytes(message)
+        msg = message_from_bytes(stored.content)
         kenmerk = read_kenmerk(msg)
         kind = str(msg.get(KIND_HEADER, "")).strip()
         matched = False
         if kenmerk and kind == MessageKind.ONTVANGSTBEVESTIGING.value:
-            matched = self.queue.confirm(kenmerk)
+            matched = self.queue.confirm(kenmerk, str(msg.get("Message-ID", "")), stored.mail_from)
         elif kenmerk and kind == MessageKind.TERUGKOPPELING.value:
             matched = self.queue.terugkoppeling(kenmerk, str(msg.get(STATUS_HEADER, "")).strip())
         if not matched:
-            self.unmatched.append({"kenmerk": kenmerk, "soort": kind, "onderwerp": str(msg.get("Subject", ""))})
+            self.unmatched.append({"kenmerk": kenmerk, "soort": kind, "sleutel": stored.key, "reden": "niet gekoppeld"})
+
+    def on_quarantined(self, stored: StoredMessage) -> None:
+        dmarc = stored.auth.dmarc
+        self._quarantine(stored, f"DMARC {dmarc.result} voor {dmarc.from_domain or '(geen eenduidige From)'} met "
+                                 f"beleid p={dmarc.policy or 'quarantine'}: de mailserver zette het in quarantaine",
+                         read_kenmerk(stored.content))
+
+    def _quarantine(self, stored: StoredMessage, reason: str, kenmerk: str | None) -> None:
+        self.quarantine.add(stored, reason, kenmerk, self.party.clock.timestamp())
 
     # -- control API --------------------------------------------------------
     def entry(self, kenmerk: str) -> Entry:
@@ -172,6 +229,7 @@ class Postkantoor:
             ("GET", "/meldingen/{kenmerk}/bericht"): self.message,
             ("POST", "/meldingen/{kenmerk}/opnieuw"): self.resend,
             ("GET", "/ongekoppeld"): lambda p: self.unmatched,
+            ("GET", "/quarantaine"): lambda p: self.quarantine.all(),
             ("GET", "/schakelaars"): lambda p: asdict(self.switches),
             ("POST", "/schakelaars"): self.set_switches,
             ("POST", "/schakelaars/herstel"): self.reset_switches,

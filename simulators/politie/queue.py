@@ -61,6 +61,9 @@ class Entry:
     officer_notified_at: float | None = None
     officer_notice: str = ""
     terugkoppelingen: list[dict[str, Any]] = field(default_factory=list)
+    #: Every distinct ontvangstbevestiging counted (message_id, afzender, at): more than one means the
+    #: meldpunt registered the melding more than once (V06); a retransmission of the same one counts once.
+    bevestigingen: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_json(cls, data: dict) -> "Entry":
@@ -126,19 +129,25 @@ class DeliveryQueue:
         with self._lock:
             return list(self._entries.values())
 
-    def confirm(self, kenmerk: str) -> bool:
-        """An ontvangstbevestiging arrived for kenmerk."""
+    def confirm(self, kenmerk: str, message_id: str = "", sender: str = "") -> bool:
+        """An (authenticated) ontvangstbevestiging arrived for kenmerk. The
+        first one makes the melding *bezorgd en bevestigd*; every distinct
+        one (by Message-ID) is kept, so a second registration shows (V06)."""
         with self._lock:
             entry = self._entries.get(kenmerk)
             if entry is None or entry.status == Status.ONBESTELBAAR.value:
                 return False
-            if entry.status != Status.BEZORGD.value and entry.kenmerk not in self._in_flight:
+            if entry.delivered_at is None and entry.kenmerk not in self._in_flight:
                 return False  # never delivered: a confirmation for it is not ours
+            if message_id and any(b.get("message_id") == message_id for b in entry.bevestigingen):
+                return True  # the same confirmation once more (a retransmission)
+            now = self.clock.timestamp()
+            entry.bevestigingen.append({"message_id": message_id, "afzender": sender, "at": now})
             if entry.confirmed_at is None:
-                entry.confirmed_at = self.clock.timestamp()
+                entry.confirmed_at = now
                 if entry.status == Status.BEZORGD.value:
                     entry.status = Status.BEZORGD_EN_BEVESTIGD.value
-                self._save(entry)
+            self._save(entry)
             return True
 
     def terugkoppeling(self, kenmerk: str, status: str) -> bool:
