@@ -112,6 +112,13 @@ def _break_zone(sim, how: str, domain: str) -> None:
         zones.replace(owner, "TLSA", [tlsa(pki, mx, "2 0 1")])
     elif how == "alleen_3_1_1":
         zones.replace(owner, "TLSA", [tlsa(pki, mx, "3 1 1"), tlsa(pki, mx, "3 1 1", "rsa")])
+    elif how == "verdrongen_hash":  # RFC 7671 9: the stale 3 1 2 hides both matching 3 1 1 records
+        zones.replace(owner, "TLSA", [tlsa(pki, mx, "3 1 1"), tlsa(pki, mx, "3 1 1", "rsa"),
+                                      tlsa(pki, mx, "3 1 2", variant="new_key")])
+    elif how == "onleesbare_reserve":  # a digest of the wrong length is no spare
+        zones.replace(owner, "TLSA", [tlsa(pki, mx, "3 1 1"), tlsa(pki, mx, "3 1 1", "rsa"), "3 1 1 00"])
+    elif how == "alleen_onleesbaar":
+        zones.replace(owner, "TLSA", ["3 1 1 00"])
     else:
         raise ValueError(how)
     sim.internet.changed()
@@ -137,6 +144,15 @@ CASES = {
     "een_tlsa": Case("B06", "ggd-flevoland", {"dane.rollover": W}, ("maar één bruikbaar", "reserve"), zone="een_tlsa"),
     "geen_reserve": Case("B06", "ggd-flevoland", {"dane.rollover": W}, ("precies één DANE-EE", "volgende sleutel"),
                          zone="alleen_3_1_1"),
+    "verdrongen_hash": Case("B06", "ggd-flevoland", {"dane.overeenkomst": F, "dane.rollover": W},
+                            ("RFC 7671", "sterkste hash", "verwijder het zwakkere record"), zone="verdrongen_hash"),
+    "onleesbare_reserve": Case("B06", "ggd-flevoland", {"dane.rollover": W}, ("precies één DANE-EE",),
+                               zone="onleesbare_reserve"),
+    "alleen_onleesbaar": Case("B06", "ggd-flevoland", {"dane.tlsa": F},
+                              ("geen enkel bruikbaar", "32 bytes", "herstel de onleesbare"), zone="alleen_onleesbaar"),
+    "blad_zonder_ca_bij_2_0_1": Case("B06", "ggd-flevoland", {"dane.overeenkomst": F, "dane.rollover": W},
+                                     ("stuurt geen CA-certificaat mee", "meesturen", "hoeft niet te veranderen"),
+                                     {"cert_variant": CertVariant.LEAF_ONLY}, "een_tlsa"),
 }
 
 
@@ -153,6 +169,21 @@ def test_a_broken_variant_fails_exactly_its_subtest(keten_sim, name: str) -> Non
     first = result.subtest(next(iter(case.expect)))
     for word in case.words:
         assert word.lower() in first.explanation.lower(), f"{word!r} niet in: {first.explanation}"
+
+
+def test_advice_fits_the_cause(keten_sim) -> None:
+    """A missing intermediate is fixed on the server, not in DNS; a lone 2 x x
+    record is not told to add a 2 x x record; a lone malformed record is not
+    reported as both usable and unusable."""
+    keten_sim.servers["ggd-flevoland"].switches.set(cert_variant=CertVariant.LEAF_ONLY)
+    _break_zone(keten_sim, "een_tlsa", "ggdflevoland.test")
+    result = run(keten_sim, "B06", "ggdflevoland.test")
+    assert "Werk het TLSA-record bij" not in result.subtest("dane.overeenkomst").explanation
+    rollover = result.subtest("dane.rollover").explanation
+    assert "(2 x x) voor de uitgevende CA" not in rollover and "3 1 1" in rollover, rollover
+    _break_zone(keten_sim, "alleen_onleesbaar", "ggdflevoland.test")
+    result = run(keten_sim, "B06", "ggdflevoland.test")
+    assert result.subtest("dane.tlsa").verdict is F and result.subtest("dane.overeenkomst").verdict is N
 
 
 def test_the_variants_leave_the_other_agreement_alone(keten_sim) -> None:
