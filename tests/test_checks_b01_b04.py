@@ -205,6 +205,42 @@ def test_b01_no_mx_means_implicit_mx_on_the_domain_itself() -> None:
     assert mx.verdict is Uitslag.GESLAAGD and "RFC 5321" in mx.explanation
 
 
+@pytest.mark.parametrize("algorithm, name", [(5, "RSASHA1"), (7, "RSASHA1-NSEC3-SHA1")])
+def test_b01_rsasha1_signed_domain_warns(algorithm: int, name: str) -> None:
+    """RFC 8624: SHA-1 signatures are NOT RECOMMENDED; a secure answer alone hid it."""
+    dns = with_foreign_mx(healthy()).set_algorithm(D, algorithm)
+    assert_only(check_dnssec(D, dns), "dnssec.domein", Uitslag.WAARSCHUWING, name, "RFC 8624", "algoritme 13")
+
+
+def test_b01_must_not_algorithm_fails_and_mx_zone_is_judged_too() -> None:
+    dns = with_foreign_mx(healthy()).set_algorithm("hoster.test", 1)
+    assert_only(check_dnssec(D, dns), "dnssec.mx", Uitslag.GEFAALD, "mx.hoster.test", "RSAMD5")
+    dns = with_foreign_mx(healthy()).set_algorithm("hoster.test", 5)
+    assert_only(check_dnssec(D, dns), "dnssec.mx", Uitslag.WAARSCHUWING, "mx.hoster.test", "RSASHA1")
+
+
+def test_b01_modern_algorithms_pass() -> None:
+    for algorithm in (8, 13, 15):
+        assert check_dnssec(D, with_foreign_mx(healthy()).set_algorithm(D, algorithm)).verdict is Uitslag.GESLAAGD
+
+
+def test_b01_null_mx_beside_real_mx_fails_mx_subtest() -> None:
+    """RFC 7505 3: a null MX must be the only MX (Postfix then delivers nothing)."""
+    dns = healthy().add(D, "MX", "0 .")
+    result = check_dnssec(D, dns)
+    assert_only(result, "dnssec.mx", Uitslag.GEFAALD, "null MX", "RFC 7505", "Postfix", "verwijder de null MX")
+
+
+def test_b01_mx_that_is_an_alias_warns() -> None:
+    """RFC 2181 10.3: an MX must not point at a CNAME (checkdmarc flags it too)."""
+    dns = healthy().remove(D, "MX").add(D, "MX", "10 post.ggdru.test.")
+    dns.add("post.ggdru.test", "CNAME", "mx1.ggdru.test.").add("post.ggdru.test", "A", "127.60.2.25")
+    result = check_dnssec(D, dns)
+    assert_only(result, "dnssec.mx", Uitslag.WAARSCHUWING, "post.ggdru.test", "CNAME naar mx1.ggdru.test", "RFC 2181")
+    assert result.subtest("dnssec.mx").evidence["hosts"]["post.ggdru.test"]["cname"][0]["records"] == \
+        ["mx1.ggdru.test."]
+
+
 # -- B02 SPF --------------------------------------------------------------------
 
 def spf(record: str | None, *extra: str, dns: MemoryDns | None = None) -> MemoryDns:
@@ -538,6 +574,21 @@ def test_b04_external_report_address_without_authorisation_is_a_notice() -> None
     assert note.verdict is Uitslag.INFORMATIE
     assert "ggdru.test._report._dmarc.rapport.test" in note.explanation
     assert "geautoriseerd: ok.test" in note.explanation
+
+
+def test_b04_sp_none_beside_p_reject_warns() -> None:
+    """sp=none leaves every subdomain open to spoofing, even with p=reject."""
+    assert_only(check_dmarc(D, dmarc("v=DMARC1; p=reject; sp=none")), "dmarc.beleid", Uitslag.WAARSCHUWING,
+                "sp=none", "subdomein", "sp=reject")
+    assert check_dmarc(D, dmarc("v=DMARC1; p=reject; sp=reject")).verdict is Uitslag.GESLAAGD
+
+
+def test_b04_record_without_report_addresses_says_so() -> None:
+    note = check_dmarc(D, dmarc("v=DMARC1; p=reject")).subtest("dmarc.rapportage_extern")
+    assert note.verdict is Uitslag.INFORMATIE
+    assert "geen rapportadressen" in note.explanation and "binnen het eigen" not in note.explanation
+    inside = check_dmarc(D, dmarc(f"v=DMARC1; p=reject; rua=mailto:d@{D}")).subtest("dmarc.rapportage_extern")
+    assert "binnen het eigen organisatiedomein" in inside.explanation
 
 
 def test_b04_resolver_error_and_nonexistent_domain_are_untestable() -> None:

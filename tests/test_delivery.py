@@ -12,7 +12,7 @@ from contextlib import ExitStack
 import pytest
 
 from ketentest.dane import RecordStatus
-from ketentest.delivery import DeliveryAttempt, Outcome, Safeguard, deliver
+from ketentest.delivery import ALTERNATIVE_ROUTE, DeliveryAttempt, Outcome, Safeguard, deliver, officer_notice, sentence
 from ketentest.dns import DnssecState
 from ketentest.mail import compose_melding, sign, verify_all
 from ketentest.policy import ONLY_TLS10_11
@@ -404,3 +404,25 @@ def test_deliveries_per_second(send, signed, pki, mx1, capsys):
     with capsys.disabled():
         print(f"\n  {rate:.1f} bezorgingen/s ({len(signed)} bytes, elk een eigen STARTTLS-verbinding)")
     assert rate > 60
+
+
+# --- the officer's message ---------------------------------------------------------------
+
+
+def test_officer_notice_says_each_thing_once_without_double_full_stops():
+    reason = f"Geen veilige route naar ggdru.test (DANE): mx1.ggdru.test: DANE: past niet. Niets verstuurd. {ALTERNATIVE_ROUTE}"
+    notice = officer_notice("MN-2026-000123", "ggd-regio-utrecht", reason)
+    assert ".." not in notice and notice.count("alternatieve route") == 1, notice
+    assert notice.startswith("Melding MN-2026-000123 is niet bezorgd bij ggd-regio-utrecht: Geen veilige route")
+    assert notice.endswith("Niets verstuurd. Gebruik de alternatieve route (bel het meldpunt).")
+    assert sentence("Niet bezorgd: 550 nee.") == "Niet bezorgd: 550 nee." == sentence("Niet bezorgd: 550 nee")
+    assert sentence("klaar..") == "klaar." and sentence("echt?") == "echt?"
+
+
+def test_no_double_full_stops_when_a_host_reason_ends_in_one(send, signed, internet, pki, mx1, mx2):
+    """A DANE mismatch on every MX: its reason ends with "Niets verstuurd." and used to get a second stop."""
+    _only_usage(internet, "3", mx1, mx2)
+    with running_mx(pki, mx1.name, mx1.ip, variant="new_key"), running_mx(pki, mx2.name, mx2.ip, variant="new_key"):
+        attempt = send(signed)
+    assert attempt.outcome is Outcome.NO_SECURE_ROUTE
+    assert ".." not in attempt.reason and ".." not in officer_notice("K", "m", attempt.reason), attempt.reason

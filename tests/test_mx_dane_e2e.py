@@ -116,6 +116,9 @@ def test_an_alias_without_tlsa_at_either_name_is_no_route_and_b06_fails(world) -
     attempt = send(world, "MN-2026-100004")
     assert attempt.outcome is Outcome.NO_SECURE_ROUTE and Safeguard.TLSA in attempt.failed, attempt.describe()
     assert "_25._tcp.mx1.ggdru.test noch _25._tcp.post.ggdru.test" in attempt.reason
+    # the address was found (securely): the trace says so instead of "geen adres"
+    assert "MX post.ggdru.test (voorkeur 10, 127.60.2.25, niet verbonden)" in attempt.describe()
+    assert "geen adres" not in attempt.describe() and ".." not in attempt.reason
     assert check_dane("ggdru.test", world.resolver, **world.context).subtest("dane.tlsa").verdict is F
 
 

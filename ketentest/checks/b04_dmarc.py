@@ -6,7 +6,9 @@ policy (if any) applies. Sub-tests:
 - ``dmarc.record``: exactly one ``v=DMARC1`` record;
 - ``dmarc.syntax``: every tag valid (RFC 7489 6.3);
 - ``dmarc.beleid``: ``p=reject`` passes, ``quarantine`` warns, ``none``,
-  missing or invalid fails (``pct`` < 100 warns: the policy covers part);
+  missing or invalid fails (``pct`` < 100 warns: the policy covers part;
+  ``sp=none`` beside a stricter ``p`` warns: it leaves every subdomain open
+  to spoofing);
 - ``dmarc.rapportage_extern`` (informatie): ``rua``/``ruf`` addresses in
   another organisational domain need a ``<domain>._report._dmarc.<dest>``
   authorisation record (RFC 7489 7.1), otherwise reports are not sent.
@@ -246,6 +248,11 @@ def judge_policy(found: DmarcDiscovery) -> SubtestResult:
         return _sub("dmarc.beleid", Uitslag.WAARSCHUWING,
                     f"Het DMARC-beleid is {tag}=reject{applies}, maar geldt maar voor {pct}% van de mail "
                     f"(pct={pct}); de rest krijgt quarantine. Laat pct weg.", **ev)
+    if tag == "p" and tags.get("sp", "").strip().lower() == "none":
+        return _sub("dmarc.beleid", Uitslag.WAARSCHUWING,
+                    f"Het DMARC-beleid is p=reject, maar sp=none: voor elk subdomein van {found.policy_domain} "
+                    "(ook niet-bestaande) doen ontvangers niets met vervalste mail, dus een vervalser stuurt "
+                    f"gewoon vanuit bijvoorbeeld melding.{found.policy_domain}. Laat sp weg of zet sp=reject.", **ev)
     return _sub("dmarc.beleid", Uitslag.GESLAAGD, f"Het DMARC-beleid is {tag}=reject{applies}.", **ev)
 
 
@@ -254,6 +261,11 @@ def judge_report_auth(found: DmarcDiscovery) -> SubtestResult:
         return _sub("dmarc.rapportage_extern", Uitslag.INFORMATIE,
                     "Geen DMARC-record, dus geen rapportadressen om te controleren.")
     if not found.report_auth:
+        tags, _ = _tags(found.record)
+        if not any(_uris(tags.get(t, "")) for t in ("rua", "ruf")):
+            return _sub("dmarc.rapportage_extern", Uitslag.INFORMATIE,
+                        "Het DMARC-record noemt geen rapportadressen (rua/ruf): het domein krijgt geen "
+                        "DMARC-rapporten, dus ook geen zicht op vervalsingen. Overweeg rua=mailto:<adres>.")
         return _sub("dmarc.rapportage_extern", Uitslag.INFORMATIE,
                     "Alle rapportadressen (rua/ruf) liggen binnen het eigen organisatiedomein; "
                     "er is geen autorisatie nodig.")
