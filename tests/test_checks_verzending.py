@@ -97,13 +97,17 @@ AUTH_OK = (f"Authentication-Results: {MELDPUNT.domain.name}; spf=pass smtp.mailf
            f"dkim=pass header.d={POLITIE.domain.name} header.s=pol2026r; dmarc=pass header.from={POLITIE.domain.name}")
 
 
+#: h= of a signature that over-signs every chain header of a composed melding (V03).
+OVERSIGNED_H = ":".join(["from", "to", "subject", "date", "message-id", "x-kenmerk", "x-berichtsoort"] * 2)
+
+
 def eml(auth: str = AUTH_OK, *, signer: str | None = POLITIE.domain.name, data: bytes | None = None,
         pdf: bytes = PDF, kenmerk: str | None = None) -> bytes:
     body = data if data is not None else compose_melding(
         kenmerk or MELDING.kenmerk, pdf, sender=POLITIE.adres, recipient=MELDPUNT.adres, date=T0,
         sender_name=POLITIE.naam).data
     signature = (f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d={signer};\r\n s=pol2026r; "
-                 "h=from:to:subject; bh=abc=; b=def=\r\n").encode() if signer else b""
+                 f"h={OVERSIGNED_H}; bh=abc=; b=def=\r\n").encode() if signer else b""
     folded = auth.replace("; ", ";\r\n\t")
     return (folded + "\r\n").encode() + signature + body
 

@@ -8,11 +8,16 @@ Judged per message the meldpunt stored for the kenmerk, from the topmost
 
 - ``v03.authentication_results``: the meldpunt's header is there and parses;
 - ``v03.spf``: ``spf=pass`` for a MAIL FROM in the police domain;
-- ``v03.dkim``: ``dkim=pass`` with ``header.d`` the police domain (or a
-  subdomain: relaxed alignment);
+- ``v03.dkim``: ``dkim=pass`` with ``header.d`` aligned with the police
+  domain under the police's own DMARC ``adkim`` (strict: exactly the police
+  domain; relaxed: the same organisational domain); the verdict names the
+  signing domain it saw;
 - ``v03.dmarc``: ``dmarc=pass`` with ``header.from`` the police domain;
 - ``v03.ondertekend``: independently of the meldpunt's verdict, the stored
-  message carries a DKIM-Signature with ``d=`` the police domain;
+  message carries a DKIM-Signature with ``d=`` aligned with the police domain;
+- ``v03.overondertekend``: every such signature over-signs each header the
+  chain relies on (``h=`` lists it once more than the message has it), so
+  nobody can put a second ``X-Kenmerk`` or ``From`` in front unnoticed;
 - ``v03.opgeslagen``: stored in the inbox (new/), not in quarantine.
 
 When the meldpunt refused the message for authentication (5.7.x naming
@@ -22,10 +27,14 @@ SPF/DKIM/DMARC, or RFC 7372 codes 5.7.20-5.7.27), ``v03.geweigerd`` fails.
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 import authres
 
+from ketentest.checks._records import parse_tag_list
 from ketentest.checks._vbase import F, G, N, in_inbox, parse_message, refusals, result, sub, was_delivered
+from ketentest.mail.auth import aligned
+from ketentest.mail.dkim import signed_header_names, unprotected_headers
 from ketentest.model import Keten
 from ketentest.verdict import CheckResult
 from ketentest.verzending import OntvangenBericht, Verzending
@@ -73,17 +82,45 @@ def _props(r) -> dict[str, str]:
     return {f"{p.type}.{p.name}": str(p.value) for p in getattr(r, "properties", [])}
 
 
+def _signature_tag(value: str, tag: str) -> str:
+    m = re.search(rf"(?:^|;)\s*{tag}\s*=\s*([^;\s]+)", " ".join(str(value).split()))
+    return m.group(1).lower() if m else ""
+
+
 def _dkim_domains(msg) -> list[str]:
-    out = []
-    for sig in (msg.get_all("DKIM-Signature") or []) if msg is not None else []:
-        m = re.search(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", " ".join(str(sig).split()))
-        out.append(m.group(1).lower() if m else "")
-    return out
+    return [_signature_tag(sig, "d") for sig in ((msg.get_all("DKIM-Signature") or []) if msg is not None else [])]
+
+
+def police_adkim(keten: Keten) -> str:
+    """The police's DMARC DKIM alignment mode as the keten publishes it: "s" or "r" (the default)."""
+    try:
+        tags = parse_tag_list(keten.politie.domain.dmarc or "")
+    except ValueError:
+        return "r"
+    return "s" if tags.get("adkim", "").strip().lower() == "s" else "r"
+
+
+def _oversign_gaps(msg, key: str, police: str, adkim: str) -> tuple[list[str], int]:
+    """Per police signature of one message: the chain headers it does not
+    over-sign. Returns (problems, number of police signatures seen)."""
+    present = Counter(name.lower() for name in msg.keys())
+    problems, seen = [], 0
+    for value in msg.get_all("DKIM-Signature") or []:
+        d = _signature_tag(value, "d")
+        if not aligned(d, police, adkim):
+            continue
+        seen += 1
+        gaps = unprotected_headers(present, signed_header_names(str(value)))
+        if gaps:
+            problems.append(f"{key}: de handtekening d={d} s={_signature_tag(value, 's')} over-ondertekent "
+                            f"{', '.join(gaps)} niet")
+    return problems, seen
 
 
 def check_v03(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
     v = verzending
     police = keten.politie.domain.name
+    adkim = police_adkim(keten)
     try:
         meldpunt_domain = keten.deelnemer(v.meldpunt_id).domain.name if v.meldpunt_id else ""
     except KeyError:
@@ -112,17 +149,23 @@ def check_v03(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
                                                  f"Niet testbaar: meldpunt {v.meldpunt_id!r} is onbekend in de keten, "
                                                  "dus het is niet na te gaan welke header van het meldpunt is.")])
     found: dict[str, list[str]] = {k: [] for k in ("authentication_results", "spf", "dkim", "dmarc", "ondertekend",
-                                                   "opgeslagen")}
+                                                   "overondertekend", "opgeslagen")}
     evidence: list[dict] = []
+    passed_by: set[str] = set()  # d= of passing, aligned signatures, as the meldpunt reported them
+    police_signatures = 0
     for b in v.berichten:
         header, text, problem = meldpunt_header(b, meldpunt_domain)
         msg = parse_message(b.eml)
         signers = _dkim_domains(msg)
         evidence.append({"bericht": b.sleutel, "map": b.map, "client_ip": b.client_ip,
                          "authentication_results": text or b.authentication_results, "dkim_handtekeningen_d": signers})
-        if not any(_within(d, police) for d in signers if d):
-            found["ondertekend"].append(f"{b.sleutel}: geen DKIM-Signature met d={police}"
+        if not any(aligned(d, police, adkim) for d in signers if d):
+            found["ondertekend"].append(f"{b.sleutel}: geen DKIM-Signature met d in lijn met {police} (adkim={adkim})"
                                         + (f" (wel: {', '.join(signers)})" if signers else " (geen handtekening)"))
+        if msg is not None:
+            gaps, seen = _oversign_gaps(msg, b.sleutel, police, adkim)
+            found["overondertekend"] += gaps
+            police_signatures += seen
         if not in_inbox(b):
             found["opgeslagen"].append(f"{b.sleutel}: opgeslagen in {b.map!r}")
         if header is None:
@@ -138,10 +181,16 @@ def check_v03(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
                    for r in spf):
             found["spf"].append(f"{b.sleutel}: " + (", ".join(f"spf={r.result} {_props(r)}" for r in spf) or "geen spf"))
         dkim = by_method.get("dkim", [])
-        if not any(r.result == "pass" and _within(_props(r).get("header.d", ""), police) for r in dkim):
+        good = [_props(r).get("header.d", "").lower() for r in dkim
+                if r.result == "pass" and aligned(_props(r).get("header.d", ""), police, adkim)]
+        passed_by.update(good)
+        if not good:
+            unaligned = [_props(r).get("header.d", "") for r in dkim if r.result == "pass"]
             found["dkim"].append(f"{b.sleutel}: " + (", ".join(
                 f"dkim={r.result}" + (f" d={_props(r)['header.d']}" if "header.d" in _props(r) else "") for r in dkim)
-                or "geen dkim"))
+                or "geen dkim") + (f" (d={', '.join(unaligned)} is niet in lijn met {police}: adkim={adkim}"
+                                   + (", alleen precies d=" + police + " telt" if adkim == "s" else "") + ")"
+                                   if unaligned else ""))
         dmarc = by_method.get("dmarc", [])
         if not any(r.result == "pass" and _within(_props(r).get("header.from", ""), police) for r in dmarc):
             found["dmarc"].append(f"{b.sleutel}: " + (", ".join(
@@ -151,9 +200,12 @@ def check_v03(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
     ok = {
         "authentication_results": f"Het meldpunt legde de controle vast in Authentication-Results ({n} bericht(en)).",
         "spf": f"SPF geslaagd voor het afzendadres in {police}.",
-        "dkim": f"DKIM geslaagd met een handtekening van {police}.",
+        "dkim": f"DKIM geslaagd met een handtekening van d={', '.join(sorted(passed_by))} (in lijn met {police}, "
+                f"adkim={adkim}).",
         "dmarc": f"DMARC geslaagd (in lijn) voor From-domein {police}.",
         "ondertekend": f"Het bericht draagt een DKIM-handtekening van {police}.",
+        "overondertekend": f"Elke handtekening van {police} over-ondertekent de kopregels van de keten "
+                           f"({police_signatures} handtekening(en)).",
         "opgeslagen": "Opgeslagen in de inbox (new/), niet in quarantaine.",
     }
     fix = {
@@ -164,11 +216,19 @@ def check_v03(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
         "dkim": f"Onderteken elke melding met een DKIM-sleutel van {police} en publiceer de sleutel (B03).",
         "dmarc": f"DMARC slaagt alleen als SPF of DKIM slaagt voor {police} zelf (in lijn met het From-adres).",
         "ondertekend": f"Het postkantoor moet elke melding met DKIM ondertekenen (d={police}).",
+        "overondertekend": "Neem elke kopregel waar de keten op leunt (From, To, Subject, Date, Message-ID, "
+                           "X-Kenmerk, X-Berichtsoort, ...) in h= één keer vaker op dan hij voorkomt (RFC 6376 "
+                           "8.15); anders kan iemand er een tweede voor zetten, bijvoorbeeld een ander kenmerk, "
+                           "zonder dat de handtekening breekt.",
         "opgeslagen": "Een echte melding hoort niet in quarantaine: los de SPF-, DKIM- of DMARC-fout op; controleer "
                       "het DMARC-beleid van de politie.",
     }
     subs = []
     for key, problems in found.items():
+        if key == "overondertekend" and not problems and not police_signatures:
+            subs.append(sub(AGREEMENT, key, N, f"Niet testbaar: geen DKIM-handtekening van {police} om na te gaan "
+                                               "(zie v03.ondertekend).", berichten=evidence))
+            continue
         if problems:
             subs.append(sub(AGREEMENT, key, F, "; ".join(problems) + ". " + fix[key], berichten=evidence,
                             problemen=problems))

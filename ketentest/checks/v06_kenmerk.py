@@ -8,7 +8,12 @@ Sub-tests:
 - ``v06.registratie``: the meldpunt's register holds the kenmerk with
   ``registraties == 1`` (0 after a delivery, or more than 1, fails);
 - ``v06.kenmerk_behouden``: every stored message for the kenmerk carries
-  that kenmerk (X-Kenmerk), and the register record is filed under it.
+  that kenmerk (X-Kenmerk), and the register record is filed under it;
+- ``v06.een_bevestiging``: the police counted at most one ontvangstbevestiging
+  for the kenmerk (distinct by Message-ID; a retransmission of the same one
+  is no second). A second, different confirmation from the meldpunt is what
+  a second registration looks like from the police's side, also when the
+  meldpunt's own register cannot be seen (a real meldpunt).
 
 Uniqueness across meldingen needs more than one Verzending:
 :func:`check_unique_kenmerken`.
@@ -38,6 +43,7 @@ def check_v06(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
         subs.append(sub(AGREEMENT, "vorm", F,
                         f"Kenmerk {v.kenmerk!r} heeft niet de vorm XX-JJJJ-NNNNNN (zoals MN-2026-000123). Het "
                         "postkantoor moet elk kenmerk in deze vorm uitgeven.", kenmerk=v.kenmerk))
+    subs += _confirmations(v)
     arrivals = len((v.ontvangst or {}).get("ontvangen") or []) or len(v.berichten)
     if v.ontvangst is None:
         if was_delivered(v):
@@ -82,6 +88,23 @@ def check_v06(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
         subs.append(sub(AGREEMENT, "kenmerk_behouden", G,
                         f"Elk ontvangen bericht ({len(v.berichten)}) draagt kenmerk {v.kenmerk}."))
     return result(AGREEMENT, v, keten, subs)
+
+
+def _confirmations(v: Verzending) -> list:
+    """The police's side of V06: distinct ontvangstbevestigingen counted."""
+    counted = (v.postkantoor or {}).get("bevestigingen")
+    if not isinstance(counted, list) or not counted:
+        return []
+    ids = list(dict.fromkeys(str(b.get("message_id") or f"(zonder Message-ID, {i})")
+                             for i, b in enumerate(counted) if isinstance(b, dict)))
+    if len(ids) > 1:
+        return [sub(AGREEMENT, "een_bevestiging", F,
+                    f"De politie ontving {len(ids)} verschillende ontvangstbevestigingen voor kenmerk {v.kenmerk} "
+                    f"({', '.join(ids)}): het meldpunt heeft de melding meer dan eens geregistreerd. Een meldpunt "
+                    "registreert en bevestigt elk kenmerk één keer, ook als de melding opnieuw binnenkomt.",
+                    bevestigingen=counted)]
+    return [sub(AGREEMENT, "een_bevestiging", G,
+                f"De politie ontving één ontvangstbevestiging voor kenmerk {v.kenmerk}.", bevestigingen=counted)]
 
 
 def check_unique_kenmerken(verzendingen: Iterable[Verzending], keten: Keten) -> CheckResult:

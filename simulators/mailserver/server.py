@@ -39,8 +39,11 @@ wrapped to answer 503 after a refusing banner.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import email.utils
 import logging
 import math
+import re
 import socket
 import ssl
 import threading
@@ -52,7 +55,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, Envelope, Session, TLSSetupException
 
 from ketentest.errors import InfrastructureError
 from ketentest.mail.auth import AuthResult, Disposition, authenticate, strip_own_results
@@ -84,6 +87,12 @@ R_DNS_TEMP = "451 4.4.3 Afzendercontrole (SPF/DKIM/DMARC) tijdelijk niet mogelij
 R_STORE_FAILED = "451 4.3.0 Opslaan mislukt, probeer het later opnieuw"
 R_INTERNAL = "451 4.3.0 Interne fout, probeer het later opnieuw"
 R_ACCEPTED = "250 2.0.0 Ontvangen, id {}"
+R_TOO_BIG = ("552 5.3.4 Bericht te groot: deze mailserver neemt hoogstens {} bytes per bericht aan. Verstuur het "
+             "meldformulier als een kleinere PDF (binnen de afgesproken maximale grootte) of gebruik de alternatieve route")
+#: aiosmtpd's English 552 texts (SIZE in MAIL FROM, too much DATA), answered in Dutch instead.
+_AIOSMTPD_TOO_BIG = ("552 Error: message size exceeds fixed maximum message size", "552 Error: Too much mail data")
+R_TLS_ACTIVE = "503 5.5.1 TLS is al actief; een tweede STARTTLS kan niet (RFC 3207)"
+R_NO_AUTH = "503 5.5.1 AUTH wordt hier niet aangeboden"
 
 
 def data_size_limit_for(max_pdf_bytes: int) -> int:
@@ -185,13 +194,24 @@ class _PartySMTP(SMTP):
 
     async def handle_exception(self, error: Exception) -> str:
         if self.trace is not None:
-            cause = error.__cause__ or error
-            self.trace.errors.append(f"{type(error).__name__}: {type(cause).__name__}: {cause}")
+            self.trace.errors.append(describe_error(error))
         return await super().handle_exception(error)
+
+    # -- commands aiosmtpd gets wrong for an MX ---------------------------------------
+    async def smtp_STARTTLS(self, arg: str) -> None:
+        if self._tls_protocol is not None:  # aiosmtpd would answer 220 and then crash
+            await self.push(R_TLS_ACTIVE)
+            return
+        await super().smtp_STARTTLS(arg)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        await self.push(R_NO_AUTH)  # not offered in EHLO: an MX takes no logins
 
     # -- replies ----------------------------------------------------------------------
     async def push(self, status) -> None:
         text = status if isinstance(status, str) else status.decode("utf-8", "replace")
+        if text in _AIOSMTPD_TOO_BIG:
+            text = R_TOO_BIG.format(self.data_size_limit)
         if not self._banner_sent:
             self._banner_sent = True
             text = await self._banner(text)
@@ -291,7 +311,7 @@ class _PartyHandler:
         return await mx._receive(server, session, envelope)
 
     async def handle_exception(self, error: Exception) -> str:
-        log.warning("mailserver: %s: %s", type(error).__name__, error)
+        log.warning("mailserver: %s", describe_error(error))
         return R_INTERNAL
 
 
@@ -352,6 +372,7 @@ class MailServer:
         self._servers: list[asyncio.AbstractServer] = []
         self._work: ThreadPoolExecutor | None = None
         self._callbacks: ThreadPoolExecutor | None = None
+        self._content: ThreadPoolExecutor | None = None  # content checks: a slow PDF never holds up SPF/DKIM
 
     @classmethod
     def for_deelnemer(cls, keten: Keten, deelnemer: Deelnemer | str, pki: Pki, store: MaildirStore | str | Path,
@@ -400,6 +421,7 @@ class MailServer:
             raise
         self._work = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"mx-{self.authserv_id}")
         self._callbacks = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"mx-{self.authserv_id}-app")
+        self._content = ThreadPoolExecutor(max_workers=8, thread_name_prefix=f"mx-{self.authserv_id}-inhoud")
         self._loop = asyncio.new_event_loop()
         ready = threading.Event()
         failure: list[BaseException] = []
@@ -454,11 +476,11 @@ class MailServer:
             thread.join(10)
         if loop is not None and not loop.is_running():
             loop.close()
-        for pool in (self._work, self._callbacks):
+        for pool in (self._work, self._callbacks, self._content):
             if pool is not None:
                 pool.shutdown(wait=True)
         self._servers.clear()
-        self._loop = self._thread = self._work = self._callbacks = None
+        self._loop = self._thread = self._work = self._callbacks = self._content = None
 
     def __enter__(self) -> "MailServer":
         return self.start()
@@ -520,12 +542,13 @@ class MailServer:
             return R_DMARC_REJECT.format(auth.dmarc.from_domain or "(geen eenduidige From)", auth.dmarc.result,
                                          auth.dmarc.policy or "reject")
         if self.content_check is not None:
-            verdict = await loop.run_in_executor(self._work, self.content_check, content, auth)
+            verdict = await loop.run_in_executor(self._content, self.content_check, content, auth)
             if verdict:
                 return verdict
         folder = Folder.QUARANTINE if auth.disposition is Disposition.QUARANTINE and enforce else Folder.INBOX
         cleaned, _ = strip_own_results(content, self.authserv_id)
-        stored_bytes = auth.header_bytes() + cleaned
+        stored_bytes = auth.header_bytes() + received_header(session, server.listener.name, envelope.rcpt_tos,
+                                                             self.clock()) + cleaned
         try:
             key, path = await loop.run_in_executor(self._work, self.store.deliver, stored_bytes, folder)
         except OSError as e:
@@ -557,6 +580,40 @@ class MailServer:
             log.exception("mailserver %s: callback faalde voor %s", self.authserv_id, stored.key)
             with self._state_lock:
                 self._callback_errors.append(f"{stored.key}: {type(e).__name__}: {e}")
+
+
+def describe_error(error: BaseException) -> str:
+    """One line with the cause: aiosmtpd raises a TLSSetupException without text."""
+    what = type(error).__name__
+    if isinstance(error, TLSSetupException):
+        what = f"TLS-handshake mislukt: {what}"
+    if str(error):
+        what += f": {error}"
+    cause = error.__cause__ or error.__context__
+    if cause is not None:
+        what += f" (oorzaak {type(cause).__name__}: {cause or repr(cause)})"
+    return what
+
+
+_NOT_IN_TRACE = re.compile(r"[^A-Za-z0-9.:_\[\]-]")
+
+
+def received_header(session: Session, by: str, rcpt_tos: Sequence[str], when: float) -> bytes:
+    """Our trace field (RFC 5321 4.4), with the TLS session as Postfix writes it.
+    The client's HELO is reduced to name characters, so it cannot end the
+    comment, add a clause or overrun the line."""
+    helo = _NOT_IN_TRACE.sub("", session.host_name or "")[:255] or "unknown"
+    ip = session.peer[0] if session.peer else "unknown"
+    lines = [f"Received: from {helo} ([{ip}])"]
+    tls = session.ssl or {}
+    sslobj = tls.get("ssl_object") if isinstance(tls, dict) else None
+    if sslobj is not None:
+        name, _, bits = sslobj.cipher() or ("?", "", 0)
+        lines.append(f"\t(using {sslobj.version()} with cipher {name} ({bits}/{bits} bits))")
+    lines.append(f"\tby {by} ({IDENT}) with {'ESMTPS' if sslobj is not None else 'ESMTP'}")
+    stamp = email.utils.format_datetime(datetime.datetime.fromtimestamp(when, datetime.timezone.utc))
+    lines.append((f"\tfor <{rcpt_tos[0]}>; " if len(rcpt_tos) == 1 else "\t; ") + stamp)
+    return ("\r\n".join(lines) + "\r\n").encode("ascii", "replace")
 
 
 def _bind(listener: Host, port: int) -> socket.socket:
