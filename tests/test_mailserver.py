@@ -8,6 +8,10 @@ or on a client's own time-out where the time-out is the behaviour under test.
 
 from __future__ import annotations
 
+import contextlib
+import email
+import email.utils
+import logging
 import mailbox
 import smtplib
 import socket
@@ -116,6 +120,39 @@ def context_with(minimum=ssl.TLSVersion.TLSv1_2, maximum=ssl.TLSVersion.TLSv1_3,
     return ctx
 
 
+def as_sent(stored) -> bytes:
+    """A stored message without the trace fields the MX put on top
+    (Authentication-Results, then Received with its folded lines)."""
+    rest = stored.content[len(stored.auth.header_bytes()):]
+    assert rest.startswith(b"Received: ")
+    end = rest.index(b"\r\n")
+    while rest[end + 2:end + 3] in (b"\t", b" "):
+        end = rest.index(b"\r\n", end + 2)
+    return rest[end + 2:]
+
+
+@contextlib.contextmanager
+def awaited_warning():
+    """The first warning the mail server logs, awaited (an event, not a poll):
+    it is logged after the error is in the connection's trace."""
+    logger = logging.getLogger("simulators.mailserver.server")
+    records: list[logging.LogRecord] = []
+    arrived = threading.Event()
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+            arrived.set()
+
+    handler = Handler(logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        arrived.wait(WAIT)  # also when the block raised: the client may see the failure first
+        logger.removeHandler(handler)
+
+
 def presented_leaf(ip: str, context: ssl.SSLContext | None = None) -> bytes:
     with client(ip, context=context) as s:
         return s.sock.getpeercert(binary_form=True)
@@ -130,7 +167,9 @@ def test_police_message_is_accepted_authenticated_and_stored_byte_identical(mx, 
     header, _, rest = stored.content.partition(b"\r\n\tdmarc=")
     assert stored.content.startswith(b"Authentication-Results: ggdru.test;\r\n\tspf=pass")
     assert stored.content.count(b"dkim=pass") == 2 and b"\tdmarc=pass" in stored.content
-    assert stored.content == stored.auth.header_bytes() + message  # nothing else changed
+    trace_fields = stored.content[:len(stored.content) - len(message)]
+    assert stored.content.endswith(message)  # the message itself unchanged
+    assert trace_fields.startswith(stored.auth.header_bytes() + b"Received: from ")  # only our trace fields
     assert (stored.folder, stored.mail_from, stored.rcpt_tos) == (Folder.INBOX, "postkantoor@politie.test",
                                                                    ("meldpunt@ggdru.test",))
     assert (stored.client_ip, stored.helo, stored.listener) == ("127.60.1.10", HELO, "mx1.ggdru.test")
@@ -331,7 +370,7 @@ def test_switch_only_tls10_11_fails_a_tls12_plus_client(mx):
 
 def test_switch_only_cbc_negotiates_a_cbc_cipher(mx):
     mx.switches.set(tls_profile=ONLY_CBC)
-    with pytest.raises(ssl.SSLError):
+    with pytest.raises(ssl.SSLError), awaited_warning():
         client(context=context_with(ciphers=NCSC_GOED.ciphers))  # an AEAD-only client
     assert "TLSSetupException" in mx.traces()[-1].errors[0]  # the report says why
     # The keten's senders still accept ECDHE-CBC ("uitfaseren"): B05 warns, mail travels.
@@ -557,8 +596,9 @@ def test_concurrent_deliveries_on_both_mx_addresses_are_all_stored_once(mx, kete
     inbox.wait(12)
     stored = mx.store.messages()
     assert len(stored) == 12 and mx.store.leftovers() == []
-    # Each message exactly once, byte-identical after our header.
-    assert sorted(s.split(b"policy.dmarc=reject\r\n", 1)[1] for s in stored) == sorted(messages)
+    # Each message exactly once, byte-identical after our trace fields.
+    assert sorted(as_sent(s) for s in inbox.messages) == sorted(messages)
+    assert sorted(s.content for s in inbox.messages) == sorted(stored)
     assert {t.listener for t in mx.traces()} == {"mx1.ggdru.test", "mx2.ggdru.test"}
 
 
@@ -611,3 +651,71 @@ def test_busy_address_fails_at_once_with_a_clear_error(mx, keten, pki, tmp_path)
 
     with pytest.raises(InfrastructureError, match="127.60.2.25:25"):
         MailServer.for_deelnemer(keten, "ggd-regio-utrecht", pki, tmp_path / "other").start()
+
+
+# --- protocol details a real MTA gets right (point 8a) --------------------------------------------
+
+def test_stored_message_gets_a_received_header_with_the_tls_session(mx, keten, pki, inbox):
+    message = signed_police_message(keten, pki)
+    send(message)
+    (stored,) = inbox.wait(1)
+    parsed = email.message_from_bytes(stored.content)
+    (received,) = parsed.get_all("Received")
+    # RFC 5321 4.4: from <helo> (<helo> [ip]) ... by <us> with ESMTPS (RFC 3848) for <rcpt>; date
+    assert received.startswith(f"from {HELO} ([127.60.1.10])")
+    assert "(using TLSv1.3 with cipher TLS_" in received and "by mx1.ggdru.test" in received
+    assert " with ESMTPS" in received and "for <meldpunt@ggdru.test>;" in received
+    when = email.utils.parsedate_to_datetime(received.rpartition(";")[2].strip())
+    assert abs(when.timestamp() - mx.clock()) < 60  # the keten clock, not the wall clock
+    # Trace fields on top, the message itself unchanged below them.
+    assert stored.content == stored.auth.header_bytes() + stored.content[len(stored.auth.header_bytes()):]
+    assert stored.content.endswith(message)
+    assert stored.content.index(b"Received: ") < stored.content.index(message[:40])
+
+
+def test_a_hostile_helo_cannot_break_out_of_the_received_header(mx, keten, pki, inbox):
+    hostile = "x(y)\\z;<evil>" + "a" * 400  # the EHLO line stays under aiosmtpd's 512
+    with client(starttls=False) as s:
+        s.ehlo(hostile)
+        s.starttls(context=client_context())
+        s.ehlo(hostile)
+        s.sendmail("postkantoor@politie.test", ["meldpunt@ggdru.test"], signed_police_message(keten, pki))
+    (stored,) = inbox.wait(1)
+    (received,) = email.message_from_bytes(stored.content).get_all("Received")
+    head = stored.content.split(b"\r\n\r\n", 1)[0]
+    assert all(len(line) <= 998 for line in head.split(b"\r\n"))
+    assert "(y)" not in received and "<evil>" not in received and received.count(";") == 1
+
+
+def test_a_second_starttls_inside_tls_is_refused_without_a_traceback(mx, caplog):
+    with client() as s:  # already in TLS
+        code, text = s.docmd("STARTTLS")
+        assert code == 503, (code, text)
+        assert s.noop()[0] == 250  # the TLS session goes on
+    (trace,) = mx.traces()
+    assert trace.errors == ()
+    assert not [r for r in caplog.records if r.exc_info or "TypeError" in r.getMessage()]
+
+
+def test_auth_is_not_offered_and_answered_with_503(mx):
+    with client() as s:
+        assert not s.has_extn("auth")
+        code, text = s.docmd("AUTH", "PLAIN AHBvbGl0aWUAZ2VoZWlt")
+        assert code == 503, (code, text)
+        assert s.mail("postkantoor@politie.test")[0] == 250  # nothing else disturbed
+
+
+def test_a_failed_tls_handshake_is_logged_with_its_reason(mx):
+    sock, reply = raw()
+    with sock, awaited_warning() as records:
+        assert reply().startswith("220")
+        sock.sendall(b"EHLO " + HELO.encode() + b"\r\n")
+        assert reply().startswith("250")
+        sock.sendall(b"STARTTLS\r\n")
+        assert reply().startswith("220")
+        sock.sendall(b"this is not a TLS ClientHello\r\n" * 4)
+    assert records, "de mislukte handshake is niet gelogd"
+    message = records[0].getMessage()
+    assert "TLS-handshake mislukt" in message and "WRONG_VERSION_NUMBER" in message, message
+    (trace,) = mx.traces()
+    assert trace.errors and "WRONG_VERSION_NUMBER" in trace.errors[0], trace.errors
