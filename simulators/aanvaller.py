@@ -9,6 +9,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
+from enum import Enum
 
 from ketentest.delivery import DeliveryAttempt, deliver
 from ketentest.dns import Resolver
@@ -30,12 +34,44 @@ def spoof_melding(keten: Keten, meldpunt_id: str, kenmerk: str, pdf: bytes, sour
                    source_ip=source_ip, helo="postkantoor.politie.test")
 
 
-def send_as_politie(keten: Keten, pki: Pki, meldpunt_id: str, kenmerk: str, pdf: bytes) -> DeliveryAttempt:
+class HiddenPdf(str, Enum):
+    """Ways to slip a second PDF past a meldpunt that trusts MIME labels (S07)."""
+
+    INLINE = "inline"  # application/octet-stream; name="x.pdf", no attachment disposition
+    AS_IMAGE = "als-afbeelding"  # labelled image/png, inline
+    AS_TEXT = "als-tekst"  # a second text/plain body part whose bytes are a PDF
+    AFTER_JUNK = "na-voorloop"  # labelled as a text attachment; the PDF starts after 2 KB of text
+
+
+def with_hidden_pdf(message: bytes, pdf: bytes, how: HiddenPdf) -> bytes:
+    """A composed melding with one more part that carries ``pdf`` in disguise."""
+    msg = message_from_bytes(message, policy=email_policy.SMTP)
+    part = EmailMessage(policy=email_policy.SMTP)
+    if how is HiddenPdf.INLINE:
+        part.set_content(pdf, "application", "octet-stream", params={"name": "x.pdf"})
+    elif how is HiddenPdf.AS_IMAGE:
+        part.set_content(pdf, "image", "png", disposition="inline", filename="logo.png")
+    elif how is HiddenPdf.AS_TEXT:
+        part.set_content(pdf, "application", "octet-stream")
+        part.replace_header("Content-Type", "text/plain; charset=utf-8")
+    else:
+        part.set_content(b"x" * 2048 + b"\n" + pdf, "application", "octet-stream", filename="notitie.txt")
+        part.replace_header("Content-Type", "text/plain; charset=utf-8")
+    msg.attach(part)
+    return msg.as_bytes()
+
+
+def send_as_politie(keten: Keten, pki: Pki, meldpunt_id: str, kenmerk: str, pdf: bytes,
+                    hidden: tuple[bytes, HiddenPdf] | None = None) -> DeliveryAttempt:
     """Properly signed police mail from the police's own sending host, carrying
-    whatever PDF bytes are given (hostile, broken, oversized)."""
+    whatever PDF bytes are given (hostile, broken, oversized), and perhaps a
+    second PDF in disguise (``hidden``)."""
     politie, meldpunt = keten.politie, keten.deelnemer(meldpunt_id)
     keys = [pki.dkim_key(politie.domain.name, spec) for spec in politie.domain.dkim]
-    message = dkim.sign(compose_melding(kenmerk, pdf, sender=politie.adres, recipient=meldpunt.adres).data, keys)
+    data = compose_melding(kenmerk, pdf, sender=politie.adres, recipient=meldpunt.adres).data
+    if hidden is not None:
+        data = with_hidden_pdf(data, *hidden)
+    message = dkim.sign(data, keys)
     host = politie.domain.senders[0]
     return deliver(message, politie.adres, meldpunt.adres, resolver=Resolver(keten.dns.resolver_ip),
                    source_ip=host.ip, helo=host.name)

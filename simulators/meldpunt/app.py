@@ -19,7 +19,8 @@ from ketentest.mail.auth import AuthResult
 from ketentest.mail.origin import check_origin
 from ketentest.mail.compose import (KIND_HEADER, MessageKind, TerugkoppelingStatus, compose_ontvangstbevestiging,
                                     compose_terugkoppeling, read_kenmerk)
-from ketentest.pdfcheck import check_pdf
+from ketentest.bijlagen import beoordeel, smtp_text
+from ketentest.pdfsandbox import check_pdf_isolated
 from ketentest.policy import PROFILES
 from simulators.control import ApiError, jsonable
 from simulators.mailserver.server import MailServer
@@ -41,10 +42,14 @@ class Switches:
     terugkoppeling_status: str = TerugkoppelingStatus.IN_BEHANDELING.value
     dubbel_verwerken: bool = False  # defect: a resent kenmerk is registered again
     pdf_controleren: bool = True  # False: defect, hostile PDFs are accepted (S07 must catch it)
+    pdf_controleren_alle_delen: bool = True  # False: defect, only the first part labelled PDF is checked
     herkomst_controleren: bool = True  # False: defect, mail of unproven origin is registered (S06 must catch it)
 
 
 def pdf_attachments(data: bytes) -> list[bytes]:
+    """Parts *labelled* as attachment or PDF: what a careless meldpunt looks
+    at (the defect ``pdf_controleren_alle_delen: false``); the real check
+    judges every part by its bytes (ketentest.bijlagen)."""
     msg = message_from_bytes(data, policy=policy.default)
     return [part.get_payload(decode=True) or b"" for part in msg.walk()
             if part.get_content_disposition() == "attachment" or part.get_content_type() == "application/pdf"]
@@ -70,16 +75,23 @@ class Meldpunt:
 
     # -- inbound ----------------------------------------------------------
     def content_check(self, data: bytes, auth: AuthResult) -> str | None:
-        """S07: exactly one PDF, and a safe one; refused with the reason."""
+        """S07: every part judged by its bytes, exactly one PDF, and a safe
+        one (checked in the sandbox); refused with the reason."""
         if not self.switches.pdf_controleren:
             return None
-        pdfs = pdf_attachments(data)
-        if len(pdfs) != 1:
-            return f"550 5.6.0 Geweigerd: verwacht precies een PDF-bijlage (het meldformulier), gevonden: {len(pdfs)}"
-        result = check_pdf(pdfs[0], self.keten)
+        if self.switches.pdf_controleren_alle_delen:
+            parts = beoordeel(data)
+            if not parts.ok:
+                return "550 5.6.0 Geweigerd: " + smtp_text(parts.reden)
+            pdf = parts.pdf
+        else:  # defect: the first part labelled PDF, the rest unseen
+            pdf = next(iter(pdf_attachments(data)), None)
+            if pdf is None:
+                return "550 5.6.0 Geweigerd: geen PDF-bijlage (het meldformulier) gevonden"
+        result = check_pdf_isolated(pdf, self.keten)
         if not result.ok:
-            reasons = "; ".join(str(b) for b in result.bevindingen)[:300]
-            return f"550 5.6.0 Geweigerd: onveilige of onleesbare PDF: {reasons}"
+            reasons = "; ".join(str(b) for b in result.bevindingen)
+            return "550 5.6.0 Geweigerd: onveilige of onleesbare PDF: " + smtp_text(reasons)
         return None
 
     def _record(self, kenmerk: str) -> dict[str, Any] | None:
@@ -90,12 +102,11 @@ class Meldpunt:
         """Mail the MX quarantined for its DMARC policy is not processed as a melding (S06)."""
         dmarc = stored.auth.dmarc
         self._quarantine(stored, f"DMARC {dmarc.result} voor {dmarc.from_domain or '(geen eenduidige From)'} met "
-                                 f"beleid p={dmarc.policy or 'quarantine'}: de mailserver zette het in quarantaine",
-                         read_kenmerk(stored.content))
+                                 f"beleid p={dmarc.policy or 'quarantine'}: de mailserver zette het in quarantaine")
 
-    def _quarantine(self, stored: StoredMessage, reason: str, kenmerk: str | None) -> None:
+    def _quarantine(self, stored: StoredMessage, reason: str) -> None:
         with self.changed:
-            self.quarantine.add(stored, reason, kenmerk, self.party.clock.timestamp())
+            self.quarantine.add(stored, reason, self.party.clock.timestamp())
             self.changed.notify_all()
 
     def _judge(self, stored: StoredMessage) -> tuple[str | None, str, str]:
@@ -117,7 +128,7 @@ class Meldpunt:
         unconfirmed, and never touches another melding's record."""
         kenmerk, message_id, reason = self._judge(stored)
         if reason or kenmerk is None:
-            self._quarantine(stored, reason or "geen kenmerk", kenmerk or read_kenmerk(stored.content))
+            self._quarantine(stored, reason or "geen kenmerk")
             return
         now = self.party.clock.timestamp()
         with self.changed:
