@@ -266,13 +266,34 @@ class _Parser:
                 out.append(Host(name, ip))
         return tuple(out)
 
+    def mx_hosts(self, m: dict, key: str, domain: str) -> tuple[MxHost, ...]:
+        """``mx``: the receiving hosts, at least one. ``null_mx: true`` without
+        ``mx``: the domain receives no mail (published as ``MX 0 .``, RFC 7505)."""
+        if self.boolean(m.get("null_mx", False), f"{key}.null_mx"):
+            if m.get("mx"):
+                raise self.fail(f"{key}.null_mx", "null_mx: true naast mx-hosts; een null MX moet het enige "
+                                "MX-record zijn (RFC 7505)",
+                                "laat mx weg voor een domein dat geen mail ontvangt, of zet null_mx op false; een "
+                                "bewust ongeldige mix beschrijft u met records: ['@ MX 0 .']")
+            return ()
+        if "mx" not in m:
+            raise self.fail(f"{key}.mx", "ontbreekt (verplicht)",
+                            "noem de ontvangende mailservers, of schrijf null_mx: true voor een domein dat geen "
+                            "mail ontvangt")
+        hosts = self.hosts(m["mx"], f"{key}.mx", domain, mx=True)
+        if not hosts:
+            raise self.fail(f"{key}.mx", "de lijst is leeg: zonder MX-host ontvangt het domein geen mail",
+                            "noem minstens één {host, ip, voorkeur}, of schrijf null_mx: true (zonder mx) voor "
+                            "een domein dat geen mail ontvangt (RFC 7505)")
+        return hosts
+
     def maildomein(self, raw: Any, key: str) -> MailDomain:
-        allowed = {"naam", "dns", "dnssec", "mx", "verzenders", "spf", "dmarc", "dkim", "tlsa", "records"}
-        m = self.mapping(raw, key, allowed, {"naam", "dns", "mx", "verzenders"})
+        allowed = {"naam", "dns", "dnssec", "mx", "verzenders", "spf", "dmarc", "dkim", "tlsa", "records", "null_mx"}
+        m = self.mapping(raw, key, allowed, {"naam", "dns", "verzenders"})
         name = self.domain_name(m["naam"], f"{key}.naam")
         dns_ip = self.address(m["dns"], f"{key}.dns")
         self.claim(dns_ip, f"{key}.dns")
-        mx = self.hosts(m["mx"], f"{key}.mx", name, mx=True)
+        mx = self.mx_hosts(m, key, name)
         senders = self.hosts(m["verzenders"], f"{key}.verzenders", name, mx=False)
         spf = m.get("spf", "auto")
         if spf == "auto":

@@ -87,6 +87,11 @@ class MailDomain:
     records: tuple[ExtraRecord, ...] = ()
 
     @property
+    def null_mx(self) -> bool:
+        """No MX host: the domain receives no mail and publishes ``MX 0 .`` (RFC 7505)."""
+        return not self.mx
+
+    @property
     def zone(self) -> Zone:
         return Zone(self.name, self.dns_ip, self.dnssec, self.records)
 

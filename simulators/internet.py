@@ -38,6 +38,8 @@ def domain_records(domain: MailDomain, tlsa: TlsaSource, dkim: DkimSource) -> li
     """The records a mail domain's profile implies, plus its free-form extras."""
     name = domain.name
     out: list[Record] = []
+    if domain.null_mx:
+        out.append(Record(f"{name}.", "MX", "0 ."))  # RFC 7505: receives no mail
     for mx in domain.mx:
         out.append(Record(f"{name}.", "MX", f"{mx.preference} {mx.name}."))
         out.append(Record(f"{mx.name}.", "A", mx.ip))

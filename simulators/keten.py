@@ -17,7 +17,7 @@ import datetime as dt
 from dataclasses import asdict
 
 from ketentest.clock import UTC, add_werkdagen
-from ketentest.errors import InfrastructureError
+from ketentest.errors import InfrastructureError, KetenConfigError
 from ketentest.melding import Melding
 from ketentest.model import Keten
 from ketentest.verzending import OntvangenBericht, Verzending
@@ -55,6 +55,13 @@ class KetenSimulatie:
                 "--control-port", str(CONTROL_PORT)]
 
     def __enter__(self) -> "KetenSimulatie":
+        for d in self.keten.deelnemers:
+            if d.domain.null_mx:  # its simulator has no mail server to run
+                raise KetenConfigError(self.keten.source, f"{d.id}.maildomein.null_mx",
+                                       "een deelnemer met een null MX ontvangt geen mail, dus de keten kan niet "
+                                       "draaien (geen meldingen, geen ontvangstbevestigingen)",
+                                       "geef de deelnemer MX-hosts voor een ketenrun; een null MX toetsen kan met "
+                                       "'ketentest check'")
         try:
             if self.internet is None:
                 self.internet = self._stack.enter_context(SimulatedInternet(self.keten, self.pki))
