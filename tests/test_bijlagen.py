@@ -18,6 +18,7 @@ from ketentest.mail.compose import compose_melding
 from ketentest.meldformulier import render
 from ketentest.policy import client_context
 from ketentest.synth import generate_meldingen
+from ketentest.verdict import Uitslag
 from simulators import aanvaller
 from simulators.aanvaller import HiddenPdf, with_hidden_pdf
 
@@ -165,3 +166,21 @@ def test_an_oversized_message_gets_a_dutch_552_that_says_what_to_do(keten_sim, k
         s.rcpt(meldpunt.adres)
         code, text = s.data(b"From: " + politie.adres.encode() + b"\r\n\r\n" + (b"x" * 998 + b"\r\n") * (limit // 1000 + 2))
         assert code == 552 and b"te groot" in text, text
+
+
+# -- V04 judges the stored message the same way ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", list(HiddenPdf))
+def test_v04_fails_a_stored_melding_with_a_hidden_pdf(how):
+    import dataclasses
+
+    from test_checks_verzending import MELDING, MELDPUNT, PDF, POLITIE, T0, bericht, check, healthy, verdict_of
+
+    data = with_hidden_pdf(compose_melding(MELDING.kenmerk, PDF, sender=POLITIE.adres, recipient=MELDPUNT.adres,
+                                           date=T0).data, HOSTILE, how)
+    r = check("V04", dataclasses.replace(healthy(), berichten=(bericht(data=data),)))
+    assert verdict_of(r, "bijlage") is Uitslag.GEFAALD, r.summary()
+    assert "PDF" in r.subtest("v04.bijlage").explanation
+    # The meldpunt's content check says the same about the same bytes.
+    assert beoordeel(data).reden in r.subtest("v04.bijlage").explanation

@@ -4,12 +4,15 @@ at most ``max_pdf_bytes`` (10 MB [aanname]).
 
 Judged on every message the meldpunt stored for the kenmerk. Sub-tests:
 
-- ``v04.bijlage``: exactly one attachment, and it is a PDF (type
-  application/pdf and a ``%PDF-`` header);
+- ``v04.bijlage``: every MIME part judged by its bytes
+  (:func:`ketentest.bijlagen.beoordeel`, the same judgement the meldpunt
+  makes): exactly one PDF, and besides it only body text;
 - ``v04.velden``: :func:`ketentest.meldformulier.parse` of the PDF equals
   the submitted melding; every differing field is named;
-- ``v04.veilig``: :func:`ketentest.pdfcheck.check_pdf` finds no active
-  content, encryption or damage;
+- ``v04.veilig``: :func:`ketentest.pdfcheck.check_pdf`, run in the sandbox
+  (:mod:`ketentest.pdfsandbox`: a hostile PDF stored at a real meldpunt
+  cannot exhaust the harness), finds no active content, encryption or damage;
+  the fields are read only from a PDF found safe;
 - ``v04.grootte``: the PDF is at most ``max_pdf_bytes``.
 
 If nothing was stored because the meldpunt refused the content (5.6.x), that
@@ -20,28 +23,16 @@ from __future__ import annotations
 
 import re
 
+from ketentest.bijlagen import beoordeel
 from ketentest.checks._vbase import F, G, N, aannames, parse_message, refusals, result, sub, was_delivered
 from ketentest.meldformulier import compare, parse
 from ketentest.model import Keten
-from ketentest.pdfcheck import check_pdf
+from ketentest.pdfsandbox import check_pdf_isolated
 from ketentest.verdict import CheckResult
 from ketentest.verzending import Verzending
 
 AGREEMENT = "V04"
 _CONTENT_REFUSAL = re.compile(r"\b5\.6\.\d{1,3}\b")
-
-
-def attachments(msg) -> list[tuple[str, str, bytes]]:
-    """(content type, file name, decoded bytes) of every part that is not
-    body text (inline text parts are the body)."""
-    out = []
-    for part in msg.walk():
-        if part.is_multipart():
-            continue
-        if part.get_content_disposition() != "attachment" and part.get_content_maintype() == "text":
-            continue  # the body (plain or an html alternative), not an attachment
-        out.append((part.get_content_type(), part.get_filename() or "", part.get_payload(decode=True) or b""))
-    return out
 
 
 def check_v04(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
@@ -68,24 +59,24 @@ def check_v04(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
         if msg is None:
             problems["bijlage"].append(f"{b.sleutel}: het opgeslagen bericht is niet te lezen")
             continue
-        parts = attachments(msg)
+        parts = beoordeel(msg)
         evidence["bijlagen"].append({"bericht": b.sleutel, "bijlagen": [
-            {"type": t, "naam": name, "bytes": len(data)} for t, name, data in parts]})
-        pdfs = [(t, name, data) for t, name, data in parts if t == "application/pdf" and data.lstrip()[:5] == b"%PDF-"]
-        if len(parts) != 1 or len(pdfs) != 1:
-            kinds = ", ".join(f"{t} {name!r}".strip() for t, name, _ in parts) or "geen"
-            problems["bijlage"].append(f"{b.sleutel}: {len(parts)} bijlage(n) ({kinds}); verwacht precies één PDF")
-        if not pdfs:
+            {"type": p.type, "naam": p.naam, "soort": p.soort, "bytes": p.grootte} for p in parts.onderdelen]})
+        if not parts.ok:
+            problems["bijlage"].append(f"{b.sleutel}: {parts.reden}")
+        if parts.pdf is None:
             continue
-        pdf = pdfs[0][2]
+        pdf = parts.pdf
         evidence["groottes"].append({"bericht": b.sleutel, "bytes": len(pdf), "maximum": limit})
         if len(pdf) > limit:
             problems["grootte"].append(f"{b.sleutel}: de PDF is {len(pdf)} bytes, meer dan {limit}")
-        safe = check_pdf(pdf, keten, max_bytes=max(limit, len(pdf)))  # size is judged above, apart
+        safe = check_pdf_isolated(pdf, keten, max_bytes=max(limit, len(pdf)))  # size is judged above, apart
         evidence["bevindingen"] += [{"bericht": b.sleutel, "soort": f.soort.value, "reden": str(f)}
                                     for f in safe.bevindingen]
         if not safe.ok:
             problems["veilig"].append(f"{b.sleutel}: {safe.reden}")
+            problems["velden"].append(f"{b.sleutel}: het meldformulier is niet gelezen, want de PDF is niet veilig")
+            continue
         try:
             received = parse(pdf)
         except Exception as e:  # DataError for a bad form; anything else from a broken PDF
@@ -97,14 +88,16 @@ def check_v04(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
             problems["velden"].append(f"{b.sleutel}: {len(diffs)} veld(en) wijken af: " + "; ".join(
                 f"{d.label} ({d.veld})" for d in diffs))
     ok = {
-        "bijlage": "Precies één bijlage, een PDF (het meldformulier).",
+        "bijlage": "Precies één PDF (het meldformulier) en verder alleen tekst, beoordeeld op de inhoud van elk "
+                   "deel, niet op het label.",
         "velden": "Alle velden van het meldformulier zijn gelijk aan de ingediende melding.",
         "veilig": "De PDF bevat geen actieve inhoud (JavaScript, startacties, ingesloten bestanden), is niet "
                   "versleuteld en niet beschadigd.",
         "grootte": f"De PDF is niet groter dan {limit} bytes [aanname max_pdf_bytes].",
     }
     fix = {
-        "bijlage": "Het postkantoor moet de melding als precies één PDF-bijlage versturen, zonder andere bijlagen.",
+        "bijlage": "Het postkantoor moet de melding als tekst met precies één PDF-bijlage versturen, zonder andere "
+                   "delen en met het juiste label (application/pdf).",
         "velden": "Het meldformulier moet de ingediende melding exact weergeven; controleer het renderen van de PDF "
                   "(waarden worden niet vertaald, afgekapt of gewijzigd). De waarden staan bewust niet in dit "
                   "verslag (persoonsgegevens).",
