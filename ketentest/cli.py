@@ -61,6 +61,8 @@ def cmd_keten(args: argparse.Namespace, extra: list[str]) -> int:
         print(f"    maildomein {dom.name} (DNS {dom.dns_ip}, {'DNSSEC' if dom.dnssec else 'niet ondertekend'})")
         for mx in dom.mx:
             print(f"    MX {mx.preference} {mx.name} {mx.ip}")
+        if dom.null_mx:
+            print("    MX 0 . (null MX: ontvangt geen mail)")
         print(f"    SPF {dom.spf or '(geen)'}")
         print(f"    DMARC {dom.dmarc or '(geen)'}")
         keys = [f"{k.selector} ({k.algorithm}{' ' + str(k.bits) if k.bits else ''})" for k in dom.dkim]

@@ -70,8 +70,12 @@ def test_null_mx_mistakes_are_clear_errors(data, key, words) -> None:
         assert w in e.value.problem
 
 
-def test_a_pure_null_mx_is_expressible() -> None:
-    keten = parse(variant(mx=KeyError, null_mx=True))
+def test_a_pure_null_mx_is_expressible(tmp_path, capsys) -> None:
+    path = tmp_path / "null-mx.yaml"
+    path.write_text(yaml.safe_dump(variant(mx=KeyError, null_mx=True), allow_unicode=True))
+    assert main(["keten", "--keten", str(path)]) == 0
+    assert "MX 0 . (null MX: ontvangt geen mail)" in capsys.readouterr().out
+    keten = load_keten(path)
     domain = keten.deelnemer("meldpunt-gooi-vechtstreek").domain
     assert domain.null_mx and domain.mx == ()
     assert not keten.deelnemer("ggd-flevoland").domain.null_mx
