@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ketentest.mail.compose import claimed_kenmerken
 from simulators.mailserver.store import Folder, MaildirStore, StoredMessage
 from simulators.store import fsync_dir, read_json, write_json
 
@@ -39,12 +40,14 @@ class Quarantine:
 
     def _index(self, record: dict[str, Any]) -> None:
         self._records.append(record)
-        if record.get("kenmerk"):
-            self._by_kenmerk.setdefault(record["kenmerk"], []).append(record)
+        for kenmerk in record.get("kenmerken") or ():
+            self._by_kenmerk.setdefault(kenmerk, []).append(record)
 
-    def add(self, stored: StoredMessage, reason: str, kenmerk: str | None, at: float) -> dict[str, Any]:
+    def add(self, stored: StoredMessage, reason: str, at: float) -> dict[str, Any]:
         """Quarantine a stored message: move it to the quarantine folder (if
-        it is in the inbox) and record why. Durable before it returns."""
+        it is in the inbox) and record why, filed under every kenmerk it
+        claims. Durable before it returns."""
+        kenmerken = claimed_kenmerken(stored.content)
         path = stored.path
         if stored.folder is Folder.INBOX:
             target = self.store.folder_path(Folder.QUARANTINE) / "new" / stored.key
@@ -52,7 +55,7 @@ class Quarantine:
             fsync_dir(target.parent)
             fsync_dir(path.parent)
             path = target
-        record = {**message_facts(stored, Folder.QUARANTINE, path), "kenmerk": kenmerk, "reden": reason, "op": at}
+        record = {**message_facts(stored, Folder.QUARANTINE, path), "kenmerken": kenmerken, "reden": reason, "op": at}
         with self._lock:
             write_json(self.dir / f"{stored.key}.json", record)
             self._index(record)

@@ -66,3 +66,15 @@ def test_v06_a_second_different_confirmation_is_a_second_registration():
     # Also seen when the meldpunt's register is not visible (a real meldpunt).
     assert verdict_of(check("V06", dataclasses.replace(with_pk(healthy(), bevestigingen=two), ontvangst=None)),
                       "een_bevestiging") is F
+
+
+def test_v03_judges_the_police_delivery_not_an_attackers_quarantined_copy():
+    v = healthy()
+    delivered = {**v.postkantoor["attempts"][0]}
+    delivered["trace"] = {**delivered["trace"], "hosts": [{**delivered["trace"]["hosts"][0],
+                                                          "reply": {"code": 250, "text": "2.0.0 Ontvangen, id m1"}}]}
+    copy = bericht("m2", folder="quarantaine", signer=None)
+    v = dataclasses.replace(with_pk(v, attempts=[delivered]), berichten=(bericht("m1"), copy))
+    assert check("V03", v).verdict is G, check("V03", v).summary()
+    # Without a reply naming a key, every stored message counts (and the copy fails).
+    assert check("V03", dataclasses.replace(healthy(), berichten=(bericht("m1"), copy))).verdict is F

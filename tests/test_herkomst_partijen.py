@@ -87,7 +87,7 @@ def test_a_melding_of_unproven_origin_is_quarantined_with_its_reason(meldpunt, w
     assert meldpunt._record("MN-2026-000002") is None, why
     assert confirmations(meldpunt) == [], why
     [quarantined] = meldpunt.quarantine.all()
-    assert quarantined["kenmerk"] == "MN-2026-000002" and quarantined["reden"], why
+    assert quarantined["kenmerken"] == ["MN-2026-000002"] and quarantined["reden"], why
     # Moved to the quarantine folder of the MX's Maildir, and shown with its reason.
     assert meldpunt.mx.store.keys(Folder.INBOX) == [] and meldpunt.mx.store.keys(Folder.QUARANTINE) == [message.key]
     view = meldpunt.melding({"kenmerk": "MN-2026-000002"})
@@ -115,7 +115,10 @@ def test_a_relabelled_melding_is_quarantined_and_registers_no_new_kenmerk(meldpu
     meldpunt.on_message(message)
     assert meldpunt._record("MN-2026-000099") is None and meldpunt._record("MN-2026-000004") is None
     assert confirmations(meldpunt) == []
-    assert "x-kenmerk (2 keer)" in meldpunt.quarantine.all()[0]["reden"]
+    [quarantined] = meldpunt.quarantine.all()
+    assert "x-kenmerk (2 keer)" in quarantined["reden"]
+    assert quarantined["kenmerken"] == ["MN-2026-000099", "MN-2026-000004"]  # filed under both claims
+    assert meldpunt.melding({"kenmerk": "MN-2026-000099"})["registraties"] == 0
 
 
 def test_the_defect_switch_registers_mail_of_unproven_origin(meldpunt):

@@ -2,7 +2,9 @@
 domain and passes SPF, DKIM and DMARC (aligned) at the meldpunt, which
 records this in an ``Authentication-Results`` header (RFC 8601).
 
-Judged per message the meldpunt stored for the kenmerk, from the topmost
+Judged per message the police delivered for the kenmerk (the meldpunt's 250
+names the stored key; when it does not, every message stored for the
+kenmerk), from the topmost
 ``Authentication-Results`` header whose authserv-id is the meldpunt's domain
 (or a host in it): a header from anyone else proves nothing. Sub-tests:
 
@@ -32,7 +34,8 @@ from collections import Counter
 import authres
 
 from ketentest.checks._records import parse_tag_list
-from ketentest.checks._vbase import F, G, N, in_inbox, parse_message, refusals, result, sub, was_delivered
+from ketentest.checks._vbase import (F, G, N, attempts_of, in_inbox, parse_message, refusals, result, sub,
+                                     was_delivered)
 from ketentest.mail.auth import aligned
 from ketentest.mail.dkim import signed_header_names, unprotected_headers
 from ketentest.model import Keten
@@ -89,6 +92,17 @@ def _signature_tag(value: str, tag: str) -> str:
 
 def _dkim_domains(msg) -> list[str]:
     return [_signature_tag(sig, "d") for sig in ((msg.get_all("DKIM-Signature") or []) if msg is not None else [])]
+
+
+def police_messages(v: Verzending) -> tuple[OntvangenBericht, ...]:
+    """The stored messages the police's own deliveries made: the receiver's
+    250 names the stored key. Others about the same kenmerk (an attacker's
+    copy the meldpunt quarantined) say nothing about the police's mail. When
+    no reply names any key (a receiver with another reply format), all."""
+    replies = " ".join(str((h.get("reply") or {}).get("text", "")) for a in attempts_of(v.postkantoor)
+                       for h in (a.get("trace") or {}).get("hosts") or [] if isinstance(h, dict))
+    ours = tuple(b for b in v.berichten if b.sleutel and b.sleutel in replies)
+    return ours or v.berichten
 
 
 def police_adkim(keten: Keten) -> str:
@@ -153,7 +167,8 @@ def check_v03(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
     evidence: list[dict] = []
     passed_by: set[str] = set()  # d= of passing, aligned signatures, as the meldpunt reported them
     police_signatures = 0
-    for b in v.berichten:
+    berichten = police_messages(v)
+    for b in berichten:
         header, text, problem = meldpunt_header(b, meldpunt_domain)
         msg = parse_message(b.eml)
         signers = _dkim_domains(msg)
@@ -196,7 +211,7 @@ def check_v03(verzending: Verzending, keten: Keten, *, now=None) -> CheckResult:
             found["dmarc"].append(f"{b.sleutel}: " + (", ".join(
                 f"dmarc={r.result} from={_props(r).get('header.from', '?')}" for r in dmarc) or "geen dmarc"))
 
-    n = len(v.berichten)
+    n = len(berichten)
     ok = {
         "authentication_results": f"Het meldpunt legde de controle vast in Authentication-Results ({n} bericht(en)).",
         "spf": f"SPF geslaagd voor het afzendadres in {police}.",

@@ -227,6 +227,16 @@ def read_kenmerk(message: bytes | Message) -> str | None:
     return None
 
 
+def claimed_kenmerken(message: bytes | Message) -> list[str]:
+    """Every kenmerk a message claims to be about: each well-formed X-Kenmerk
+    and the subject's last word, in order, once each. For filing what is
+    not believed (a relabelled message claims two), never for acting on."""
+    msg = _parse(message)
+    candidates = [str(v).strip() for v in msg.get_all(KENMERK_HEADER) or []]
+    candidates += [(str(v).split() or [""])[-1] for v in msg.get_all("Subject") or []]
+    return list(dict.fromkeys(c for c in candidates if is_kenmerk(c)))
+
+
 def repeated_headers(message: bytes | Message) -> dict[str, int]:
     """Chain headers that occur more than once (lower-case name -> count).
     Such a message cannot be trusted: which instance was signed?"""

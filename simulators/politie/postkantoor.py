@@ -137,17 +137,16 @@ class Postkantoor:
         entry = self.queue.get(kenmerk) if kenmerk else None
         if entry is None:
             self._quarantine(stored, repeated_reason(stored.content)
-                             or f"noemt geen melding van de politie (kenmerk {kenmerk or 'onleesbaar'})", kenmerk)
+                             or f"noemt geen melding van de politie (kenmerk {kenmerk or 'onleesbaar'})")
             return
         try:
             meldpunt = self.keten.deelnemer(entry.meldpunt)
         except KeyError:
-            self._quarantine(stored, f"melding {kenmerk} ging naar onbekend meldpunt {entry.meldpunt}", kenmerk)
+            self._quarantine(stored, f"melding {kenmerk} ging naar onbekend meldpunt {entry.meldpunt}")
             return
         origin = check_origin(stored.content, stored.auth, meldpunt.domain.name)
         if not origin.ok:
-            self._quarantine(stored, f"niet van {meldpunt.naam}, waar melding {kenmerk} heen ging: {origin.reason}",
-                             kenmerk)
+            self._quarantine(stored, f"niet van {meldpunt.naam}, waar melding {kenmerk} heen ging: {origin.reason}")
             return
         if origin.kind == MessageKind.ONTVANGSTBEVESTIGING.value:
             matched = self.queue.confirm(origin.kenmerk, origin.message_id, stored.mail_from)
@@ -155,7 +154,7 @@ class Postkantoor:
             matched = self.queue.terugkoppeling(origin.kenmerk, origin.status)
         else:
             self._quarantine(stored, f"berichtsoort {origin.kind or '(geen)'!r} is geen ontvangstbevestiging of "
-                                     "terugkoppeling", kenmerk)
+                                     "terugkoppeling")
             return
         if not matched:
             self.unmatched.append({"kenmerk": kenmerk, "soort": origin.kind, "sleutel": stored.key,
@@ -179,11 +178,10 @@ class Postkantoor:
     def on_quarantined(self, stored: StoredMessage) -> None:
         dmarc = stored.auth.dmarc
         self._quarantine(stored, f"DMARC {dmarc.result} voor {dmarc.from_domain or '(geen eenduidige From)'} met "
-                                 f"beleid p={dmarc.policy or 'quarantine'}: de mailserver zette het in quarantaine",
-                         read_kenmerk(stored.content))
+                                 f"beleid p={dmarc.policy or 'quarantine'}: de mailserver zette het in quarantaine")
 
-    def _quarantine(self, stored: StoredMessage, reason: str, kenmerk: str | None) -> None:
-        self.quarantine.add(stored, reason, kenmerk, self.party.clock.timestamp())
+    def _quarantine(self, stored: StoredMessage, reason: str) -> None:
+        self.quarantine.add(stored, reason, self.party.clock.timestamp())
 
     # -- control API --------------------------------------------------------
     def entry(self, kenmerk: str) -> Entry:
