@@ -1,0 +1,155 @@
+"""Reading the reference Postfix's verdict from its log lines, and comparing it
+with ours (ketentest.referentie_mta). Pure: sample lines as Postfix 3.7 writes
+them in the keten (taken from real runs), no Postfix needed."""
+
+from __future__ import annotations
+
+import pytest
+
+from ketentest.referentie_mta import (
+    Conclusie,
+    Redenklasse,
+    classify,
+    final_status,
+    onze_conclusie,
+    parse_line,
+    relevant_lines,
+    vergelijk,
+)
+
+P = "Dec 01 21:21:25 postkantoor postfix"
+QID = "BFF70214A5A"
+
+VERIFIED = [
+    f"{P}/smtpd[23567]: connect from localhost[127.0.0.1]",
+    f"{P}/smtpd[23567]: {QID}: client=localhost[127.0.0.1]",
+    f"{P}/qmgr[23541]: {QID}: from=<postkantoor@politie.test>, size=14334, nrcpt=1 (queue active)",
+    f"{P}/smtp[23570]: Verified TLS connection established to mx1.ggdru.test[127.60.2.25]:25: TLSv1.3 with cipher "
+    "TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 server-signature ECDSA (prime256v1) server-digest SHA256",
+    f"{P}/smtp[23570]: {QID}: to=<meldpunt@ggdru.test>, relay=mx1.ggdru.test[127.60.2.25]:25, delay=0.22, "
+    "delays=0.05/0.09/0.02/0.05, dsn=2.0.0, status=sent (250 2.0.0 Ontvangen, id 1796160085.M985706P22753Q2.ketentest)",
+    f"{P}/qmgr[23541]: {QID}: removed",
+]
+
+DANE_MISMATCH = [
+    f"{P}/smtp[23570]: CA certificate verification failed for mx1.regiogv.test[127.60.4.25]:25: "
+    "num=65:no matching DANE TLSA records",
+    f"{P}/smtp[23570]: Untrusted TLS connection established to mx1.regiogv.test[127.60.4.25]:25: TLSv1.3 with cipher "
+    "TLS_AES_256_GCM_SHA384 (256/256 bits)",
+    f"{P}/smtp[23570]: {QID}: to=<meldpunt@regiogv.test>, relay=mx1.regiogv.test[127.60.4.25]:25, delay=0.01, "
+    "delays=0/0/0.01/0, dsn=4.7.5, status=deferred (Server certificate not verified)",
+]
+
+UNTRUSTED_SENT = [
+    f"{P}/smtp[24487]: Untrusted TLS connection established to mx1.ggdflevoland.test[127.60.3.25]:25: TLSv1.3 with "
+    "cipher TLS_AES_256_GCM_SHA384 (256/256 bits)",
+    f"{P}/smtp[24487]: {QID}: to=<vangnet@ggdflevoland.test>, relay=mx1.ggdflevoland.test[127.60.3.25]:25, "
+    "delay=0.51, delays=0/0/0.02/0.48, dsn=2.0.0, status=sent (250 2.0.0 Ontvangen, id 1.M2P3Q1.ketentest)",
+]
+
+
+def status(text: str, dsn: str = "4.7.4", state: str = "deferred", relay: str = "none") -> str:
+    return (f"{P}/smtp[30001]: {QID}: to=<meldpunt@ggdru.test>, relay={relay}, delay=0.1, delays=0/0/0.1/0, "
+            f"dsn={dsn}, status={state} ({text})")
+
+
+def test_verified_delivery_is_secure_and_keeps_its_log_lines():
+    u = classify(VERIFIED, QID, mta="Postfix 3.7.11 met DANE")
+    assert (u.conclusie, u.reden, u.status, u.tls) == (Conclusie.VEILIG_BEZORGD, None, "sent", "Verified")
+    assert u.relay == "mx1.ggdru.test[127.60.2.25]:25" and u.dsn == "2.0.0"
+    assert u.tls_detail.startswith("TLSv1.3 with cipher TLS_AES_256_GCM_SHA384")
+    assert u.regels[-2].endswith("status=sent (250 2.0.0 Ontvangen, id 1796160085.M985706P22753Q2.ketentest)")
+    assert any("Verified TLS connection" in r for r in u.regels)
+    assert u.samenvatting().startswith("Postfix 3.7.11 met DANE: veilig bezorgd; Verified TLS connection naar "
+                                       "mx1.ggdru.test[127.60.2.25]:25")
+
+
+def test_delivery_without_dane_authentication_is_not_secure():
+    u = classify(UNTRUSTED_SENT, QID)
+    assert (u.conclusie, u.reden, u.tls) == (Conclusie.BEZORGD_ZONDER_DANE, None, "Untrusted")
+    plain = classify([status("250 2.0.0 Ontvangen", "2.0.0", "sent", "mx1.ggdru.test[127.60.2.25]:25")], QID)
+    assert (plain.conclusie, plain.tls) == (Conclusie.BEZORGD_ZONDER_DANE, "")  # no TLS at all
+    assert "geen TLS-sessie" in plain.samenvatting()
+
+
+def test_a_tlsa_mismatch_is_not_delivered_for_dane_even_though_tls_was_up():
+    u = classify(DANE_MISMATCH, QID)
+    assert (u.conclusie, u.reden, u.status) == (Conclusie.NIET_BEZORGD, Redenklasse.DANE, "deferred")
+    assert u.toelichting == "Server certificate not verified"
+    assert "no matching DANE TLSA records" in u.regels[0]
+
+
+@pytest.mark.parametrize("text, klasse", [
+    ("TLS is required, but was not offered by host mx1.ggdflevoland.test[127.60.3.25]", Redenklasse.STARTTLS),
+    ("Host or domain name not found. Name service error for name=ggdru.test type=MX: Host not found, try again",
+     Redenklasse.DNSSEC),
+    ("Cannot start TLS: handshake failure", Redenklasse.TLS),
+    ("host mx1.ggdru.test[127.60.2.25] said: 550 5.7.1 Geweigerd door de ontvanger (in reply to RCPT TO command)",
+     Redenklasse.SMTP),
+    ("connect to mx1.ggdru.test[127.60.2.25]:25: Connection refused", Redenklasse.VERBINDING),
+])
+def test_each_reason_postfix_gives_has_its_class(text, klasse):
+    u = classify([status(text)], QID)
+    assert (u.conclusie, u.reden) == (Conclusie.NIET_BEZORGD, klasse)
+
+
+def test_a_bounce_is_not_delivered():
+    u = classify([status("host mx1.ggdru.test[127.60.2.25] said: 554 5.3.0 neemt geen mail aan", "5.3.0", "bounced")],
+                 QID)
+    assert (u.conclusie, u.reden, u.status) == (Conclusie.NIET_BEZORGD, Redenklasse.SMTP, "bounced")
+
+
+def test_lines_of_another_message_on_the_same_smtp_process_are_not_taken():
+    # One smtp process first delivers OTHER with DANE, then fails ours: the
+    # "Verified" line belongs to OTHER and must not make ours look secure.
+    other = "AAAAAAAAAA1"
+    lines = [
+        f"{P}/smtp[500]: Verified TLS connection established to mx1.ggdru.test[127.60.2.25]:25: TLSv1.3 with cipher X",
+        f"{P}/smtp[500]: {other}: to=<a@ggdru.test>, relay=mx1.ggdru.test[127.60.2.25]:25, delay=0.1, "
+        "delays=0/0/0/0, dsn=2.0.0, status=sent (250 ok)",
+        f"{P}/smtp[501]: Verified TLS connection established to mx1.regiogv.test[127.60.4.25]:25: TLSv1.3 with cipher Y",
+        f"{P}/smtp[500]: {QID}: to=<b@ggdru.test>, relay=none, delay=0.1, delays=0/0/0/0, dsn=4.7.4, "
+        "status=deferred (TLS is required, but was not offered by host mx1.ggdru.test[127.60.2.25])",
+    ]
+    mine = relevant_lines(lines, QID)
+    assert [p.pid for p in mine] == [500] and mine[0].queue_id == QID
+    u = classify(lines, QID)
+    assert (u.conclusie, u.reden, u.tls) == (Conclusie.NIET_BEZORGD, Redenklasse.STARTTLS, "")
+
+
+def test_garbage_and_foreign_lines_are_ignored_and_no_status_means_not_final():
+    assert parse_line("") is None and parse_line("Dec 01 kernel: something") is None
+    assert parse_line("\x00\xff postfix/smtp[: broken") is None
+    lines = ["garbage", *VERIFIED[:4]]
+    assert not final_status(lines, QID)
+    assert final_status(VERIFIED, QID) and not final_status(VERIFIED, "0123456789A")
+    u = classify(lines, QID)
+    assert (u.status, u.conclusie) == ("", Conclusie.NIET_BEZORGD)
+
+
+def test_our_attempts_in_the_same_terms():
+    assert onze_conclusie("delivered") == (Conclusie.VEILIG_BEZORGD, None)
+    assert onze_conclusie("delivered", onveilig=True) == (Conclusie.BEZORGD_ZONDER_DANE, None)
+    assert onze_conclusie("no_secure_route", ["TLSA"]) == (Conclusie.NIET_BEZORGD, Redenklasse.TLSA)
+    assert onze_conclusie("temporary", [], smtp_reply=True) == (Conclusie.NIET_BEZORGD, Redenklasse.SMTP)
+    assert onze_conclusie("temporary") == (Conclusie.NIET_BEZORGD, Redenklasse.VERBINDING)
+
+
+def test_the_comparison_agrees_names_the_v02_difference_and_catches_the_rest():
+    secure = (Conclusie.VEILIG_BEZORGD, None)
+    assert vergelijk(secure, secure).overeen
+    dane = (Conclusie.NIET_BEZORGD, Redenklasse.DANE)
+    assert vergelijk(dane, dane).overeen
+    # V02: no TLSA (or insecure DNS) -> Postfix sends unauthenticated, we do not send.
+    v02 = vergelijk((Conclusie.BEZORGD_ZONDER_DANE, None), (Conclusie.NIET_BEZORGD, Redenklasse.TLSA))
+    assert (v02.overeen, v02.verwacht_verschil, v02.in_orde) == (False, True, True)
+    assert "V02" in v02.toelichting and "RFC 7672" in v02.toelichting
+    # Not the V02 difference: we fall back where Postfix refuses.
+    fallback = vergelijk(dane, (Conclusie.BEZORGD_ZONDER_DANE, None))
+    assert not fallback.in_orde and "verschillen" in fallback.toelichting
+    # We send securely where Postfix finds no DANE match.
+    assert not vergelijk(dane, secure).in_orde
+    # Both refuse, but for different reasons.
+    assert not vergelijk(dane, (Conclusie.NIET_BEZORGD, Redenklasse.STARTTLS)).in_orde
+    # Postfix sends without DANE, we refuse for a reason that is not "DANE does not apply".
+    assert not vergelijk((Conclusie.BEZORGD_ZONDER_DANE, None), dane).in_orde
