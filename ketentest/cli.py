@@ -68,13 +68,25 @@ def cmd_keten(args: argparse.Namespace, extra: list[str]) -> int:
         keys = [f"{k.selector} ({k.algorithm}{' ' + str(k.bits) if k.bits else ''})" for k in dom.dkim]
         print(f"    DKIM {', '.join(keys) or '(geen)'}")
         print(f"    TLSA {', '.join(map(str, dom.tlsa)) or '(geen)'}")
+        _print_records(dom.records)
         if d.werkgebied:
             namen = sorted(referentie.gemeenten()[c].naam for c in d.werkgebied)
             print(f"    werkgebied ({len(namen)} gemeenten): {', '.join(namen)}")
+    for z in keten.zones:
+        print(f"\n  zone {z.name} (DNS {z.dns_ip}, {'DNSSEC' if z.dnssec else 'niet ondertekend'})")
+        _print_records(z.records)
     print("\nAannames:")
     for label, value in keten.aannames.as_dutch().items():
         print(f"  {label}: {value}")
     return 0
+
+
+def _print_records(records) -> None:
+    """The free records of a zone, as the DNS will serve them."""
+    if records:
+        print(f"    vrije records ({len(records)}):")
+    for r in records:
+        print(f"      {r.name} {r.ttl} {r.rdtype} {r.rdata}")
 
 
 def cmd_dns(args: argparse.Namespace, extra: list[str]) -> int:

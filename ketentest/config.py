@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import reprlib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,28 @@ _HINT = "zie docs/keten-formaat.md voor het formaat van een ketenbestand"
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
 _RECORD = re.compile(r"^(?P<name>\S+)\s+(?:(?P<ttl>\d+)\s+)?(?:IN\s+)?(?P<type>[A-Za-z][A-Za-z0-9]*)\s+(?P<rdata>.+)$")
 
+#: A keten file is a few kilobytes; anything above this is a mistake or an attack.
+MAX_FILE_BYTES = 1024 * 1024
+#: YAML nodes after expanding every alias (the default keten has about 400).
+MAX_YAML_NODES = 100_000
+MAX_YAML_DEPTH = 50
+#: Record types a free record may have, and what their data may point at:
+#: addresses must be on loopback, names under a reserved TLD (so nothing leaves the machine).
+_ADDRESS_TYPES = {"A", "AAAA"}
+_TARGET_FIELDS = {"MX": "exchange", "CNAME": "target", "DNAME": "target", "NS": "target", "PTR": "target",
+                  "SRV": "target", "NAPTR": "replacement"}
+_DATA_TYPES = {"TXT", "SPF", "TLSA", "SMIMEA", "CAA", "SSHFP", "HINFO", "OPENPGPKEY", "DS", "CDS", "DNSKEY",
+               "CDNSKEY", "CERT", "URI"}
+RECORD_TYPES = tuple(sorted(_ADDRESS_TYPES | set(_TARGET_FIELDS) | _DATA_TYPES))
+
+_shown = reprlib.Repr()
+_shown.maxstring, _shown.maxother, _shown.maxlist, _shown.maxdict, _shown.maxlevel = 60, 60, 4, 4, 2
+
+
+def shown(value: Any) -> str:
+    """A value as it may appear in an error message: short, whatever its size."""
+    return _shown.repr(value)
+
 
 def builtin_ketens() -> list[str]:
     folder = resources.files("ketentest.data").joinpath("ketens")
@@ -57,7 +80,13 @@ def load_keten(source: str | Path | None = None) -> Keten:
         if not path.is_file():
             raise KetenConfigError(str(path), "(bestand)", "bestand niet gevonden",
                                    f"geef een bestaand ketenbestand, of een ingebouwde keten: {', '.join(builtin_ketens())}")
-        return parse_keten(path.read_text(encoding="utf-8"), str(path))
+        try:
+            with path.open("rb") as f:
+                raw = f.read(MAX_FILE_BYTES + 1)
+        except OSError as e:
+            raise KetenConfigError(str(path), "(bestand)", f"niet te lezen: {e.strerror}",
+                                   "controleer het pad en de leesrechten") from None
+        return parse_keten(decode_keten(raw, str(path)), str(path))
     name = str(source)
     if name not in builtin_ketens():
         raise KetenConfigError(name, "(keten)", "geen bestand en geen ingebouwde keten",
@@ -66,13 +95,98 @@ def load_keten(source: str | Path | None = None) -> Keten:
     return parse_keten(text, f"ingebouwd:{name}")
 
 
-def parse_keten(text: str, source: str = "<tekst>") -> Keten:
+def _too_big(source: str) -> KetenConfigError:
+    return KetenConfigError(source, "(bestand)", f"groter dan {MAX_FILE_BYTES // 1024} KB",
+                            "een ketenbestand is een paar kilobyte; controleer of dit het goede bestand is")
+
+
+def decode_keten(raw: bytes, source: str) -> str:
+    """The bytes of a keten file as text: at most MAX_FILE_BYTES, UTF-8."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise _too_big(source)
     try:
-        data = yaml.safe_load(text)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise KetenConfigError(source, f"regel {line}", f"geen geldige UTF-8 (byte {e.start})",
+                               "sla het ketenbestand op als UTF-8") from None
+
+
+class _Loader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses alias bombs and deep nesting: the document
+    may nest MAX_YAML_DEPTH levels and expand to at most MAX_YAML_NODES nodes,
+    checked before any Python object is built."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        if self.depth > MAX_YAML_DEPTH:
+            raise RecursionError  # refused early: PyYAML's scanner is quadratic in flow depth
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_document(self, node):
+        expanded_size(node, MAX_YAML_NODES)
+        return super().construct_document(node)
+
+
+class _TooManyNodes(Exception):
+    pass
+
+
+def expanded_size(root: yaml.Node, limit: int) -> int:
+    """Number of nodes in ``root`` with every alias written out; raises
+    _TooManyNodes above ``limit`` (a recursive alias counts as infinite)."""
+    sizes: dict[int, int] = {}
+    busy: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in busy:
+            raise _TooManyNodes
+        busy.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = []
+        for child in children:
+            total += size(child)
+            if total > limit:
+                raise _TooManyNodes
+        busy.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
+def parse_keten(text: str, source: str = "<tekst>") -> Keten:
+    if len(text) > MAX_FILE_BYTES:
+        raise _too_big(source)
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"regel {mark.line + 1}, kolom {mark.column + 1}" if mark else "(YAML)"
-        raise KetenConfigError(source, where, f"geen geldige YAML: {getattr(e, 'problem', e)}", _HINT) from None
+        raise KetenConfigError(source, where, f"geen geldige YAML: {shown(getattr(e, 'problem', None) or str(e))[1:-1]}",
+                               _HINT) from None
+    except _TooManyNodes:
+        raise KetenConfigError(source, "(YAML)", f"de ankers en aliassen (&, *) lopen uit tot meer dan "
+                               f"{MAX_YAML_NODES:,} waarden".replace(",", "."),
+                               "gebruik ankers alleen voor kleine, herhaalde stukken; schrijf de keten verder uit") from None
+    except RecursionError:
+        raise KetenConfigError(source, "(YAML)", f"meer dan {MAX_YAML_DEPTH} niveaus diep genest",
+                               "een ketenbestand heeft maar een paar niveaus") from None
+    except (ValueError, OverflowError) as e:  # e.g. a date 2026-13-45, an integer of 5,000 digits
+        raise KetenConfigError(source, "(YAML)", f"ongeldige waarde: {shown(str(e))[1:-1]}", _HINT) from None
     return _Parser(source).keten(data)
 
 
@@ -90,7 +204,7 @@ class _Parser:
             raise self.fail(key, f"verwacht een mapping (sleutel: waarde), kreeg {type(value).__name__}")
         unknown = set(map(str, value)) - allowed
         if unknown:
-            raise self.fail(f"{key}.{sorted(unknown)[0]}", f"onbekende sleutel; toegestaan: {', '.join(sorted(allowed))}")
+            raise self.fail(f"{key}.{shown(sorted(unknown)[0])[1:-1]}", f"onbekende sleutel; toegestaan: {', '.join(sorted(allowed))}")
         missing = required - set(value)
         if missing:
             raise self.fail(f"{key}.{sorted(missing)[0]}", "ontbreekt (verplicht)")
@@ -108,30 +222,30 @@ class _Parser:
 
     def integer(self, value: Any, key: str, lo: int, hi: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise self.fail(key, f"verwacht een geheel getal van {lo} tot en met {hi}, kreeg {value!r}")
+            raise self.fail(key, f"verwacht een geheel getal van {lo} tot en met {hi}, kreeg {shown(value)}")
         return value
 
     def boolean(self, value: Any, key: str) -> bool:
         if not isinstance(value, bool):
-            raise self.fail(key, f"verwacht true of false, kreeg {value!r}")
+            raise self.fail(key, f"verwacht true of false, kreeg {shown(value)}")
         return value
 
     def domain_name(self, value: Any, key: str) -> str:
         name = self.text(value, key).lower().rstrip(".")
         labels = name.split(".")
         if not all(_LABEL.match(label) for label in labels):
-            raise self.fail(key, f"{name!r} is geen geldige domeinnaam")
+            raise self.fail(key, f"{shown(name)} is geen geldige domeinnaam")
         if labels[-1] not in RESERVED_TLDS:
-            raise self.fail(key, f"{name!r} ligt niet onder een gereserveerd topdomein",
+            raise self.fail(key, f"{shown(name)} ligt niet onder een gereserveerd topdomein",
                             f"gebruik een naam onder .{', .'.join(RESERVED_TLDS)}, zodat nooit een echt domein bereikt wordt")
         return name
 
     def address(self, value: Any, key: str) -> str:
-        text = self.text(str(value) if value is not None else value, key)
+        text = self.text(value, key)
         try:
             ip = ipaddress.IPv4Address(text)
         except ValueError:
-            raise self.fail(key, f"{text!r} is geen IPv4-adres") from None
+            raise self.fail(key, f"{shown(text)} is geen IPv4-adres") from None
         if not ip.is_loopback:
             raise self.fail(key, f"{text} ligt niet op loopback",
                             "geef elke gesimuleerde partij een eigen adres in 127.0.0.0/8; verkeer blijft op deze machine")
@@ -161,7 +275,7 @@ class _Parser:
         zones = tuple(self.zone(z, f"zones[{i}]") for i, z in enumerate(self.seq(top.get("zones", []), "zones")))
         keten = Keten(
             naam=self.text(top["keten"], "keten"),
-            beschrijving=str(top.get("beschrijving", "")).strip(),
+            beschrijving=self.text(top["beschrijving"], "beschrijving") if top.get("beschrijving") else "",
             source=self.source,
             politie=politie,
             meldpunten=meldpunten,
@@ -176,7 +290,7 @@ class _Parser:
         seen = set()
         for v in values:
             if v in seen:
-                raise self.fail(key, f"{v!r} komt meer dan eens voor", "elke deelnemer heeft een eigen id en maildomein")
+                raise self.fail(key, f"{shown(v)} komt meer dan eens voor", "elke deelnemer heeft een eigen id en maildomein")
             seen.add(v)
 
     def disjoint_werkgebieden(self, meldpunten: tuple[Deelnemer, ...]) -> None:
@@ -222,18 +336,18 @@ class _Parser:
         for i, code in enumerate(self.seq(w.get("gemeenten", []), f"{key}.gemeenten")):
             code = self.text(code, f"{key}.gemeenten[{i}]").upper()
             if code not in known:
-                raise self.fail(f"{key}.gemeenten[{i}]", f"onbekende CBS-gemeentecode {code!r}",
+                raise self.fail(f"{key}.gemeenten[{i}]", f"onbekende CBS-gemeentecode {shown(code)}",
                                 "gebruik een gemeentecode als GM0344 (zie ketentest/data/gemeenten.csv)")
             codes.add(code)
         for i, vr in enumerate(self.seq(w.get("veiligheidsregio", []), f"{key}.veiligheidsregio")):
             found = referentie.gemeenten_in_veiligheidsregio(self.text(vr, f"{key}.veiligheidsregio[{i}]").upper())
             if not found:
-                raise self.fail(f"{key}.veiligheidsregio[{i}]", f"onbekende veiligheidsregio {vr!r}", "gebruik VR01 tot en met VR25")
+                raise self.fail(f"{key}.veiligheidsregio[{i}]", f"onbekende veiligheidsregio {shown(vr)}", "gebruik VR01 tot en met VR25")
             codes |= found
         for i, prov in enumerate(self.seq(w.get("provincie", []), f"{key}.provincie")):
             found = referentie.gemeenten_in_provincie(self.text(prov, f"{key}.provincie[{i}]"))
             if not found:
-                raise self.fail(f"{key}.provincie[{i}]", f"onbekende provincie {prov!r}")
+                raise self.fail(f"{key}.provincie[{i}]", f"onbekende provincie {shown(prov)}")
             codes |= found
         if not codes:
             raise self.fail(key, "het werkgebied is leeg", "noem gemeenten, een veiligheidsregio of een provincie")
@@ -248,7 +362,7 @@ class _Parser:
         adres = self.text(d["adres"], f"{key}.adres").lower()
         local, _, at_domain = adres.partition("@")
         if not local or at_domain != domain.name:
-            raise self.fail(f"{key}.adres", f"{adres!r} is geen adres in het maildomein {domain.name}")
+            raise self.fail(f"{key}.adres", f"{shown(adres)} is geen adres in het maildomein {domain.name}")
         werkgebied = self.werkgebied(d["werkgebied"], f"{key}.werkgebied") if rol is Rol.MELDPUNT else frozenset()
         return Deelnemer(ident, self.text(d["naam"], f"{key}.naam"), rol, adres, domain, werkgebied)
 
@@ -308,20 +422,20 @@ class _Parser:
             k = self.mapping(k, kk, {"selector", "type", "bits"}, {"selector", "type"})
             alg = self.text(k["type"], f"{kk}.type").lower()
             if alg not in ("rsa", "ed25519"):
-                raise self.fail(f"{kk}.type", f"onbekend sleuteltype {alg!r}", "gebruik rsa of ed25519")
+                raise self.fail(f"{kk}.type", f"onbekend sleuteltype {shown(alg)}", "gebruik rsa of ed25519")
             bits = self.integer(k.get("bits", 2048), f"{kk}.bits", 512, 8192) if alg == "rsa" else 0
             sel = self.text(k["selector"], f"{kk}.selector").lower()
             if not _LABEL.match(sel):
-                raise self.fail(f"{kk}.selector", f"{sel!r} is geen geldig DNS-label")
+                raise self.fail(f"{kk}.selector", f"{shown(sel)} is geen geldig DNS-label")
             dkim.append(DkimKeySpec(sel, alg, bits))
         tlsa = []
         for i, t in enumerate(self.seq(m.get("tlsa", []), f"{key}.tlsa")):
-            parts = str(t).split()
-            if len(parts) != 3 or not all(p.isdigit() for p in parts):
-                raise self.fail(f"{key}.tlsa[{i}]", f"{t!r} is geen 'usage selector matching' (zoals \"3 1 1\")")
+            parts = t.split() if isinstance(t, str) else []
+            if len(parts) != 3 or not all(p.isdigit() and len(p) < 4 for p in parts):
+                raise self.fail(f"{key}.tlsa[{i}]", f"{shown(t)} is geen 'usage selector matching' (zoals \"3 1 1\")")
             u, s, mt = map(int, parts)
             if u > 3 or s > 1 or mt > 2:
-                raise self.fail(f"{key}.tlsa[{i}]", f"{t!r}: usage 0-3, selector 0-1, matching 0-2")
+                raise self.fail(f"{key}.tlsa[{i}]", f"{shown(t)}: usage 0-3, selector 0-1, matching 0-2")
             tlsa.append(TlsaSpec(u, s, mt))
         records = self.records(m.get("records", []), f"{key}.records", name)
         return MailDomain(name, dns_ip, self.boolean(m.get("dnssec", True), f"{key}.dnssec"), mx, senders,
@@ -333,7 +447,7 @@ class _Parser:
             k = f"{key}[{i}]"
             match = _RECORD.match(self.text(line, k))
             if not match:
-                raise self.fail(k, f"{line!r} is geen record 'naam [ttl] TYPE gegevens'",
+                raise self.fail(k, f"{shown(line)} is geen record 'naam [ttl] TYPE gegevens'",
                                 "bijvoorbeeld: \"_dmarc 3600 TXT 'v=DMARC1; p=reject'\"; '@' is de zone zelf")
             owner = match["name"].lower()
             if owner == "@":
@@ -342,13 +456,44 @@ class _Parser:
                 owner = owner.rstrip(".")
             else:
                 owner = f"{owner}.{origin}" if origin else owner
+            ttl = match["ttl"] or "3600"
+            if len(ttl) > 10 or int(ttl) > 2**31 - 1:
+                raise self.fail(k, f"TTL {shown(ttl)} is te groot", "een TTL is hoogstens 2147483647 seconden (RFC 2181)")
+            rdtype_text = match["type"].upper()
             try:
-                rdtype = dns.rdatatype.from_text(match["type"].upper())
+                rdtype = dns.rdatatype.from_text(rdtype_text)
                 rdata = dns.rdata.from_text(dns.rdataclass.IN, rdtype, match["rdata"], origin=dns.name.from_text(origin or "."))
             except Exception as e:  # dnspython raises many kinds of syntax errors
-                raise self.fail(k, f"ongeldig {match['type'].upper()}-record: {e}") from None
-            out.append(ExtraRecord(owner, int(match["ttl"] or 3600), dns.rdatatype.to_text(rdtype), rdata.to_text()))
+                raise self.fail(k, f"ongeldig {shown(rdtype_text)[1:-1]}-record: {shown(str(e))[1:-1]}") from None
+            self.record_data(rdata, k, dns.name.from_text(origin or "."))
+            out.append(ExtraRecord(owner, int(ttl), dns.rdatatype.to_text(rdtype), rdata.to_text()))
         return tuple(out)
+
+    def record_data(self, rdata: dns.rdata.Rdata, key: str, origin: dns.name.Name) -> None:
+        """What a free record points at stays on this machine, like the profile:
+        addresses on loopback (A: 127.0.0.0/8, AAAA: only ::1), names under a
+        reserved TLD; a null MX or SRV target "." is allowed."""
+        rdtype = dns.rdatatype.to_text(rdata.rdtype)
+        if rdtype in _ADDRESS_TYPES:
+            ip = ipaddress.ip_address(rdata.address)
+            if not ip.is_loopback:
+                raise self.fail(key, f"{rdtype}-record naar {ip}: dat adres ligt niet op loopback",
+                                "gebruik een adres in 127.0.0.0/8 (AAAA: alleen ::1); verkeer blijft op deze machine")
+        elif rdtype in _TARGET_FIELDS:
+            target: dns.name.Name = getattr(rdata, _TARGET_FIELDS[rdtype]).derelativize(origin)
+            labels = [label.decode("ascii", "replace").lower() for label in target.labels if label]
+            if not labels:
+                if rdtype in ("MX", "SRV"):
+                    return  # null MX (RFC 7505) / "no service" (RFC 2782)
+            elif labels[-1] in RESERVED_TLDS:
+                return
+            raise self.fail(key, f"{rdtype}-record naar {shown(target.to_text())[1:-1]}: die naam ligt niet onder een "
+                                 "gereserveerd topdomein",
+                            f"verwijs naar een naam onder .{', .'.join(RESERVED_TLDS)} (bij voorkeur in een zone van "
+                            "de keten); alleen MX en SRV mogen '.' zijn")
+        elif rdtype not in _DATA_TYPES:
+            raise self.fail(key, f"recordtype {rdtype} wordt niet ondersteund in vrije records",
+                            f"gebruik een van: {', '.join(RECORD_TYPES)}")
 
     def zone(self, raw: Any, key: str) -> Zone:
         z = self.mapping(raw, key, {"naam", "dns", "dnssec", "records"}, {"naam", "dns"})
