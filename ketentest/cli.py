@@ -119,13 +119,14 @@ def cmd_check(args: argparse.Namespace, extra: list[str]) -> int:
 
     from ketentest.checks import CHECKS
     from ketentest.checks.runner import check_keten, render_table, stderr_progress
-    from ketentest.config import load_keten
+    from ketentest.defecten import keten_for_check
 
     agreements = [a.strip().upper() for a in args.afspraken.split(",") if a.strip()] if args.afspraken else None
     unknown = sorted(set(agreements or ()) - set(CHECKS))
     if unknown:
         raise KetentestError(f"onbekende afspraak {', '.join(unknown)}", f"kies uit {', '.join(CHECKS)}")
-    run = check_keten(load_keten(args.keten), args.domeinen, agreements, live=args.live,
+    keten = keten_for_check(args.keten, args.defect, warn=None if args.stil else sys.stderr)
+    run = check_keten(keten, args.domeinen, agreements, live=args.live,
                       progress=None if args.stil else stderr_progress(sys.stderr))
     print(json.dumps(run.to_dict(), ensure_ascii=False, indent=2) if args.json else render_table(run, args.details))
     return 0 if run.ok else 1
@@ -198,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="JSON op stdout in plaats van een tabel")
     check.add_argument("--details", action="store_true", help="toon de toelichting van elke subtest")
     check.add_argument("--stil", action="store_true", help="geen voortgang op stderr")
+    check.add_argument("--defect", help="toets de keten met dit defect uit de catalogus (zie ketentest defecten --lijst)")
     check.add_argument("--live", action="store_true",
                        help="echte DNS via een lokale Unbound met het echte root-sleutelanker (internet nodig)")
     defecten = add("defecten", cmd_defecten,

@@ -6,6 +6,7 @@ problem; the format is documented in docs/keten-formaat.md.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 import reprlib
@@ -19,20 +20,24 @@ import dns.rdataclass
 import dns.rdatatype
 import yaml
 
-from ketentest import referentie
+from ketentest import policy, referentie
 from ketentest.errors import KetenConfigError
 from ketentest.model import (
     RESERVED_TLDS,
     Aannames,
+    Certificaat,
     Deelnemer,
     DkimKeySpec,
     DnsLayout,
+    DsState,
     ExtraRecord,
     Host,
     Keten,
     MailDomain,
     MxHost,
     Rol,
+    Signatures,
+    Signing,
     TlsaSpec,
     Zone,
 )
@@ -40,6 +45,8 @@ from ketentest.model import (
 DEFAULT_KETEN = "midden-nederland"
 _HINT = "zie docs/keten-formaat.md voor het formaat van een ketenbestand"
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+#: What an MX host offers, per host or for all of a maildomein's hosts.
+_MX_TLS_KEYS = ("certificaat", "tls", "starttls")
 _RECORD = re.compile(r"^(?P<name>\S+)\s+(?:(?P<ttl>\d+)\s+)?(?:IN\s+)?(?P<type>[A-Za-z][A-Za-z0-9]*)\s+(?P<rdata>.+)$")
 
 #: A keten file is a few kilobytes; anything above this is a mistake or an attack.
@@ -370,7 +377,7 @@ class _Parser:
         out = []
         for i, h in enumerate(self.seq(raw, key)):
             k = f"{key}[{i}]"
-            h = self.mapping(h, k, {"host", "ip", "voorkeur"} if mx else {"host", "ip"}, {"host", "ip"})
+            h = self.mapping(h, k, {"host", "ip", "voorkeur", *_MX_TLS_KEYS} if mx else {"host", "ip"}, {"host", "ip"})
             name = self.domain_name(h["host"], f"{k}.host")
             ip = self.address(h["ip"], f"{k}.ip")
             self.claim(ip, f"{k}.ip")
@@ -402,12 +409,13 @@ class _Parser:
         return hosts
 
     def maildomein(self, raw: Any, key: str) -> MailDomain:
-        allowed = {"naam", "dns", "dnssec", "mx", "verzenders", "spf", "dmarc", "dkim", "tlsa", "records", "null_mx"}
+        allowed = {"naam", "dns", "dnssec", "mx", "verzenders", "spf", "dmarc", "dkim", "tlsa", "records", "null_mx", *_MX_TLS_KEYS}
         m = self.mapping(raw, key, allowed, {"naam", "dns", "verzenders"})
         name = self.domain_name(m["naam"], f"{key}.naam")
         dns_ip = self.address(m["dns"], f"{key}.dns")
         self.claim(dns_ip, f"{key}.dns")
         mx = self.mx_hosts(m, key, name)
+        mx = self.mx_tls(m, key, mx)
         senders = self.hosts(m["verzenders"], f"{key}.verzenders", name, mx=False)
         spf = m.get("spf", "auto")
         if spf == "auto":
@@ -438,8 +446,56 @@ class _Parser:
                 raise self.fail(f"{key}.tlsa[{i}]", f"{shown(t)}: usage 0-3, selector 0-1, matching 0-2")
             tlsa.append(TlsaSpec(u, s, mt))
         records = self.records(m.get("records", []), f"{key}.records", name)
-        return MailDomain(name, dns_ip, self.boolean(m.get("dnssec", True), f"{key}.dnssec"), mx, senders,
-                          spf, dmarc, tuple(dkim), tuple(tlsa), records)
+        signed, signing = self.dnssec(m.get("dnssec", True), f"{key}.dnssec")
+        return MailDomain(name, dns_ip, signed, mx, senders, spf, dmarc, tuple(dkim), tuple(tlsa), records, signing)
+
+    def choice(self, value: Any, key: str, allowed: dict[str, Any], what: str) -> Any:
+        """One of a fixed set of keten words."""
+        if isinstance(value, bool) or str(value) not in allowed:
+            raise self.fail(key, f"onbekend(e) {what} {repr(value)[:60]}", f"kies uit: {', '.join(allowed)}")
+        return allowed[str(value)]
+
+    def dnssec(self, raw: Any, key: str) -> tuple[bool, Signing]:
+        """``dnssec: true|false``, or a mapping: signed, with how (algoritme,
+        ds_in_ouder, handtekeningen)."""
+        if isinstance(raw, bool):
+            return raw, Signing()
+        if not isinstance(raw, dict):
+            raise self.fail(key, f"verwacht true of false, of een mapping met algoritme, ds_in_ouder en/of "
+                                 f"handtekeningen; kreeg {repr(raw)[:60]}")
+        d = self.mapping(raw, key, {"algoritme", "ds_in_ouder", "handtekeningen"})
+        algorithms = {str(n): n for n in policy.DNSSEC_ALGORITHMS}
+        algorithm = self.choice(d.get("algoritme", Signing().algorithm), f"{key}.algoritme", algorithms,
+                                "DNSSEC-algoritme")
+        ds = d.get("ds_in_ouder", True)
+        ds = str(ds).lower() if isinstance(ds, bool) else ds
+        ds_words = {"true": DsState.PUBLISHED, "false": DsState.ABSENT, "kapot": DsState.BROKEN}
+        return True, Signing(
+            algorithm=algorithm,
+            ds=self.choice(ds, f"{key}.ds_in_ouder", ds_words, "waarde voor ds_in_ouder"),
+            signatures=self.choice(d.get("handtekeningen", "geldig"), f"{key}.handtekeningen",
+                                   {s.value: s for s in Signatures}, "waarde voor handtekeningen"),
+        )
+
+    def mx_tls(self, m: dict, key: str, hosts: tuple[MxHost, ...]) -> tuple[MxHost, ...]:
+        """What each MX host offers: ``certificaat``, ``tls`` and ``starttls``,
+        per host or for all of them on the maildomein."""
+        out = []
+        for i, host in enumerate(hosts):
+            raw = m["mx"][i]
+            values = {}
+            for field, word in (("certificate", "certificaat"), ("tls", "tls"), ("starttls", "starttls")):
+                where, value = (f"{key}.mx[{i}].{word}", raw[word]) if word in raw else (f"{key}.{word}", m.get(word))
+                if word not in raw and word not in m:
+                    continue
+                if word == "certificaat":
+                    values[field] = self.choice(value, where, {c.value: c for c in Certificaat}, "certificaat")
+                elif word == "tls":
+                    values[field] = self.choice(value, where, {n: n for n in policy.PROFILES}, "TLS-profiel")
+                else:
+                    values[field] = self.boolean(value, where)
+            out.append(dataclasses.replace(host, **values))
+        return tuple(out)
 
     def records(self, raw: Any, key: str, origin: str) -> tuple[ExtraRecord, ...]:
         out = []
@@ -500,7 +556,8 @@ class _Parser:
         name = self.domain_name(z["naam"], f"{key}.naam")
         ip = self.address(z["dns"], f"{key}.dns")
         self.claim(ip, f"{key}.dns")
-        return Zone(name, ip, self.boolean(z.get("dnssec", True), f"{key}.dnssec"), self.records(z.get("records", []), f"{key}.records", name))
+        signed, signing = self.dnssec(z.get("dnssec", True), f"{key}.dnssec")
+        return Zone(name, ip, signed, self.records(z.get("records", []), f"{key}.records", name), signing)
 
     def records_inside_zones(self, keten: Keten) -> None:
         """A record whose owner lies outside every zone can never be served."""

@@ -162,3 +162,14 @@ def keten_with_defect(keten_source: str | None, defect_id: str | None, workdir=N
     path = folder / f"{keten.naam}+{defect.id}.yaml"
     path.write_text(defect.keten_yaml(text), encoding="utf-8")
     return load_keten(path)
+
+
+def keten_for_check(keten_source: str | None, defect_id: str | None, warn=None) -> Keten:
+    """The keten ``ketentest check --defect`` judges: the defect's keten-file
+    overlay. Switches and DNS changes act on a running keten during a scenario
+    run; the check does not apply them, and says so on ``warn`` (a stream)."""
+    keten = keten_with_defect(keten_source, defect_id)
+    if defect_id and warn is not None and get(defect_id).runtime:
+        print(f"ketentest check: let op, defect {defect_id} werkt (ook) met schakelaars of DNS-wijzigingen tijdens "
+              "een scenariorun; check past alleen de wijzigingen in het ketenbestand toe", file=warn)
+    return keten

@@ -26,9 +26,27 @@ class Host:
     ip: str
 
 
+class Certificaat(str, Enum):
+    """The certificate an MX host presents (keten key ``certificaat``); all
+    but VALID are deliberately broken worlds. The values are the keten words."""
+
+    VALID = "geldig"
+    EXPIRED = "verlopen"
+    WRONG_NAME = "verkeerde-naam"
+    SELF_SIGNED = "zelfondertekend"
+    LEAF_ONLY = "alleen-blad"  # the leaf without its intermediate
+    NEW_KEY = "nieuwe-sleutel"  # replaced by a new key; TLSA not updated
+    OTHER_CA = "andere-ca"
+    REPLACED = "vervangen"  # a new key from another CA
+
+
 @dataclass(frozen=True)
 class MxHost(Host):
     preference: int = 10
+    #: What the host offers: see :class:`Certificaat`, ketentest.policy.PROFILES, STARTTLS at all.
+    certificate: Certificaat = Certificaat.VALID
+    tls: str = "ncsc-goed"
+    starttls: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,31 @@ class ExtraRecord:
         return f"{self.name}. {self.ttl} IN {self.rdtype} {self.rdata}"
 
 
+class DsState(str, Enum):
+    """What the parent zone publishes for a signed zone (keten key ``dnssec.ds_in_ouder``)."""
+
+    PUBLISHED = "ja"  # a DS matching the zone's KSK: secure
+    ABSENT = "nee"  # none: a signed island, insecure
+    BROKEN = "kapot"  # a DS matching no key (botched rollover): bogus
+
+
+class Signatures(str, Enum):
+    """The zone's RRSIG validity (keten key ``dnssec.handtekeningen``)."""
+
+    VALID = "geldig"
+    EXPIRED = "verlopen"  # expired a week ago: bogus
+    NOT_YET_VALID = "nog-niet-geldig"  # inception a week ahead: bogus
+
+
+@dataclass(frozen=True)
+class Signing:
+    """How a signed zone is signed and anchored; the default is healthy."""
+
+    algorithm: int = 13  # ECDSAP256SHA256; one of ketentest.policy.DNSSEC_ALGORITHMS
+    ds: DsState = DsState.PUBLISHED
+    signatures: Signatures = Signatures.VALID
+
+
 @dataclass(frozen=True)
 class Zone:
     """A DNS zone served by the simulated internet."""
@@ -69,6 +112,7 @@ class Zone:
     dns_ip: str
     dnssec: bool = True
     records: tuple[ExtraRecord, ...] = ()
+    signing: Signing = Signing()
 
 
 @dataclass(frozen=True)
@@ -85,6 +129,7 @@ class MailDomain:
     dkim: tuple[DkimKeySpec, ...]
     tlsa: tuple[TlsaSpec, ...]
     records: tuple[ExtraRecord, ...] = ()
+    signing: Signing = Signing()
 
     @property
     def null_mx(self) -> bool:
@@ -93,7 +138,7 @@ class MailDomain:
 
     @property
     def zone(self) -> Zone:
-        return Zone(self.name, self.dns_ip, self.dnssec, self.records)
+        return Zone(self.name, self.dns_ip, self.dnssec, self.records, self.signing)
 
 
 @dataclass(frozen=True)

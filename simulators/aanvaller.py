@@ -1,8 +1,10 @@
 """Misbehaving parties for the S scenarios: a spoofer that sends as the police
-without its keys (S06), a sender of hostile content with the police's real
-keys (S07: a compromised workstation), and a man in the middle that strips
-STARTTLS (S05). They use the same composing and delivery code as the real
-parties, so only the misbehaviour differs."""
+without its keys (S06), an outsider whose domain has no DMARC record (S06),
+a replayer that relabels a genuinely signed message with another kenmerk
+(S06, V07), a forger of ontvangstbevestigingen (V07), a sender of hostile
+content with the police's real keys (S07: a compromised workstation), and a
+man in the middle that strips STARTTLS (S05). They use the same composing
+and delivery code as the real parties, so only the misbehaviour differs."""
 
 from __future__ import annotations
 
@@ -18,12 +20,71 @@ from ketentest.delivery import DeliveryAttempt, deliver
 from ketentest.dns import Resolver
 from ketentest.errors import InfrastructureError
 from ketentest.mail import dkim
-from ketentest.mail.compose import compose_melding
+from ketentest.mail.compose import KENMERK_HEADER, compose_melding, compose_ontvangstbevestiging
 from ketentest.model import Keten
 from simulators.pki import Pki
 
 #: An address that is nobody's in the keten: not in any SPF record.
 SPOOF_IP = "127.66.6.6"
+#: A mail domain outside the keten: no zone, so no SPF, no DKIM key and no DMARC record.
+OUTSIDER_DOMAIN = "buitenstaander.test"
+OUTSIDER = f"iemand@{OUTSIDER_DOMAIN}"
+#: A kenmerk no melding has: the "other melding" whose genuine confirmation gets relabelled.
+OTHER_KENMERK = "MN-2026-999999"
+
+
+class ForgedReceipt(str, Enum):
+    """Ways to fake an ontvangstbevestiging for a melding (V07)."""
+
+    OUTSIDER = "buitenstaander"  # unsigned, from a domain outside the keten
+    OTHER_MELDPUNT = "ander meldpunt"  # genuinely signed, by a meldpunt the melding did not go to
+    RELABELLED = "omgelabeld"  # a genuine confirmation of another melding, with the kenmerk put in front
+
+
+def _send(keten: Keten, message: bytes, mail_from: str, rcpt: str, source_ip: str = SPOOF_IP,
+          helo: str = f"mail.{OUTSIDER_DOMAIN}") -> DeliveryAttempt:
+    return deliver(message, mail_from, rcpt, resolver=Resolver(keten.dns.resolver_ip), source_ip=source_ip, helo=helo)
+
+
+def relabel(message: bytes, kenmerk: str) -> bytes:
+    """Put an ``X-Kenmerk`` in front of a (signed) message: a reader takes the
+    first instance, a DKIM verifier the last one (RFC 6376 5.4.2)."""
+    return f"{KENMERK_HEADER}: {kenmerk}\r\n".encode() + message
+
+
+def outsider_melding(keten: Keten, meldpunt_id: str, kenmerk: str, pdf: bytes) -> DeliveryAttempt:
+    """A melding-shaped message (the kenmerk in the subject, one PDF) from an
+    outsider's domain without any DMARC record, unsigned."""
+    meldpunt = keten.deelnemer(meldpunt_id)
+    message = compose_melding(kenmerk, pdf, sender=OUTSIDER, recipient=meldpunt.adres)
+    return _send(keten, message.data, OUTSIDER, meldpunt.adres)
+
+
+def replay_relabelled(keten: Keten, message: bytes, kenmerk: str, rcpt: str) -> DeliveryAttempt:
+    """A genuinely signed message, relabelled with ``kenmerk`` and replayed
+    from the attacker's own address and envelope sender."""
+    return _send(keten, relabel(message, kenmerk), OUTSIDER, rcpt)
+
+
+def forge_receipt(keten: Keten, pki: Pki, meldpunt_id: str, kenmerk: str, how: ForgedReceipt | str) -> DeliveryAttempt:
+    """An ontvangstbevestiging for ``kenmerk`` that the meldpunt ``meldpunt_id``
+    (where the melding went) never sent, delivered to the police's MX."""
+    how = ForgedReceipt(how)
+    politie, meldpunt = keten.politie.adres, keten.deelnemer(meldpunt_id)
+    if how is ForgedReceipt.OUTSIDER:
+        message = compose_ontvangstbevestiging(kenmerk, sender=OUTSIDER, recipient=politie)
+        return _send(keten, message.data, OUTSIDER, politie)
+    if how is ForgedReceipt.OTHER_MELDPUNT:
+        other = next(m for m in keten.meldpunten if m.id != meldpunt.id)
+        keys = [pki.dkim_key(other.domain.name, spec) for spec in other.domain.dkim]
+        message = compose_ontvangstbevestiging(kenmerk, sender=other.adres, recipient=politie, sender_name=other.naam)
+        host = other.domain.senders[0]
+        return _send(keten, dkim.sign(message.data, keys), other.adres, politie, host.ip, host.name)
+    # A genuine confirmation the meldpunt signed for another melding (as captured on the way).
+    keys = [pki.dkim_key(meldpunt.domain.name, spec) for spec in meldpunt.domain.dkim]
+    genuine = compose_ontvangstbevestiging(OTHER_KENMERK, sender=meldpunt.adres, recipient=politie,
+                                           sender_name=meldpunt.naam)
+    return replay_relabelled(keten, dkim.sign(genuine.data, keys), kenmerk, politie)
 
 
 def spoof_melding(keten: Keten, meldpunt_id: str, kenmerk: str, pdf: bytes, source_ip: str = SPOOF_IP) -> DeliveryAttempt:

@@ -24,7 +24,7 @@ from ketentest.dane import tlsa_rdata
 from ketentest.dns import Resolver
 from ketentest.model import Keten, MailDomain
 from simulators.dns.server import AuthoritativeServer
-from simulators.dns.zones import Record, ZoneTree
+from simulators.dns.zones import Record, SigningState, ZoneTree
 from simulators.pki import Pki
 from simulators.resolver.unbound import Unbound
 
@@ -82,9 +82,9 @@ def txt_rdata(value: str) -> str:
     return " ".join('"' + c.decode().replace("\\", "\\\\").replace('"', '\\"') + '"' for c in chunks)
 
 
-def zone_layout(keten: Keten) -> dict[str, tuple[str, bool]]:
-    """label -> (server ip, signed) for root, every TLD and every zone."""
-    layout: dict[str, tuple[str, bool]] = {"": (keten.dns.root_ip, True)}
+def zone_layout(keten: Keten) -> dict[str, tuple[str, SigningState]]:
+    """label -> (server ip, how it is signed) for root, every TLD and every zone."""
+    layout: dict[str, tuple[str, SigningState]] = {"": (keten.dns.root_ip, SigningState())}
     fixed = dict(keten.dns.tld_ips)
     taken = {keten.dns.root_ip, keten.dns.resolver_ip, *fixed.values()}
     next_ip = ipaddress.IPv4Address(keten.dns.root_ip) + 1
@@ -96,8 +96,8 @@ def zone_layout(keten: Keten) -> dict[str, tuple[str, bool]]:
                     next_ip += 1
                 fixed[tld] = str(next_ip)
                 taken.add(str(next_ip))
-            layout[tld] = (fixed[tld], True)
-        layout[zone.name] = (zone.dns_ip, zone.dnssec)
+            layout[tld] = (fixed[tld], SigningState())
+        layout[zone.name] = (zone.dns_ip, SigningState.from_keten(zone.dnssec, zone.signing))
     return layout
 
 

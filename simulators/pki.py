@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ketentest.model import DkimKeySpec
+from ketentest.model import Certificaat, DkimKeySpec
 
 #: Default key cache, relative to the repository root (git-ignored).
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".ketentest-cache" / "keys"
@@ -66,6 +66,7 @@ class CertVariant(str, Enum):
     NEW_KEY = "new_key"  # certificate replaced with a fresh key (TLSA 3 1 x no longer matches)
     OTHER_CA = "other_ca"  # issued by another CA, but presented with our intermediate
     REPLACED = "replaced"  # a new key from another CA (changed provider): no TLSA of ours matches
+    LEAF_ONLY = "leaf_only"  # the valid leaf, sent without its intermediate
 
     @property
     def dutch(self) -> str:
@@ -77,7 +78,21 @@ class CertVariant(str, Enum):
             "new_key": "vervangen door een nieuwe sleutel",
             "other_ca": "uitgegeven door een andere CA",
             "replaced": "vervangen door een nieuwe sleutel van een andere CA",
+            "leaf_only": "zonder tussencertificaat",
         }[self.value]
+
+    @classmethod
+    def of(cls, certificaat: Certificaat | str) -> "CertVariant":
+        """The variant a keten file's ``certificaat`` asks for."""
+        return _KETEN_VARIANTS[Certificaat(certificaat)]
+
+
+_KETEN_VARIANTS = {
+    Certificaat.VALID: CertVariant.VALID, Certificaat.EXPIRED: CertVariant.EXPIRED,
+    Certificaat.WRONG_NAME: CertVariant.WRONG_NAME, Certificaat.SELF_SIGNED: CertVariant.SELF_SIGNED,
+    Certificaat.LEAF_ONLY: CertVariant.LEAF_ONLY, Certificaat.NEW_KEY: CertVariant.NEW_KEY,
+    Certificaat.OTHER_CA: CertVariant.OTHER_CA, Certificaat.REPLACED: CertVariant.REPLACED,
+}
 
 
 @dataclass(frozen=True)
@@ -87,7 +102,7 @@ class ServerCredentials:
     host: str
     key_type: KeyType
     variant: CertVariant
-    chain: tuple[x509.Certificate, ...]  # [leaf, intermediate], or [leaf] if self-signed
+    chain: tuple[x509.Certificate, ...]  # [leaf, intermediate], or [leaf] if self-signed or leaf-only
     key_pem: bytes  # PKCS#8, unencrypted
 
     @property
@@ -239,6 +254,10 @@ class Pki:
         return tuple(self.server_chain(host, kt, variant) for kt in KeyType)
 
     def _issue_server(self, host: str, key_type: KeyType, variant: CertVariant) -> ServerCredentials:
+        if variant is CertVariant.LEAF_ONLY:
+            # The very same leaf as VALID, so every TLSA of the healthy world still describes it.
+            valid = self.server_chain(host, key_type, CertVariant.VALID)
+            return ServerCredentials(host, key_type, variant, valid.chain[:1], valid.key_pem)
         purpose = "server-new" if variant in (CertVariant.NEW_KEY, CertVariant.REPLACED) else "server"
         bits = SERVER_RSA_BITS if key_type is KeyType.RSA else 256
         key = self._key(purpose, host, key_type.value, bits)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ketentest.mail.compose import claimed_kenmerken
+from simulators.control import ApiError
 from simulators.mailserver.store import Folder, MaildirStore, StoredMessage
 from simulators.store import fsync_dir, read_json, write_json
 
@@ -32,7 +33,7 @@ class Quarantine:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.store = store
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._records: list[dict[str, Any]] = []
         self._by_kenmerk: dict[str, list[dict[str, Any]]] = {}
         for record in sorted((read_json(p) for p in self.dir.glob("*.json")), key=lambda r: r.get("op") or 0):
@@ -59,7 +60,22 @@ class Quarantine:
         with self._lock:
             write_json(self.dir / f"{stored.key}.json", record)
             self._index(record)
+            self._lock.notify_all()
         return record
+
+    def wait(self, count: int, timeout: float) -> bool:
+        """Block until at least ``count`` messages are in quarantine (an awaited event)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: len(self._records) >= count, timeout)
+
+    def route(self, params: dict) -> dict:
+        """``GET /quarantaine/wacht?aantal=n&timeout=s`` for the control API."""
+        try:
+            count, timeout = int(params.get("aantal", 1)), min(float(params.get("timeout", 30)), 600)
+        except (TypeError, ValueError):
+            raise ApiError("'aantal' is een geheel getal en 'timeout' een aantal seconden") from None
+        reached = self.wait(count, timeout)
+        return {"bereikt": reached, "aantal": len(self.all())}
 
     def about(self, kenmerk: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -15,6 +15,7 @@ import pytest
 
 from ketentest.dns import DnssecState
 from ketentest.errors import InfrastructureError
+from ketentest.policy import DNSSEC_ALGORITHMS
 from simulators.internet import mail_domain_queries
 
 
@@ -188,3 +189,65 @@ def test_missing_unbound_binary_is_a_clear_error(monkeypatch):
     with pytest.raises(InfrastructureError, match="unbound ontbreekt") as err:
         unbound.find_program("unbound")
     assert "apt-get install unbound" in str(err.value)
+
+
+# --- worlds from the keten file (issue 11): signing as the keten says, from the start ----------
+
+@pytest.mark.parametrize("algorithm", sorted(DNSSEC_ALGORITHMS))
+def test_a_zone_signs_and_self_validates_with_each_algorithm(algorithm):
+    """No network: the served zone's DNSKEY has the algorithm, and dnspython
+    validates the SOA signature with it."""
+    import dns.dnssec
+    import dns.name
+    import dns.rdatatype
+
+    from simulators.dns.zones import SigningState, ZoneTree
+
+    tree = ZoneTree({"": ("127.0.0.1", True), "test": ("127.0.0.2", True),
+                     "alg.test": ("127.0.0.3", SigningState(algorithm=algorithm))}, [])
+    origin = dns.name.from_text("alg.test.")
+    served = tree.zones[origin].served
+    keys = served.find_rrset(origin, dns.rdatatype.DNSKEY)
+    assert {k.algorithm for k in keys} == {algorithm}
+    soa = served.find_rrset(origin, dns.rdatatype.SOA)
+    dns.dnssec.validate(soa, served.find_rrset(origin, dns.rdatatype.RRSIG, dns.rdatatype.SOA), {origin: keys})
+    ds = tree.zones[dns.name.from_text("test.")].served.find_rrset(origin, dns.rdatatype.DS)
+    assert len(ds) == 1
+    island = ZoneTree({"": ("127.0.0.1", True), "test": ("127.0.0.2", True),
+                       "alg.test": ("127.0.0.3", SigningState(ds_published=False))}, [])
+    assert island.zones[dns.name.from_text("test.")].served.get_rrset(origin, dns.rdatatype.DS) is None
+
+
+def _world(name: str):
+    from pathlib import Path
+
+    from ketentest.config import load_keten
+
+    return load_keten(Path(__file__).parent / "data" / "ketens" / f"{name}.yaml")
+
+
+@pytest.mark.parametrize("world, state, ede", [
+    ("dnssec-geen-ds", "insecure", None),
+    ("dnssec-ds-kapot", "bogus", 9),  # DNSKEY Missing
+    ("dnssec-handtekeningen-verlopen", "bogus", 7),  # Signature Expired
+    ("dnssec-algoritme-8", "secure", None),
+    ("dnssec-algoritme-15", "secure", None),
+    # Unbound 1.17 (Debian 12, OpenSSL 3.0) still validates RSASHA1: judging
+    # the algorithm (RFC 8624) is B01's job, not the resolver's.
+    ("dnssec-algoritme-5", "secure", None),
+    ("dnssec-algoritme-7", "secure", None),
+])
+def test_a_keten_world_starts_as_described_and_unbound_host_agrees(internet_lab, pki, tmp_path, world, state, ede):
+    from simulators.internet import SimulatedInternet
+
+    internet_lab.stop()
+    with SimulatedInternet(_world(world), pki) as net:
+        answer = net.resolver.lookup("meldpunt.test", "MX")
+        assert answer.state.value == state, answer.describe()
+        if ede is not None:
+            assert ede in [e.code for e in answer.ede], answer.describe()
+        assert independent_state(net, tmp_path, "meldpunt.test", "MX") == state
+        if state == "secure":
+            assert set(answer.algorithms) == {int(world.rsplit("-", 1)[1])}
+        # The healthy neighbour is untouched.
+        assert net.resolver.lookup("politie.test", "MX").state is DnssecState.SECURE

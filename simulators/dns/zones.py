@@ -1,10 +1,11 @@
 """The simulated DNS tree: zones built from the keten, signed with dnspython.
 
 One :class:`SimZone` per zone (root, each TLD, each domain), each with its own
-keys and its own server address. :class:`ZoneTree` builds them from a list of
-records, signs children before parents (DS), and applies the changes that
-scenarios inject: records added or removed, signatures expired, a broken DS,
-a zone served unsigned.
+keys (of the zone's algorithm) and its own server address. :class:`ZoneTree`
+builds them from a list of records, signs children before parents (DS), and
+applies the changes that scenarios inject: records added or removed,
+signatures expired, a broken DS, a zone served unsigned. A keten file can ask
+for the same worlds from the start (:meth:`SigningState.from_keten`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,19 @@ import dns.rdatatype
 import dns.rdtypes.ANY.SOA
 import dns.rrset
 import dns.zone
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ketentest.errors import KetenConfigError
+from ketentest.model import DsState, Signatures, Signing
 
 ALGORITHM = dns.dnssec.Algorithm.ECDSAP256SHA256
+#: RSA modulus for RSA-signed zones (RSASHA1, RSASHA256, RSASHA512).
+RSA_BITS = 2048
 SIG_LIFETIME = 30 * 24 * 3600
+#: Expired / not-yet-valid signatures: a week past either edge, beyond
+#: Unbound's clock-skew allowance (at most a day by default).
+EXPIRED_WINDOW = (-40 * 24 * 3600, -7 * 24 * 3600)
+FUTURE_WINDOW = (7 * 24 * 3600, 40 * 24 * 3600)
 TTL = 3600
 NEGATIVE_TTL = 60
 
@@ -58,6 +66,17 @@ class SigningState:
     inception: int = -3600
     expiration: int = SIG_LIFETIME
     ds_broken: bool = False  # the parent publishes a DS that matches no key
+    ds_published: bool = True  # False: the parent publishes no DS (a signed island: insecure)
+    algorithm: int = int(ALGORITHM)
+
+    @classmethod
+    def from_keten(cls, signed: bool, signing: Signing = Signing()) -> "SigningState":
+        """The state a keten file describes (``dnssec: false`` or its mapping)."""
+        window = {Signatures.VALID: (-3600, SIG_LIFETIME), Signatures.EXPIRED: EXPIRED_WINDOW,
+                  Signatures.NOT_YET_VALID: FUTURE_WINDOW}[signing.signatures]
+        return cls(signed=signed, inception=window[0], expiration=window[1],
+                   ds_broken=signing.ds is DsState.BROKEN, ds_published=signing.ds is not DsState.ABSENT,
+                   algorithm=signing.algorithm)
 
 
 @dataclass
@@ -70,6 +89,13 @@ class SimZone:
     ksk: tuple = ()
     zsk: tuple = ()
     served: dns.zone.Zone | None = None  # the zone as served now (signed or not)
+    _stray_ksk: tuple = ()  # the key a broken DS points at
+
+    def ensure_keys(self) -> None:
+        """Keys for the state's algorithm (made again when the algorithm changes)."""
+        if not self.ksk or self.ksk[1].algorithm != self.state.algorithm:
+            self.ksk, self.zsk = make_key(257, self.state.algorithm), make_key(256, self.state.algorithm)
+            self._stray_ksk = ()
 
     @property
     def label(self) -> str:
@@ -77,18 +103,34 @@ class SimZone:
 
     def ds_rdata(self) -> list[dns.rdata.Rdata]:
         """The DS the parent should publish (empty when unsigned)."""
-        if not self.state.signed:
+        if not self.state.signed or not self.state.ds_published:
             return []
+        self.ensure_keys()
         if self.state.ds_broken:
             # A DS for a key the zone does not have (a botched key rollover).
-            other = make_key(257)[1]
-            return [dns.dnssec.make_ds(self.origin, other, "SHA256")]
+            if not self._stray_ksk:
+                self._stray_ksk = make_key(257, self.state.algorithm)
+            return [dns.dnssec.make_ds(self.origin, self._stray_ksk[1], "SHA256")]
         return [dns.dnssec.make_ds(self.origin, self.ksk[1], "SHA256")]
 
 
-def make_key(flags: int) -> tuple:
-    private = ec.generate_private_key(ec.SECP256R1())
-    return private, dns.dnssec.make_dnskey(private.public_key(), ALGORITHM, flags=flags)
+def make_key(flags: int, algorithm: int = ALGORITHM) -> tuple:
+    """A fresh private key and its DNSKEY for one of ketentest.policy.DNSSEC_ALGORITHMS."""
+    alg = dns.dnssec.Algorithm(algorithm)
+    if alg in (dns.dnssec.Algorithm.RSASHA1, dns.dnssec.Algorithm.RSASHA1NSEC3SHA1, dns.dnssec.Algorithm.RSASHA256,
+               dns.dnssec.Algorithm.RSASHA512):
+        private = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+    elif alg is dns.dnssec.Algorithm.ECDSAP256SHA256:
+        private = ec.generate_private_key(ec.SECP256R1())
+    elif alg is dns.dnssec.Algorithm.ECDSAP384SHA384:
+        private = ec.generate_private_key(ec.SECP384R1())
+    elif alg is dns.dnssec.Algorithm.ED25519:
+        private = ed25519.Ed25519PrivateKey.generate()
+    elif alg is dns.dnssec.Algorithm.ED448:
+        private = ed448.Ed448PrivateKey.generate()
+    else:
+        raise ValueError(f"DNSSEC-algoritme {algorithm} wordt niet ondersteund")
+    return private, dns.dnssec.make_dnskey(private.public_key(), alg, flags=flags)
 
 
 def zone_of(name: dns.name.Name, origins: list[dns.name.Name]) -> dns.name.Name | None:
@@ -107,14 +149,16 @@ class ZoneTree:
     is replaced (never mutated) on every change.
     """
 
-    def __init__(self, zones: dict[str, tuple[str, bool]], records: list[Record]) -> None:
-        """zones: label ("" for root) -> (server ip, signed)."""
+    def __init__(self, zones: dict[str, tuple[str, bool | SigningState]], records: list[Record]) -> None:
+        """zones: label ("" for root) -> (server ip, signed or a SigningState)."""
         self._lock = threading.RLock()
         self.zones: dict[dns.name.Name, SimZone] = {}
-        for label, (ip, signed) in zones.items():
+        for label, (ip, signing) in zones.items():
             origin = dns.name.from_text(label) if label else dns.name.root
             ns = dns.name.from_text("a.root-servers.test.") if origin == dns.name.root else dns.name.from_text("ns1", origin)
-            self.zones[origin] = SimZone(origin, ip, ns, SigningState(signed=signed), ksk=make_key(257), zsk=make_key(256))
+            state = signing if isinstance(signing, SigningState) else SigningState(signed=signing)
+            self.zones[origin] = SimZone(origin, ip, ns, state)
+            self.zones[origin].ensure_keys()
         origins = list(self.zones)
         # Every zone's name server needs an address record somewhere.
         records = [*records, *(Record(z.ns_name.to_text(), "A", z.ip) for z in self.zones.values())]
@@ -178,6 +222,7 @@ class ZoneTree:
             for r in [*zone.records, *self._glue_records(zone)]:
                 txn.add(r.owner, r.ttl, r.to_rdata(origin))
         if zone.state.signed:
+            zone.ensure_keys()
             now = int(time.time())
             dns.dnssec.sign_zone(
                 zone_obj,
@@ -241,8 +286,7 @@ class ZoneTree:
             self.rebuild(zone, parent_too=True)
 
     def expire_signatures(self, zone_name: str) -> None:
-        # Past Unbound's clock-skew allowance (at most a day by default).
-        self.set_signing(zone_name, inception=-40 * 24 * 3600, expiration=-7 * 24 * 3600)
+        self.set_signing(zone_name, inception=EXPIRED_WINDOW[0], expiration=EXPIRED_WINDOW[1])
 
     def break_ds(self, zone_name: str) -> None:
         self.set_signing(zone_name, ds_broken=True)

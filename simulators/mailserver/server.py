@@ -379,11 +379,12 @@ class MailServer:
                       **kwargs) -> "MailServer":
         """The MX of a deelnemer as the keten describes it: every MX host,
         its mailbox, the keten's resolver and the size limit from the
-        keten's maximum PDF size (V04)."""
+        keten's maximum PDF size (V04). Each MX host offers the STARTTLS,
+        TLS profile and certificate its keten entry asks for."""
         d = deelnemer if isinstance(deelnemer, Deelnemer) else keten.deelnemer(deelnemer)
         kwargs.setdefault("authserv_id", d.domain.name)
         kwargs.setdefault("data_size_limit", data_size_limit_for(keten.aannames.max_pdf_bytes))
-        return cls(listeners=[Host(mx.name, mx.ip) for mx in d.domain.mx], mailboxes=[d.adres], pki=pki,
+        return cls(listeners=list(d.domain.mx), mailboxes=[d.adres], pki=pki,
                    resolver_ip=keten.dns.resolver_ip, store=store, **kwargs)
 
     # -- TLS ------------------------------------------------------------------------------
@@ -402,9 +403,10 @@ class MailServer:
     def _prepare_contexts(self, s: Switches) -> None:
         # Built in the thread that flips the switch, not in the event loop
         # (a new RSA key can take a second).
-        if s.offer_starttls:
-            for listener in self.listeners:
-                self.tls_context(listener.name, s.tls_profile, s.cert_variant)
+        for listener in self.listeners:
+            offer = s.offer(listener)
+            if offer.starttls:
+                self.tls_context(listener.name, offer.profile, offer.variant)
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> "MailServer":
@@ -452,8 +454,9 @@ class MailServer:
 
     def _protocol(self, listener: Host) -> _PartySMTP:
         s = self.switches.current
-        offer = s.offer_starttls and not s.reject_all  # a refusing server answers 503, not 530
-        context = self.tls_context(listener.name, s.tls_profile, s.cert_variant) if offer else None
+        tls = s.offer(listener)  # the keten file's MX settings, or a switch
+        offer = tls.starttls and not s.reject_all  # a refusing server answers 503, not 530
+        context = self.tls_context(listener.name, tls.profile, tls.variant) if offer else None
         return _PartySMTP(
             _PartyHandler(self), listener=listener, mx=self, hostname=listener.name, ident=IDENT,
             tls_context=context, require_starttls=context is not None, data_size_limit=self.data_size_limit,

@@ -237,6 +237,7 @@ class Meldpunt:
             ("GET", "/meldingen/{kenmerk}/wacht"): self.wait,
             ("GET", "/uitgaand"): lambda p: [asdict(e) for e in self.outbound.all()],
             ("GET", "/quarantaine"): lambda p: self.quarantine.all(),
+            ("GET", "/quarantaine/wacht"): self.quarantine.route,
             ("GET", "/rust"): lambda p: {"rustig": self.outbound.wait_idle(min(float(p.get("timeout", 30)), 600)),
                                        "volgende": self.outbound.next_due()},
             ("GET", "/verbindingen"): lambda p: jsonable(self.mx.traces()),

@@ -199,9 +199,11 @@ class Postkantoor:
             raise ApiError(f"status moet een of meer zijn van: {', '.join(sorted(known))}")
         timeout = min(float(params.get("timeout", 30)), 600)
         terugkoppelingen = int(params.get("terugkoppelingen", 0))
+        bevestigingen = int(params.get("bevestigingen", 0))
         self.entry(kenmerk)
         reached = self.queue.wait_for(lambda: self.queue.get(kenmerk).status in wanted
-                                      and len(self.queue.get(kenmerk).terugkoppelingen) >= terugkoppelingen, timeout)
+                                      and len(self.queue.get(kenmerk).terugkoppelingen) >= terugkoppelingen
+                                      and len(self.queue.get(kenmerk).bevestigingen) >= bevestigingen, timeout)
         return {"bereikt": reached, **asdict(self.entry(kenmerk))}
 
     def message(self, params: dict) -> dict:
@@ -228,6 +230,7 @@ class Postkantoor:
             ("POST", "/meldingen/{kenmerk}/opnieuw"): self.resend,
             ("GET", "/ongekoppeld"): lambda p: self.unmatched,
             ("GET", "/quarantaine"): lambda p: self.quarantine.all(),
+            ("GET", "/quarantaine/wacht"): self.quarantine.route,
             ("GET", "/schakelaars"): lambda p: asdict(self.switches),
             ("POST", "/schakelaars"): self.set_switches,
             ("POST", "/schakelaars/herstel"): self.reset_switches,
