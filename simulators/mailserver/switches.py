@@ -7,6 +7,10 @@
 :class:`Switches` is a frozen value; :class:`SwitchBoard` holds the current
 one behind a lock and hands out the one-shot faults (counted 4xx, counted
 drops) atomically, so two connections never both take the last one.
+
+The healthy defaults defer to the keten file: an MX host with ``tls:
+alleen-tls1.1`` in the keten offers that profile until a switch says otherwise
+(:meth:`Switches.offer`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from ketentest.model import Host, MxHost
 from ketentest.policy import NCSC_GOED, PROFILES, TlsProfile
 from simulators.pki import CertVariant
 
@@ -78,6 +83,26 @@ class Switches:
         changed = [f"{f.name}={getattr(self, f.name)!s}" for f in dataclasses.fields(self)
                    if getattr(self, f.name) != getattr(healthy, f.name)]
         return ", ".join(changed) or "gezond"
+
+    def offer(self, host: Host) -> "TlsOffer":
+        """What one listening host offers: the keten file's settings for that
+        MX host (certificaat, tls, starttls), unless a switch was flipped away
+        from healthy, which then wins for every host."""
+        keten = host if isinstance(host, MxHost) else MxHost(host.name, host.ip)
+        return TlsOffer(
+            starttls=self.offer_starttls and keten.starttls,
+            profile=self.tls_profile if self.tls_profile != NCSC_GOED else PROFILES[keten.tls],
+            variant=self.cert_variant if self.cert_variant is not CertVariant.VALID else CertVariant.of(keten.certificate),
+        )
+
+
+@dataclass(frozen=True)
+class TlsOffer:
+    """STARTTLS, TLS profile and certificate variant of one listening host."""
+
+    starttls: bool
+    profile: TlsProfile
+    variant: CertVariant
 
 
 class SwitchBoard:
