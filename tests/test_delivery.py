@@ -5,7 +5,6 @@ each check is shown to fail on its broken case."""
 
 from __future__ import annotations
 
-import time
 import warnings
 from contextlib import ExitStack
 
@@ -390,20 +389,13 @@ def test_no_mx_and_no_address_is_permanent(send, signed, internet):
 # --- throughput ---------------------------------------------------------------------------
 
 
-def test_deliveries_per_second(send, signed, pki, mx1, capsys):
-    """Each deliver() is a full attempt: DNS (cached by Unbound), connect, STARTTLS,
-    DANE, one message. Not a benchmark: a floor that catches Nagle stalls
-    (measured here: ~200/s with TCP_NODELAY, ~20/s without)."""
+def test_thirty_deliveries_in_a_row_all_arrive(send, signed, pki, mx1):
+    """Each deliver() is a full attempt: DNS, connect, STARTTLS, DANE, one
+    message. The rate is measured in bench/bench_delivery.py, not asserted here."""
     n = 30
     with running_mx(pki, mx1.name, mx1.ip) as mx:
-        t0 = time.perf_counter()
         attempts = [send(signed) for _ in range(n)]
-        elapsed = time.perf_counter() - t0
     assert all(a.delivered for a in attempts) and len(mx.handler.arrivals) == n
-    rate = n / elapsed
-    with capsys.disabled():
-        print(f"\n  {rate:.1f} bezorgingen/s ({len(signed)} bytes, elk een eigen STARTTLS-verbinding)")
-    assert rate > 60
 
 
 # --- the officer's message ---------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 import dns.name
 
 from ketentest.dns import DnsAnswer, DnssecState, Lookup, definite, why_not_definite
-from ketentest.mx import MxSet, norm, parse_mx  # noqa: F401  (the checks' names for the shared MX resolution)
+from ketentest.mx import MxSet, parse_mx  # noqa: F401  (the checks' names for the shared MX resolution)
 from ketentest.verdict import CheckResult, SubtestResult, Uitslag
 
 #: Most MX hosts a check looks at (by preference); more is reported as
