@@ -71,6 +71,12 @@ Functionaliteit: Storingen en misbruik
     En registreert het meldpunt geen melding met dat kenmerk
     En neemt het meldpunt daarna een gewone melding gewoon aan
 
+  @S07 @per_meldpunt @kritiek
+  Scenario: Een vijandige PDF verstopt naast het goede meldformulier wordt geweigerd
+    Als de politie een melding stuurt met het goede meldformulier en daarnaast een verstopte PDF met JavaScript
+    Dan weigert het meldpunt het bericht met een reden over de PDF
+    En registreert het meldpunt geen melding met dat kenmerk
+
   @S08 @per_meldpunt @kritiek
   Scenario: Een verbinding die wegvalt tijdens DATA: geen halve melding, later precies één keer bezorgd
     Gegeven de verbinding valt een keer weg tijdens DATA

@@ -95,6 +95,17 @@ def vijandige_pdf(sim, meldingen, deelnemer: Deelnemer, pki) -> Poging:
     return Poging(kenmerk, aanvaller.send_as_politie(sim.keten, pki, deelnemer.id, kenmerk, HOSTILE_PDF))
 
 
+@when("de politie een melding stuurt met het goede meldformulier en daarnaast een verstopte PDF met JavaScript",
+      target_fixture="poging")
+def verstopte_pdf(sim, meldingen, deelnemer: Deelnemer, pki) -> Poging:
+    from ketentest.meldformulier import render
+
+    melding = meldingen.voor(deelnemer)
+    return Poging(melding.kenmerk, aanvaller.send_as_politie(sim.keten, pki, deelnemer.id, melding.kenmerk,
+                                                             render(melding),
+                                                             hidden=(HOSTILE_PDF, aanvaller.HiddenPdf.INLINE)))
+
+
 @then(parsers.parse("is de melding precies één keer bezorgd, na {n:d} pogingen"))
 def precies_een_keer(verzending: Verzending, n: int) -> None:
     outcomes = [a["outcome"] for a in verzending.attempts]
