@@ -118,6 +118,17 @@ def internet_lab(pki):
     close_strippers()
 
 
+@pytest.fixture(scope="session")
+def referentie_mta(keten):
+    """A real DANE-enforcing Postfix as second opinion beside B06/V02 (the
+    report plugin asks it); started on first use, once per session."""
+    from simulators.referentie.postfix import LuieReferentie
+
+    referentie = LuieReferentie(keten)
+    yield referentie
+    referentie.close()
+
+
 @pytest.fixture
 def internet(internet_lab, keten, defect):
     """The keten's simulated internet, as the keten (and --defect) describes it;

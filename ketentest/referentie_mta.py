@@ -42,6 +42,7 @@ class Redenklasse(str, Enum):
     TLS = "TLS"
     DANE = "DANE"
     SMTP = "SMTP-antwoord"  # the server answered 4xx/5xx
+    GEEN_MAIL = "domein ontvangt geen mail"  # by DNS: null MX, proven non-existent, no address
     VERBINDING = "verbinding"  # refused, reset, timed out
 
 
@@ -60,8 +61,11 @@ _REASONS: tuple[tuple[re.Pattern, Redenklasse], ...] = tuple((re.compile(p, re.I
     (r"TLSA lookup error|type=TLSA|TLSA records? .*(insecure|bogus|malformed)", Redenklasse.TLSA),
     (r"Cannot start TLS|handshake failure|SSL_connect error|TLS session failed|wrong version number|"
      r"unsupported protocol|no protocols available", Redenklasse.TLS),
+    (r"does not accept mail|nullMX", Redenklasse.GEEN_MAIL),
     # In the keten a failed look-up is a failed validation: Unbound answers SERVFAIL for bogus data.
-    (r"Name service error|Host or domain name not found|Host not found|DNSSEC|bogus", Redenklasse.DNSSEC),
+    (r"Host not found, try again|DNSSEC|bogus", Redenklasse.DNSSEC),
+    (r"Host or domain name not found|Host not found", Redenklasse.GEEN_MAIL),  # a proven NXDOMAIN
+    (r"Name service error", Redenklasse.DNSSEC),
     (r"(said|refused to talk to me): [45]\d\d", Redenklasse.SMTP),
     (r"connect to .*(refused|timed out)|lost connection|Connection (refused|reset|timed out)|"
      r"conversation with .* timed out", Redenklasse.VERBINDING),
@@ -182,7 +186,10 @@ def onze_conclusie(outcome: str, failed: Sequence[str] = (), onveilig: bool = Fa
         return (Conclusie.BEZORGD_ZONDER_DANE if onveilig else Conclusie.VEILIG_BEZORGD), None
     if failed:
         return Conclusie.NIET_BEZORGD, Redenklasse(failed[0])
-    return Conclusie.NIET_BEZORGD, Redenklasse.SMTP if smtp_reply else Redenklasse.VERBINDING
+    if smtp_reply:
+        return Conclusie.NIET_BEZORGD, Redenklasse.SMTP
+    # Without a server reply: permanent is the domain itself (null MX, NXDOMAIN), temporary the network.
+    return Conclusie.NIET_BEZORGD, Redenklasse.GEEN_MAIL if outcome == "permanent" else Redenklasse.VERBINDING
 
 
 #: The reasons for which V02 deliberately refuses where RFC 7672 sends without authentication.
@@ -223,3 +230,37 @@ def vergelijk(referentie: tuple[Conclusie, Redenklasse | None],
     return Vergelijking(referentie, ons, False, False,
                         f"Referentie en postkantoor verschillen: Postfix {_shown(referentie)}, "
                         f"postkantoor {_shown(ons)}.")
+
+
+# --- the second opinion beside a verdict (B06, V02) ----------------------------------
+
+#: The agreements whose verdicts get the reference MTA's opinion beside them.
+MET_REFERENTIE = ("B06", "V02")
+
+
+@dataclass(frozen=True)
+class ReferentieOordeel:
+    """What the reference MTA concluded about a domain, beside our verdict;
+    or why there is no reference opinion (never silently absent)."""
+
+    afspraak: str
+    domein: str
+    ons_oordeel: str  # our Uitslag value
+    uitslag: PostfixUitslag | None
+    niet_beschikbaar: str = ""  # "referentie niet beschikbaar: ..." when there is no uitslag
+
+    @property
+    def dane_geverifieerd(self) -> bool | None:
+        return None if self.uitslag is None else self.uitslag.tls == "Verified"
+
+    def samenvatting(self) -> str:
+        if self.uitslag is None:
+            return f"{self.afspraak} {self.domein}: {self.niet_beschikbaar}"
+        u = self.uitslag
+        if u.tls:
+            tls = f"{u.tls} TLS connection naar {u.relay}"
+        else:
+            tls = f"geen TLS-sessie ({u.toelichting or 'geen uitslag'})"
+        dane = ("DANE geverifieerd" if self.dane_geverifieerd
+                else f"DANE niet geverifieerd ({u.reden.value if u.reden else 'DANE niet van toepassing'})")
+        return f"{u.mta}: {tls}; {dane}. Ons oordeel {self.afspraak}: {self.ons_oordeel}."

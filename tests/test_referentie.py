@@ -87,6 +87,9 @@ def test_a_tlsa_mismatch_is_not_delivered_for_dane_even_though_tls_was_up():
     ("host mx1.ggdru.test[127.60.2.25] said: 550 5.7.1 Geweigerd door de ontvanger (in reply to RCPT TO command)",
      Redenklasse.SMTP),
     ("connect to mx1.ggdru.test[127.60.2.25]:25: Connection refused", Redenklasse.VERBINDING),
+    ("Domain regiogv.test does not accept mail (nullMX)", Redenklasse.GEEN_MAIL),
+    ("Host or domain name not found. Name service error for name=nergens.test type=MX: Host not found",
+     Redenklasse.GEEN_MAIL),
 ])
 def test_each_reason_postfix_gives_has_its_class(text, klasse):
     u = classify([status(text)], QID)
@@ -133,6 +136,8 @@ def test_our_attempts_in_the_same_terms():
     assert onze_conclusie("no_secure_route", ["TLSA"]) == (Conclusie.NIET_BEZORGD, Redenklasse.TLSA)
     assert onze_conclusie("temporary", [], smtp_reply=True) == (Conclusie.NIET_BEZORGD, Redenklasse.SMTP)
     assert onze_conclusie("temporary") == (Conclusie.NIET_BEZORGD, Redenklasse.VERBINDING)
+    # null MX or a proven non-existent domain: permanent without any server reply
+    assert onze_conclusie("permanent") == (Conclusie.NIET_BEZORGD, Redenklasse.GEEN_MAIL)
 
 
 def test_the_comparison_agrees_names_the_v02_difference_and_catches_the_rest():
@@ -153,3 +158,64 @@ def test_the_comparison_agrees_names_the_v02_difference_and_catches_the_rest():
     assert not vergelijk(dane, (Conclusie.NIET_BEZORGD, Redenklasse.STARTTLS)).in_orde
     # Postfix sends without DANE, we refuse for a reason that is not "DANE does not apply".
     assert not vergelijk((Conclusie.BEZORGD_ZONDER_DANE, None), dane).in_orde
+
+
+# --- the second opinion as evidence (ketentest/report/tweede_oordeel.py) ---------------------------
+
+from ketentest.errors import InfrastructureError  # noqa: E402
+from ketentest.report.evidence import evidence_for  # noqa: E402
+from ketentest.report.tweede_oordeel import oordeel  # noqa: E402
+from ketentest.verdict import CheckResult, SubtestResult, Uitslag  # noqa: E402
+
+
+def b06(domain: str = "ggdru.test", verdict: Uitslag = Uitslag.GESLAAGD, agreement: str = "B06") -> CheckResult:
+    return CheckResult(agreement, domain, (SubtestResult(f"{agreement.lower()}.x", agreement, verdict, "uitleg"),))
+
+
+class Probe:
+    """Stands in for the session's Postfix: answers with recorded log lines."""
+
+    def __init__(self, lines=None, error: Exception | None = None) -> None:
+        self.lines, self.error, self.asked = lines, error, []
+
+    def dane_probe(self, domain: str):
+        self.asked.append(domain)
+        if self.error:
+            raise self.error
+        return classify(self.lines, QID, mta="Postfix 3.7.11 met DANE")
+
+
+def test_the_second_opinion_shows_postfix_and_its_log_lines_beside_our_verdict():
+    probe = Probe(VERIFIED)
+    o = oordeel(probe, b06())
+    assert probe.asked == ["ggdru.test"] and o.dane_geverifieerd
+    (ev,) = evidence_for(o)
+    text = ev.content.decode()
+    assert ev.name == "Tweede oordeel B06 ggdru.test: Postfix 3.7.11 met DANE" and ev.verdict == "informatie"
+    assert text.startswith("Postfix 3.7.11 met DANE: Verified TLS connection naar mx1.ggdru.test[127.60.2.25]:25; "
+                           "DANE geverifieerd. Ons oordeel B06: geslaagd.")
+    assert "status=sent" in text and ev.note == o.samenvatting()
+
+
+def test_a_refused_dane_match_is_shown_as_not_verified():
+    o = oordeel(Probe(DANE_MISMATCH), b06("regiogv.test", Uitslag.GEFAALD))
+    assert o.dane_geverifieerd is False
+    assert "DANE niet geverifieerd (DANE)" in o.samenvatting() and "Ons oordeel B06: gefaald" in o.samenvatting()
+
+
+def test_without_postfix_the_evidence_says_so_and_is_never_dropped():
+    gone = InfrastructureError("referentie niet beschikbaar: /usr/sbin/postfix ontbreekt (Debian-pakket postfix "
+                               "niet geïnstalleerd)", "installeer Postfix")
+    for referentie in (Probe(error=gone), None):
+        o = oordeel(referentie, b06())
+        (ev,) = evidence_for(o)
+        assert ev.content.decode().startswith("B06 ggdru.test: referentie niet beschikbaar: "), ev.content
+    assert "postfix ontbreekt" in oordeel(Probe(error=gone), b06()).niet_beschikbaar
+    broken = oordeel(Probe(error=InfrastructureError("Postfix gaf binnen 60 s geen uitslag")), b06())
+    assert broken.niet_beschikbaar == "referentie niet beschikbaar: Postfix gaf binnen 60 s geen uitslag"
+
+
+def test_a_melding_that_went_nowhere_gets_no_probe():
+    probe = Probe(VERIFIED)
+    o = oordeel(probe, b06("keten", agreement="V02"))
+    assert probe.asked == [] and o.uitslag is None and "geen maildomein" in o.niet_beschikbaar

@@ -27,6 +27,7 @@ import pytest
 from ketentest.afspraken import AFSPRAKEN
 from ketentest.report import evidence as ev_api
 from ketentest.report.evidence import Evidence
+from ketentest.report.tweede_oordeel import tweede_oordelen
 from ketentest.report.results import (
     PREVIOUS_FILE,
     EvidenceRef,
@@ -345,7 +346,9 @@ def pytest_bdd_after_step(request, feature, scenario, step, step_func, step_func
     target = _target_fixture(request, step)
     if target is not None:
         values.append(request.getfixturevalue(target))
+    fresh = [v for v in values if id(v) not in c.seen]
     c.from_values(values)
+    c.from_values(tweede_oordelen(request, fresh))  # B06/V02: the reference MTA's opinion beside ours
 
 
 @pytest.hookimpl(tryfirst=True)

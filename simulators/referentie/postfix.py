@@ -56,8 +56,8 @@ inet_interfaces = {inject_ip}
 inet_protocols = ipv4
 smtpd_relay_restrictions = permit_mynetworks, reject
 smtpd_recipient_restrictions = permit_mynetworks, reject
-# Bounces and notices go to the police domain: drop them, never mail them.
-transport_maps = inline:{{ {domain}=discard:referentie }}
+# Bounces go back to the police sender: drop them, never mail them.
+transport_maps = inline:{{ {bounce_to}=discard:referentie }}
 notify_classes =
 biff = no
 # The reference behaviour: DANE from secure DNS, RFC 7672.
@@ -92,8 +92,8 @@ trace     unix  -       -       n       -       0       bounce
 verify    unix  -       -       n       -       1       verify
 flush     unix  n       -       n       1000?   0       flush
 proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
+smtp      unix  -       -       n       -       -       smtp -o max_use=1
+relay     unix  -       -       n       -       -       smtp -o max_use=1
 showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
@@ -105,6 +105,8 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 #: Where the instance listens for the mail it is given (loopback only).
 INJECT_IP = "127.0.0.1"
+#: The recipient of a DANE probe: a mailbox no deelnemer has.
+PROBE_MAILBOX = "dane-referentie"
 
 
 class ReferentieNietBeschikbaar(InfrastructureError):
@@ -137,8 +139,10 @@ class ReferentiePostfix:
     """Context manager: writes the instance, starts its master in a private
     mount namespace, awaits its start line, and stops it on exit."""
 
-    def __init__(self, resolver_ip: str, bind_ip: str, helo: str, domain: str, ready_timeout: float = 20.0) -> None:
+    def __init__(self, resolver_ip: str, bind_ip: str, helo: str, domain: str, sender: str,
+                 ready_timeout: float = 20.0) -> None:
         self.resolver_ip, self.bind_ip, self.helo, self.domain = resolver_ip, bind_ip, helo, domain
+        self.sender = sender
         self.ready_timeout = ready_timeout
         self.dir: Path | None = None
         self.proc: subprocess.Popen | None = None
@@ -151,7 +155,8 @@ class ReferentiePostfix:
     def voor_keten(cls, keten: Keten, **kwargs) -> "ReferentiePostfix":
         """Sends as the keten's police: its first sending host (SPF) through the keten's Unbound."""
         sender = keten.politie.domain.senders[0]
-        return cls(keten.dns.resolver_ip, sender.ip, sender.name, keten.politie.domain.name, **kwargs)
+        return cls(keten.dns.resolver_ip, sender.ip, sender.name, keten.politie.domain.name, keten.politie.adres,
+                   **kwargs)
 
     @property
     def naam(self) -> str:
@@ -180,7 +185,7 @@ class ReferentiePostfix:
         self.port = _free_port(INJECT_IP)
         (self.dir / "conf").mkdir()
         (self.dir / "queue").mkdir(mode=0o755)  # postfix check creates the rest
-        values = dict(dir=self.dir, helo=self.helo, domain=self.domain, bind_ip=self.bind_ip,
+        values = dict(dir=self.dir, helo=self.helo, domain=self.domain, bind_ip=self.bind_ip, bounce_to=self.sender,
                       inject_ip=INJECT_IP, inject_port=self.port)
         (self.dir / "conf" / "main.cf").write_text(_MAIN_CF.format(**values))
         (self.dir / "conf" / "master.cf").write_text(_MASTER_CF.format(**values))
@@ -260,6 +265,15 @@ class ReferentiePostfix:
                                       f"laatste logregels: {' | '.join(lines[-5:]) or 'geen'}")
         return classify(lines, queue_id, mta=self.naam)
 
+    def dane_probe(self, domain: str, timeout: float = 60.0) -> PostfixUitslag:
+        """Postfix's DANE verdict on a mail domain without delivering anything:
+        a null-sender message (never bounced) to a mailbox that does not
+        exist. Postfix logs how it authenticated the TLS session before the
+        server refuses the recipient."""
+        probe = (f"From: <{self.sender}>\r\nTo: <{PROBE_MAILBOX}@{domain}>\r\n"
+                 f"Subject: DANE-controle door de referentie\r\n\r\nGeen inhoud.\r\n").encode()
+        return self.verstuur(probe, "", f"{PROBE_MAILBOX}@{domain}", timeout)
+
     def inject(self, message: bytes, mail_from: str, rcpt_to: str) -> str:
         with smtplib.SMTP(INJECT_IP, self.port, local_hostname="ketentest", timeout=30) as client:
             client.ehlo()
@@ -279,3 +293,33 @@ class ReferentiePostfix:
         assert self.dir is not None
         subprocess.run([str(Path(POSTFIX).with_name("postsuper")), "-c", str(self.dir / "conf"), "-d", queue_id],
                        capture_output=True, text=True, timeout=30)
+
+
+class LuieReferentie:
+    """The session's reference MTA, started on first use (most runs need it
+    for a handful of scenarios); remembers why it cannot run, if so."""
+
+    def __init__(self, keten: Keten) -> None:
+        self.keten = keten
+        self._instance: ReferentiePostfix | None = None
+        self._lock = threading.Lock()
+        self.niet_beschikbaar = ""
+
+    def dane_probe(self, domain: str) -> PostfixUitslag:
+        """Raises ReferentieNietBeschikbaar (with the reason) when Postfix cannot run here."""
+        with self._lock:
+            if self.niet_beschikbaar:
+                raise ReferentieNietBeschikbaar(self.niet_beschikbaar)
+            if self._instance is None:
+                try:
+                    self._instance = ReferentiePostfix.voor_keten(self.keten).__enter__()
+                except ReferentieNietBeschikbaar as e:
+                    self.niet_beschikbaar = e.message
+                    raise
+            return self._instance.dane_probe(domain)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._instance is not None:
+                self._instance.close()
+                self._instance = None
