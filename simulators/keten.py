@@ -21,6 +21,7 @@ from ketentest.errors import InfrastructureError, KetenConfigError
 from ketentest.melding import Melding
 from ketentest.model import Keten
 from ketentest.verzending import OntvangenBericht, Verzending
+from simulators.control import new_token
 from simulators.internet import SimulatedInternet
 from simulators.pki import Pki
 from simulators.process import SimulatorProcess
@@ -52,7 +53,7 @@ class KetenSimulatie:
     def _args(self, deelnemer_id: str) -> list[str]:
         return ["--keten", keten_argument(self.keten), "--id", deelnemer_id,
                 "--data", str(self.workdir / deelnemer_id), "--pki", str(self.pki.cache_dir),
-                "--control-port", str(CONTROL_PORT)]
+                "--control-port", str(CONTROL_PORT), "--token-bestand", str(self.token_file)]
 
     def __enter__(self) -> "KetenSimulatie":
         for d in self.keten.deelnemers:
@@ -62,14 +63,16 @@ class KetenSimulatie:
                                        "draaien (geen meldingen, geen ontvangstbevestigingen)",
                                        "geef de deelnemer MX-hosts voor een ketenrun; een null MX toetsen kan met "
                                        "'ketentest check'")
+        # One secret per run, for every party's control API (docs/besturings-api.md).
+        self.token, self.token_file = new_token(self.workdir)
         try:
             if self.internet is None:
                 self.internet = self._stack.enter_context(SimulatedInternet(self.keten, self.pki))
             self.politie = self._stack.enter_context(
-                SimulatorProcess("politie", "simulators.politie", self._args(self.keten.politie.id)))
+                SimulatorProcess("politie", "simulators.politie", self._args(self.keten.politie.id), self.token))
             for m in self.keten.meldpunten:
                 self.meldpunten[m.id] = self._stack.enter_context(
-                    SimulatorProcess(m.id, "simulators.meldpunt", self._args(m.id)))
+                    SimulatorProcess(m.id, "simulators.meldpunt", self._args(m.id), self.token))
         except BaseException:
             self._stack.close()
             raise

@@ -19,9 +19,13 @@ from ketentest.config import load_keten
 from ketentest.dns import Resolver
 from ketentest.errors import KetentestError
 from ketentest.model import Deelnemer, Keten
-from simulators.control import ApiError, ControlServer, Route
+from simulators.control import ApiError, ControlServer, Route, new_token, number, read_token
 from simulators.pki import Pki
 from simulators.process import announce_ready
+
+
+MAX_CLOCK_STEP = 10 * 366 * 86400  # seconds
+LATEST_KETEN_TIME = 32503680000.0  # 3000-01-01: far from datetime's year 9999
 
 
 def parse_args(prog: str, argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,6 +35,9 @@ def parse_args(prog: str, argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", required=True, type=Path, help="map voor de duurzame gegevens van deze partij")
     p.add_argument("--pki", type=Path, default=None, help="sleutelcache van de gesimuleerde PKI")
     p.add_argument("--control-port", type=int, default=8025, help="poort van de besturings-API")
+    p.add_argument("--token-bestand", type=Path, default=None,
+                   help="bestand met het geheime token van de besturings-API (standaard: een nieuw token in "
+                        "<data>/besturing.token)")
     return p.parse_args(argv)
 
 
@@ -49,6 +56,11 @@ class Party:
         use_keten_resolver(self.keten.dns.resolver_ip)
         self.control_ip = self.deelnemer.domain.mx[0].ip
         self.control_port = args.control_port
+        if args.token_bestand is not None:
+            self.token = read_token(args.token_bestand)
+        else:
+            self.token, path = new_token(self.data)
+            print(f"besturings-API: token in {path}", flush=True)
         self.routes: dict[tuple[str, str], Route] = {
             ("GET", "/status"): self.status,
             ("GET", "/klok"): lambda p: {"nu": self.clock.now().isoformat()},
@@ -76,12 +88,10 @@ class Party:
         return {"deelnemer": self.deelnemer.id, "naam": self.deelnemer.naam, "klok": self.clock.now().isoformat()}
 
     def move_clock(self, params: dict) -> dict:
-        try:
-            seconds = float(params.get("vooruit", 0))
-        except (TypeError, ValueError):
-            raise ApiError("'vooruit' moet een aantal seconden zijn") from None
-        if seconds < 0:
-            raise ApiError("de ketenklok gaat niet achteruit")
+        """Forward only, at most ten years at a time (the clock stays a valid date)."""
+        seconds = number(params.get("vooruit", 0), "vooruit", 0, MAX_CLOCK_STEP)
+        if self.clock.timestamp() + seconds > LATEST_KETEN_TIME:
+            raise ApiError("de ketenklok gaat niet verder dan het jaar 2999")
         return {"nu": self.clock.advance(seconds).isoformat()}
 
     def serve(self) -> None:
@@ -90,7 +100,7 @@ class Party:
         signal.signal(signal.SIGTERM, lambda *a: stop.set())
         signal.signal(signal.SIGINT, lambda *a: stop.set())
         with self.stack:
-            control = self.stack.enter_context(ControlServer(self.control_ip, self.control_port, self.routes))
+            control = self.stack.enter_context(ControlServer(self.control_ip, self.control_port, self.routes, self.token))
             announce_ready(control.url)
             stop.wait()
 

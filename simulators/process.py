@@ -30,8 +30,9 @@ def announce_ready(url: str) -> None:
 class SimulatorProcess:
     """Context manager around ``python -m <module> <args>``."""
 
-    def __init__(self, name: str, module: str, args: list[str], ready_timeout: float = 30.0) -> None:
+    def __init__(self, name: str, module: str, args: list[str], token: str, ready_timeout: float = 30.0) -> None:
         self.name, self.module, self.args = name, module, args
+        self.token = token  # the run's control API secret (simulators.control.new_token)
         self.ready_timeout = ready_timeout
         self.proc: subprocess.Popen | None = None
         self.url = ""
@@ -48,7 +49,7 @@ class SimulatorProcess:
         except BaseException:
             self.close()
             raise
-        self.client = httpx.Client(base_url=self.url, timeout=30.0)
+        self.client = httpx.Client(base_url=self.url, timeout=30.0, headers={"Authorization": f"Bearer {self.token}"})
         return self
 
     def _await_ready(self) -> None:

@@ -23,6 +23,7 @@ from enum import Enum
 
 from ketentest.model import Host, MxHost
 from ketentest.policy import NCSC_GOED, PROFILES, TlsProfile
+from simulators.control import typed_changes
 from simulators.pki import CertVariant
 
 
@@ -163,3 +164,19 @@ class SwitchBoard:
                 self._current = dataclasses.replace(s, drop_in_data=s.drop_in_data - 1)
                 return True
             return False
+
+
+#: Bounds of the numeric switches over the control API.
+API_BOUNDS = {"reply_delay": (0, 600), "temp_fail_until": (0, 32503680000.0)}
+
+
+def _profile(name) -> TlsProfile:
+    if not isinstance(name, str) or name not in PROFILES:
+        raise ValueError(f"onbekend TLS-profiel {str(name)[:40]!r}; bekend: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def api_changes(raw) -> dict:
+    """Switch changes as the control API sends them (JSON), checked by type and
+    bound before anything is applied; TLS profiles by name."""
+    return typed_changes(Switches, raw, bounds=API_BOUNDS, converters={"tls_profile": _profile})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from email import message_from_bytes, policy
 from typing import Any
@@ -21,9 +21,9 @@ from ketentest.mail.compose import (KIND_HEADER, MessageKind, TerugkoppelingStat
                                     compose_terugkoppeling, read_kenmerk)
 from ketentest.bijlagen import beoordeel, smtp_text
 from ketentest.pdfsandbox import check_pdf_isolated
-from ketentest.policy import PROFILES
-from simulators.control import ApiError, jsonable
+from simulators.control import ApiError, jsonable, param, timeout_param, typed_changes
 from simulators.mailserver.server import MailServer
+from simulators.mailserver.switches import api_changes
 from simulators.mailserver.store import StoredMessage
 from simulators.party import Party
 from simulators.politie.queue import DeliveryQueue, Entry
@@ -44,6 +44,14 @@ class Switches:
     pdf_controleren: bool = True  # False: defect, hostile PDFs are accepted (S07 must catch it)
     pdf_controleren_alle_delen: bool = True  # False: defect, only the first part labelled PDF is checked
     herkomst_controleren: bool = True  # False: defect, mail of unproven origin is registered (S06 must catch it)
+
+
+#: Bounds of the numeric switches over the control API.
+SWITCH_BOUNDS = {"bevestiging_na_minuten": (0, 100_000), "terugkoppeling_na_werkdagen": (0, 1000)}
+
+
+def terugkoppeling_status(value) -> str:
+    return TerugkoppelingStatus(value).value  # ValueError: not a status
 
 
 def pdf_attachments(data: bytes) -> list[bytes]:
@@ -189,8 +197,8 @@ class Meldpunt:
 
     def wait(self, params: dict) -> dict:
         kenmerk = params["kenmerk"]
-        timeout = min(float(params.get("timeout", 30)), 600)
-        wanted = int(params.get("ontvangen", 1))
+        timeout = timeout_param(params)
+        wanted = param(params, "ontvangen", 1, 1, 1000, integer=True)
 
         def arrived() -> bool:
             record = self._record(kenmerk)
@@ -203,22 +211,14 @@ class Meldpunt:
         return {"bereikt": reached, "geregistreerd": self._record(kenmerk) is not None}
 
     def set_switches(self, params: dict) -> dict:
+        """Both parts are checked before either is applied: a bad request changes nothing."""
         mail = params.pop("mail", None)
-        for key, value in params.items():
-            if not hasattr(self.switches, key):
-                raise ApiError(f"onbekende schakelaar {key!r}; bekend: {', '.join(asdict(self.switches))}, mail")
-            setattr(self.switches, key, value)
-        if mail is not None:
-            if not isinstance(mail, dict):
-                raise ApiError("'mail' is een object met schakelaars van de mailserver")
-            if "tls_profile" in mail:
-                if mail["tls_profile"] not in PROFILES:
-                    raise ApiError(f"onbekend TLS-profiel; bekend: {', '.join(PROFILES)}")
-                mail["tls_profile"] = PROFILES[mail["tls_profile"]]
-            try:
-                self.mx.switches.set(**mail)
-            except (TypeError, ValueError) as e:
-                raise ApiError(f"ongeldige mailserver-schakelaar: {e}") from None
+        own = typed_changes(Switches, params, bounds=SWITCH_BOUNDS,
+                            converters={"terugkoppeling_status": terugkoppeling_status})
+        mail_changes = api_changes(mail) if mail is not None else {}
+        self.switches = replace(self.switches, **own)
+        if mail_changes:
+            self.mx.switches.set(**mail_changes)
         return self.get_switches({})
 
     def get_switches(self, params: dict) -> dict:
@@ -238,7 +238,7 @@ class Meldpunt:
             ("GET", "/uitgaand"): lambda p: [asdict(e) for e in self.outbound.all()],
             ("GET", "/quarantaine"): lambda p: self.quarantine.all(),
             ("GET", "/quarantaine/wacht"): self.quarantine.route,
-            ("GET", "/rust"): lambda p: {"rustig": self.outbound.wait_idle(min(float(p.get("timeout", 30)), 600)),
+            ("GET", "/rust"): lambda p: {"rustig": self.outbound.wait_idle(timeout_param(p)),
                                        "volgende": self.outbound.next_due()},
             ("GET", "/verbindingen"): lambda p: jsonable(self.mx.traces()),
             ("GET", "/schakelaars"): self.get_switches,

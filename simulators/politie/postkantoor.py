@@ -23,7 +23,7 @@ from ketentest.mail.origin import check_origin, repeated_reason
 from ketentest.meldformulier import render
 from ketentest.melding import Melding
 from ketentest.routering import route_melding
-from simulators.control import ApiError
+from simulators.control import ApiError, param, timeout_param, typed_changes
 from simulators.mailserver.server import MailServer
 from simulators.mailserver.store import StoredMessage
 from simulators.party import Party
@@ -197,8 +197,8 @@ class Postkantoor:
         known = {s.value for s in Status}
         if not wanted or not wanted <= known:
             raise ApiError(f"status moet een of meer zijn van: {', '.join(sorted(known))}")
-        timeout = min(float(params.get("timeout", 30)), 600)
-        terugkoppelingen = int(params.get("terugkoppelingen", 0))
+        timeout = timeout_param(params)
+        terugkoppelingen = param(params, "terugkoppelingen", 0, 0, 1000, integer=True)
         bevestigingen = int(params.get("bevestigingen", 0))
         self.entry(kenmerk)
         reached = self.queue.wait_for(lambda: self.queue.get(kenmerk).status in wanted
@@ -211,10 +211,7 @@ class Postkantoor:
         return {"eml_base64": base64.b64encode(self.queue.message(params["kenmerk"])).decode()}
 
     def set_switches(self, params: dict) -> dict:
-        for key, value in params.items():
-            if not hasattr(self.switches, key):
-                raise ApiError(f"onbekende schakelaar {key!r}; bekend: {', '.join(asdict(self.switches))}")
-            setattr(self.switches, key, value)
+        self.switches = dataclasses.replace(self.switches, **typed_changes(Switches, params))
         return asdict(self.switches)
 
     def routes(self) -> dict:
@@ -224,7 +221,7 @@ class Postkantoor:
             ("GET", "/telling"): lambda p: dict(Counter(e.status for e in self.queue.all())),
             ("GET", "/meldingen/{kenmerk}"): lambda p: asdict(self.entry(p["kenmerk"])),
             ("GET", "/meldingen/{kenmerk}/wacht"): self.wait,
-            ("GET", "/rust"): lambda p: {"rustig": self.queue.wait_idle(min(float(p.get("timeout", 30)), 600)),
+            ("GET", "/rust"): lambda p: {"rustig": self.queue.wait_idle(timeout_param(p)),
                                        "volgende": self.queue.next_due()},
             ("GET", "/meldingen/{kenmerk}/bericht"): self.message,
             ("POST", "/meldingen/{kenmerk}/opnieuw"): self.resend,
