@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ketentest.mail.compose import claimed_kenmerken
-from simulators.control import ApiError
+from simulators.control import param, timeout_param
 from simulators.mailserver.store import Folder, MaildirStore, StoredMessage
 from simulators.store import fsync_dir, read_json, write_json
 
@@ -70,11 +70,8 @@ class Quarantine:
 
     def route(self, params: dict) -> dict:
         """``GET /quarantaine/wacht?aantal=n&timeout=s`` for the control API."""
-        try:
-            count, timeout = int(params.get("aantal", 1)), min(float(params.get("timeout", 30)), 600)
-        except (TypeError, ValueError):
-            raise ApiError("'aantal' is een geheel getal en 'timeout' een aantal seconden") from None
-        reached = self.wait(count, timeout)
+        count = param(params, "aantal", 1, 0, 1_000_000, integer=True)
+        reached = self.wait(count, timeout_param(params))
         return {"bereikt": reached, "aantal": len(self.all())}
 
     def about(self, kenmerk: str) -> list[dict[str, Any]]:

@@ -128,6 +128,15 @@ def test_long_poll_timeout_is_finite_and_bounded(meldpunt, timeout):
     assert threading.active_count() <= threads + 1  # no waiter left behind
 
 
+def test_quarantine_wait_is_bounded_too(meldpunt):
+    _, client, _ = meldpunt
+    started = time.monotonic()
+    refused(client.get("/quarantaine/wacht", params={"timeout": "nan"}), 400, "timeout")
+    refused(client.get("/quarantaine/wacht", params={"aantal": "x", "timeout": "0"}), 400, "aantal")
+    assert client.get("/quarantaine/wacht", params={"aantal": "1", "timeout": "0"}).json()["bereikt"] is False
+    assert time.monotonic() - started < 5
+
+
 def test_long_poll_other_numbers_are_checked(meldpunt, postkantoor):
     _, client, _ = meldpunt
     refused(client.get("/meldingen/X/wacht", params={"timeout": "0", "ontvangen": "veel"}), 400, "ontvangen")
