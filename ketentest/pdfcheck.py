@@ -53,6 +53,7 @@ MAX_DECODED = 1024 * 2**20  # decoded stream bytes counted in total (streaming, 
 MAX_OBJSTM_DECODED = 8 * 2**20  # one object stream, decoded
 MAX_STREAM_DECODED = 32 * 2**20  # one non-image stream, decoded
 MAX_RATIO = 200  # decoded:encoded above this, for a non-image stream over RATIO_FLOOR, is a bomb
+MAX_OBJSTM_RATIO = 20  # object streams hold PDF syntax, which compresses far less
 RATIO_FLOOR = 2**20
 MAX_IMAGE_PIXELS = 150_000_000  # 600 dpi A3 is about 70 million
 _CHUNK = 2**20
@@ -294,7 +295,7 @@ class _Walker:
             self.add(Soort.CORRUPT, "het bestand is beschadigd: een verwijzing naar een objectstroom wijst naar iets "
                                     "anders", where)
             return False
-        return self.decode(stream, where, cap=MAX_OBJSTM_DECODED, what="een objectstroom")
+        return self.decode(stream, where, cap=MAX_OBJSTM_DECODED, what="een objectstroom", ratio=MAX_OBJSTM_RATIO)
 
     def pages(self) -> None:
         """The page tree: present, at least one page, no loops, bounded."""
@@ -449,9 +450,11 @@ class _Walker:
         row = -(-w * _components(d.get("/ColorSpace")) * bpc // 8)
         return (row + 1) * h + 4096  # + a PNG predictor byte per row
 
-    def decode(self, stream: pikepdf.Stream, where: str, *, cap: int, what: str, image: bool = False) -> bool:
+    def decode(self, stream: pikepdf.Stream, where: str, *, cap: int, what: str, image: bool = False,
+               ratio: int = MAX_RATIO) -> bool:
         """Decode streaming, counting bytes; refuse what inflates beyond ``cap``
-        (or, for a non-image stream, far beyond its own size)."""
+        or, for a non-image stream, beyond ``ratio`` times its own size (the
+        decoding stops there: a bomb costs only what the limit allows)."""
         filters = _filters(stream.stream_dict.get("/Filter"))
         unknown = [f for f in filters if f not in ALLOWED_FILTERS]
         if unknown:
@@ -462,10 +465,16 @@ class _Walker:
             return True
         try:
             raw = stream.read_raw_bytes()
-            n, head = _decoded_size(raw, filters, cap)
+            by_ratio = max(RATIO_FLOOR, ratio * len(raw))
+            n, head = _decoded_size(raw, filters, cap if image else min(cap, by_ratio))
         except _TooBig as e:
-            self.add(Soort.TE_COMPLEX, f"{what} pakt uit tot meer dan {_mb(e.cap)} "
-                                       f"({'meer dan de afmetingen zeggen' if image else 'een decompressiebom?'})", where)
+            if not image and e.cap == by_ratio < cap:
+                self.add(Soort.TE_COMPLEX, f"{what} pakt uit tot meer dan {ratio} keer zijn grootte ({_mb(len(raw))} "
+                                           f"wordt meer dan {_mb(e.cap)}; een decompressiebom?)", where)
+            else:
+                self.add(Soort.TE_COMPLEX, f"{what} pakt uit tot meer dan {_mb(e.cap)} "
+                                           f"({'meer dan de afmetingen zeggen' if image else 'een decompressiebom?'})",
+                         where)
             return False
         except MemoryError:
             raise
@@ -476,10 +485,6 @@ class _Walker:
         hidden = next((kind for magic, kind in _HIDDEN_FILES if head.startswith(magic) or raw.startswith(magic)), None)
         if hidden:
             self.add(Soort.INGESLOTEN_BESTAND, f"{what} bevat een verstopt bestand ({hidden})", where)
-            return False
-        if not image and n > RATIO_FLOOR and n > MAX_RATIO * max(len(raw), 1):
-            self.add(Soort.TE_COMPLEX, f"{what} pakt uit tot {n // max(len(raw), 1)} keer zijn grootte "
-                                       f"({_mb(len(raw))} wordt {_mb(n)}; een decompressiebom?)", where)
             return False
         if self.decoded > MAX_DECODED:
             self.add(Soort.TE_COMPLEX, f"de gegevensstromen zijn samen groter dan {_mb(MAX_DECODED)} uitgepakt")
