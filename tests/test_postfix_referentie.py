@@ -296,3 +296,19 @@ def test_the_comparison_catches_a_postkantoor_that_falls_back(postfix, wereld, m
     assert theirs.conclusie is Conclusie.NIET_BEZORGD and theirs.reden is Redenklasse.DANE, theirs.samenvatting()
     assert not result.overeen and not result.verwacht_verschil, result.toelichting
     assert "verschillen" in result.toelichting
+
+
+def test_the_reference_touches_no_system_configuration(postfix):
+    from pathlib import Path
+
+    resolv_before = Path("/etc/resolv.conf").read_bytes()
+    main_cf = Path("/etc/postfix/main.cf")
+    main_cf_before = main_cf.read_bytes() if main_cf.exists() else None
+    with ReferentiePostfix.voor_keten(BASE) as other:  # a second, private instance beside the module's
+        workdir, proc = other.dir, other.proc
+        assert (workdir / "resolv.conf").read_text().startswith(f"nameserver {BASE.dns.resolver_ip}\n")
+        assert Path("/etc/resolv.conf").read_bytes() == resolv_before  # only inside its mount namespace
+        assert f"smtp_bind_address = {BASE.politie.domain.senders[0].ip}" in (workdir / "conf" / "main.cf").read_text()
+    assert proc.poll() is not None and not workdir.exists()  # stopped and cleaned up
+    assert Path("/etc/resolv.conf").read_bytes() == resolv_before
+    assert (main_cf.read_bytes() if main_cf.exists() else None) == main_cf_before

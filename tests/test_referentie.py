@@ -219,3 +219,19 @@ def test_a_melding_that_went_nowhere_gets_no_probe():
     probe = Probe(VERIFIED)
     o = oordeel(probe, b06("keten", agreement="V02"))
     assert probe.asked == [] and o.uitslag is None and "geen maildomein" in o.niet_beschikbaar
+
+
+def test_a_machine_without_postfix_gets_the_reason_once_and_every_time(monkeypatch):
+    from ketentest.config import load_keten
+    from simulators.referentie import postfix
+
+    monkeypatch.setattr(postfix, "POSTFIX", "/nergens/postfix")
+    referentie = postfix.LuieReferentie(load_keten(None))
+    for _ in range(2):  # remembered: no second start attempt, the same reason
+        with pytest.raises(postfix.ReferentieNietBeschikbaar) as e:
+            referentie.dane_probe("ggdru.test")
+        assert str(e.value).startswith("referentie niet beschikbaar: /nergens/postfix ontbreekt")
+        assert "apt-get install postfix" in str(e.value)
+    o = oordeel(referentie, b06())
+    assert o.uitslag is None and o.niet_beschikbaar.startswith("referentie niet beschikbaar: /nergens/postfix")
+    referentie.close()

@@ -303,18 +303,18 @@ class LuieReferentie:
         self.keten = keten
         self._instance: ReferentiePostfix | None = None
         self._lock = threading.Lock()
-        self.niet_beschikbaar = ""
+        self._unavailable: ReferentieNietBeschikbaar | None = None
 
     def dane_probe(self, domain: str) -> PostfixUitslag:
         """Raises ReferentieNietBeschikbaar (with the reason) when Postfix cannot run here."""
         with self._lock:
-            if self.niet_beschikbaar:
-                raise ReferentieNietBeschikbaar(self.niet_beschikbaar)
+            if self._unavailable is not None:
+                raise ReferentieNietBeschikbaar(self._unavailable.message, self._unavailable.hint)
             if self._instance is None:
                 try:
                     self._instance = ReferentiePostfix.voor_keten(self.keten).__enter__()
                 except ReferentieNietBeschikbaar as e:
-                    self.niet_beschikbaar = e.message
+                    self._unavailable = e
                     raise
             return self._instance.dane_probe(domain)
 
