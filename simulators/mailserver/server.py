@@ -560,7 +560,7 @@ class MailServer:
         tls = session.ssl or {}
         sslobj = tls.get("ssl_object") if isinstance(tls, dict) else None
         stored = StoredMessage(
-            key=key, folder=folder, path=path, content=stored_bytes, mail_from=envelope.mail_from or "",
+            key=key, folder=folder, path=path, kept=None, mail_from=envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos), client_ip=client_ip, helo=helo, listener=server.listener.name,
             tls_version=(sslobj.version() or "") if sslobj else "", tls_cipher=(sslobj.cipher() or ("",))[0] if sslobj else "",
             auth=auth, received_at=self.clock(),

@@ -38,12 +38,16 @@ class Folder(str, Enum):
 
 @dataclass(frozen=True)
 class StoredMessage:
-    """One accepted message as stored, with its envelope and checks."""
+    """One accepted message as stored, with its envelope and checks.
+
+    Only this small record stays in memory; :attr:`content` is read from the
+    Maildir when asked for, so a server's memory stays flat however large
+    and however many the messages are."""
 
     key: str  # file name in new/
     folder: Folder
     path: Path
-    content: bytes = field(repr=False)  # exactly the stored bytes (Authentication-Results first)
+    kept: bytes | None = field(repr=False, compare=False)  # the bytes, if a caller keeps them anyway; None: on disk
     mail_from: str
     rcpt_tos: tuple[str, ...]
     client_ip: str
@@ -53,6 +57,18 @@ class StoredMessage:
     tls_cipher: str
     auth: AuthResult
     received_at: float  # server clock timestamp
+
+    @property
+    def content(self) -> bytes:
+        """Exactly the stored bytes (Authentication-Results first), from disk."""
+        if self.kept is not None:
+            return self.kept
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:  # moved to cur/ by a Maildir reader (cur/ names may carry ":2,<flags>")
+            for moved in (self.path.parent.parent / "cur").glob(f"{self.key}*"):
+                return moved.read_bytes()
+            raise
 
 
 def _fsync_dir(path: Path) -> None:
