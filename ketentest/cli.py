@@ -12,6 +12,11 @@ from ketentest.errors import KetentestError
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports"
+REPORT_FILES = ("stuurgroep.html", "resultaten.json", "junit.xml", "cucumber.json", "allure-results/")
+#: pytest's exit codes, in Dutch.
+PYTEST_EXIT = {0: "alles geslaagd", 1: "scenario's gefaald", 2: "onderbroken, bijvoorbeeld door een fout bij het "
+               "verzamelen van de scenario's", 3: "interne fout", 4: "verkeerd aangeroepen, bijvoorbeeld een "
+               "onbekende optie", 5: "geen scenario's geselecteerd"}
 
 
 def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
@@ -39,10 +44,24 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         argv += ["--seed", str(args.seed)]
     if args.markers:
         argv += ["-m", args.markers]
-    code = pytest.main([*argv, *extra])
+    started = time.time()
+    code = int(pytest.main([*argv, *extra]))
+    written = [name for name in REPORT_FILES if _written_since(REPORTS / name.rstrip("/"), started)]
+    if not written:
+        print(f"\nketentest: geen rapporten geschreven; pytest stopte met code {code} "
+              f"({PYTEST_EXIT.get(code, 'onbekend')})\n  Wat te doen: lees de melding van pytest hierboven, "
+              "herstel de oorzaak en draai opnieuw", file=sys.stderr)
+        return code or 2
     print(generate_allure_html(ROOT, REPORTS / "allure-results")[1])
-    print(f"\nRapporten: {REPORTS}/ (stuurgroep.html, resultaten.json, junit.xml, cucumber.json, allure-results/)")
-    return int(code)
+    print(f"\nRapporten: {REPORTS}/ ({', '.join(written)})")
+    return code
+
+
+def _written_since(path: Path, started: float) -> bool:
+    """Whether this run wrote the file (for a folder: a file in it)."""
+    if path.is_dir():
+        return any(p.stat().st_mtime >= started for p in path.iterdir())
+    return path.is_file() and path.stat().st_mtime >= started
 
 
 def cmd_keten(args: argparse.Namespace, extra: list[str]) -> int:
@@ -213,11 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "run":
+        print(f"ketentest: onbekende optie{'s' if len(extra) > 1 else ''}: {' '.join(extra)}\n"
+              f"  Wat te doen: zie 'ketentest {args.command + ' ' if args.command else ''}--help'", file=sys.stderr)
+        return 2
     if args.command is None:
         parser.print_help()
         return 2
-    if extra and args.command != "run":
-        parser.error(f"onbekende opties: {' '.join(extra)}")
     try:
         return args.func(args, extra)
     except KetentestError as e:
