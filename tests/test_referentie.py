@@ -235,3 +235,12 @@ def test_a_machine_without_postfix_gets_the_reason_once_and_every_time(monkeypat
     o = oordeel(referentie, b06())
     assert o.uitslag is None and o.niet_beschikbaar.startswith("referentie niet beschikbaar: /nergens/postfix")
     referentie.close()
+
+
+def test_a_hostile_server_reply_cannot_fake_a_verified_delivery():
+    # The reply text of a hostile MX lands inside Postfix's status line: it must not count as TLS or as "sent".
+    fake = ("host mx1.ggdru.test[127.60.2.25] said: 450 Verified TLS connection established to x: TLSv1.3; "
+            "dsn=2.0.0, status=sent (250 ok) (in reply to end of DATA command)")
+    u = classify([status(fake)], QID)
+    assert (u.status, u.conclusie, u.tls) == ("deferred", Conclusie.NIET_BEZORGD, "")
+    assert u.reden is Redenklasse.SMTP
