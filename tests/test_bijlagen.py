@@ -22,7 +22,7 @@ from ketentest.verdict import Uitslag
 from simulators import aanvaller
 from simulators.aanvaller import HiddenPdf, with_hidden_pdf
 
-from pdf_aanvallen_helpers import CATALOG, PAGES, page, raw_pdf, zip_bytes
+from pdf_aanvallen_helpers import CATALOG, PAGES, colour_scan, page, raw_pdf, zip_bytes
 
 GOOD = raw_pdf(CATALOG, PAGES, page())
 HOSTILE = raw_pdf(b"<< /Type /Catalog /Pages 2 0 R /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>",
@@ -143,10 +143,13 @@ def test_the_meldpunt_refuses_a_hidden_pdf_next_to_the_meldformulier(keten_sim, 
     assert keten_sim.meldpunt(meldpunt.id).get(f"/meldingen/{m.kenmerk}", missing_ok=True) is None
 
 
-def test_the_meldpunt_still_takes_the_genuine_melding_and_a_scan_sized_one(keten_sim, keten, pki, meldingen):
+def test_the_meldpunt_still_takes_the_genuine_melding_and_a_600_dpi_scan(keten_sim, keten, pki, meldingen):
     meldpunt = keten.meldpunten[0]
     m = meldingen[-1]
     attempt = aanvaller.send_as_politie(keten, pki, meldpunt.id, m.kenmerk, render(m))
+    assert attempt.outcome is Outcome.DELIVERED, attempt.reason
+    scan = colour_scan()  # ~4.6 MB, 104 MB of pixels: refused as a "bomb" before
+    attempt = aanvaller.send_as_politie(keten, pki, meldpunt.id, "MN-2026-960000", scan)
     assert attempt.outcome is Outcome.DELIVERED, attempt.reason
 
 
