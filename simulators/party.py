@@ -20,6 +20,7 @@ from ketentest.dns import Resolver
 from ketentest.errors import KetentestError
 from ketentest.model import Deelnemer, Keten
 from simulators.control import ApiError, ControlServer, Route, new_token, number, read_token
+from simulators import loopback
 from simulators.pki import Pki
 from simulators.process import announce_ready
 
@@ -106,7 +107,9 @@ class Party:
 
 
 def run(main) -> None:
-    """Process entry: a KetentestError is one clear line on stderr, exit 2."""
+    """Process entry: a KetentestError is one clear line on stderr, exit 2.
+    From here on nothing in this process connects off this machine."""
+    loopback.install()
     try:
         main()
     except KetentestError as e:
