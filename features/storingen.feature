@@ -64,6 +64,27 @@ Functionaliteit: Storingen en misbruik
     Dan weigert het meldpunt het bericht op grond van DMARC
     En registreert het meldpunt geen melding met dat kenmerk
 
+  @S06 @per_meldpunt @kritiek
+  Scenario: Een melding van een afzender zonder DMARC-record wordt niet geregistreerd en niet bevestigd
+    Als een buitenstaander zonder DMARC-record het meldpunt een melding stuurt met een kenmerk in het onderwerp
+    Dan zet het meldpunt het bericht in quarantaine met de reden
+    En registreert het meldpunt geen melding met dat kenmerk
+    En stuurt het meldpunt geen ontvangstbevestiging voor dat kenmerk
+
+  @S06 @per_meldpunt @kritiek
+  Scenario: Een buitenstaander met het kenmerk van een echte melding verandert die melding niet
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt
+    En een buitenstaander zonder DMARC-record het meldpunt een bericht stuurt met het kenmerk van die melding
+    Dan zet het meldpunt het bericht in quarantaine met de reden
+    En heeft het meldpunt die melding nog steeds precies één keer ontvangen
+
+  @S06 @per_meldpunt @kritiek
+  Scenario: Een echte melding die een aanvaller met een ander kenmerk ervoor opnieuw afspeelt, wordt geen nieuwe melding
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt
+    En een aanvaller die melding met een ander kenmerk ervoor opnieuw afspeelt vanaf een eigen adres
+    Dan registreert het meldpunt geen melding met dat kenmerk
+    En stuurt het meldpunt geen ontvangstbevestiging voor dat kenmerk
+
   @S07 @per_meldpunt @kritiek
   Scenario: Een PDF met actieve inhoud wordt geweigerd en het meldpunt blijft werken
     Als de politie een melding stuurt met een PDF met JavaScript erin

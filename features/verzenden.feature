@@ -72,6 +72,20 @@ Functionaliteit: Verzenden en ontvangen
     En de verzending wordt getoetst aan V07
     Dan voldoet de verzending aan de afspraak
 
+  @V07 @per_meldpunt @hoog
+  Abstract Scenario: Alleen het meldpunt waar de melding heen ging kan haar bevestigen
+    Gegeven een meldpunt van de keten
+    En het meldpunt bevestigt de ontvangst voorlopig niet
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt
+    En een aanvaller de politie een ontvangstbevestiging voor die melding stuurt: <hoe>
+    Dan telt het postkantoor die ontvangstbevestiging niet mee
+
+    Voorbeelden:
+      | hoe                                                     |
+      | zonder handtekening, van buiten de keten                |
+      | echt ondertekend, door een ander meldpunt               |
+      | een echte van een andere melding, met dit kenmerk ervoor |
+
   @V08 @per_meldpunt @normaal
   Scenario: Het meldpunt koppelt binnen de termijn terug wat het met de melding deed
     Gegeven een meldpunt van de keten

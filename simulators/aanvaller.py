@@ -36,9 +36,9 @@ OTHER_KENMERK = "MN-2026-999999"
 class ForgedReceipt(str, Enum):
     """Ways to fake an ontvangstbevestiging for a melding (V07)."""
 
-    OUTSIDER = "buitenstaander"  # unsigned, from a domain outside the keten
-    OTHER_MELDPUNT = "ander meldpunt"  # genuinely signed, by a meldpunt the melding did not go to
-    RELABELLED = "omgelabeld"  # a genuine confirmation of another melding, with the kenmerk put in front
+    OUTSIDER = "zonder handtekening, van buiten de keten"
+    OTHER_MELDPUNT = "echt ondertekend, door een ander meldpunt"  # not the meldpunt the melding went to
+    RELABELLED = "een echte van een andere melding, met dit kenmerk ervoor"
 
 
 def _send(keten: Keten, message: bytes, mail_from: str, rcpt: str, source_ip: str = SPOOF_IP,

@@ -98,3 +98,28 @@ def voldoet_aan(verzending: Verzending, controle: CheckResult) -> None:
 def geweigerd(verzending: Verzending) -> None:
     assert verzending.geweigerd and verzending.postkantoor is None, (
         f"melding {verzending.kenmerk} is niet geweigerd maar {verzending.status}")
+
+
+# --- V07: only the meldpunt the melding went to can confirm it ---------------------------------------
+
+
+@given("het meldpunt bevestigt de ontvangst voorlopig niet")
+def bevestigt_voorlopig_niet(sim, deelnemer: Deelnemer) -> None:
+    sim.meldpunt(deelnemer.id).post("/schakelaars", {"bevestigen": False})
+
+
+@when(parsers.parse("een aanvaller de politie een ontvangstbevestiging voor die melding stuurt: {hoe}"),
+      target_fixture="vervalsing")
+def vervalste_bevestiging(sim, pki, deelnemer: Deelnemer, verzending: Verzending, hoe: str):
+    from simulators.aanvaller import forge_receipt
+
+    return forge_receipt(sim.keten, pki, deelnemer.id, verzending.kenmerk, hoe)
+
+
+@then("telt het postkantoor die ontvangstbevestiging niet mee")
+def niet_meegeteld(sim, verzending: Verzending, vervalsing) -> None:
+    sim.politie.get("/verwerkt")  # the postkantoor handles a message beside its 250
+    entry = sim.politie.get(f"/meldingen/{verzending.kenmerk}")
+    assert entry["confirmed_at"] is None and not entry["bevestigingen"], (
+        f"melding {verzending.kenmerk} telt een vervalste ontvangstbevestiging als echt ({vervalsing.reason}); "
+        f"status {entry['status']!r}")

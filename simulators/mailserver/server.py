@@ -367,6 +367,7 @@ class MailServer:
         self._stored: deque[StoredMessage] = deque(maxlen=history)
         self._stored_count = 0
         self._callback_errors: list[str] = []
+        self._callbacks_submitted = self._callbacks_done = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[asyncio.AbstractServer] = []
@@ -523,6 +524,12 @@ class MailServer:
                 raise TimeoutError(f"{self.authserv_id}: {self._stored_count} van {count} berichten opgeslagen")
             return tuple(self._stored)
 
+    def wait_handled(self, timeout: float = 10) -> bool:
+        """Block until the application has handled every message stored so
+        far (its callbacks run beside the 250): an awaited event."""
+        with self._state_lock:
+            return self._state_lock.wait_for(lambda: self._callbacks_done >= self._callbacks_submitted, timeout)
+
     @property
     def callback_errors(self) -> tuple[str, ...]:
         with self._state_lock:
@@ -573,6 +580,8 @@ class MailServer:
         callback = self.on_message if folder is Folder.INBOX else self.on_quarantine
         if callback is not None:
             # The message is durable; the application runs beside the 250, in order.
+            with self._state_lock:
+                self._callbacks_submitted += 1
             self._callbacks.submit(self._call_app, callback, stored)
         return R_ACCEPTED.format(key)
 
@@ -583,6 +592,10 @@ class MailServer:
             log.exception("mailserver %s: callback faalde voor %s", self.authserv_id, stored.key)
             with self._state_lock:
                 self._callback_errors.append(f"{stored.key}: {type(e).__name__}: {e}")
+        finally:
+            with self._state_lock:
+                self._callbacks_done += 1
+                self._state_lock.notify_all()
 
 
 def describe_error(error: BaseException) -> str:

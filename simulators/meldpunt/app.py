@@ -238,6 +238,7 @@ class Meldpunt:
             ("GET", "/uitgaand"): lambda p: [asdict(e) for e in self.outbound.all()],
             ("GET", "/quarantaine"): lambda p: self.quarantine.all(),
             ("GET", "/quarantaine/wacht"): self.quarantine.route,
+            ("GET", "/verwerkt"): lambda p: {"verwerkt": self.mx.wait_handled(timeout_param(p))},
             ("GET", "/rust"): lambda p: {"rustig": self.outbound.wait_idle(timeout_param(p)),
                                        "volgende": self.outbound.next_due()},
             ("GET", "/verbindingen"): lambda p: jsonable(self.mx.traces()),

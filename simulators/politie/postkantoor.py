@@ -199,7 +199,7 @@ class Postkantoor:
             raise ApiError(f"status moet een of meer zijn van: {', '.join(sorted(known))}")
         timeout = timeout_param(params)
         terugkoppelingen = param(params, "terugkoppelingen", 0, 0, 1000, integer=True)
-        bevestigingen = int(params.get("bevestigingen", 0))
+        bevestigingen = param(params, "bevestigingen", 0, 0, 1000, integer=True)
         self.entry(kenmerk)
         reached = self.queue.wait_for(lambda: self.queue.get(kenmerk).status in wanted
                                       and len(self.queue.get(kenmerk).terugkoppelingen) >= terugkoppelingen
@@ -228,6 +228,7 @@ class Postkantoor:
             ("GET", "/ongekoppeld"): lambda p: self.unmatched,
             ("GET", "/quarantaine"): lambda p: self.quarantine.all(),
             ("GET", "/quarantaine/wacht"): self.quarantine.route,
+            ("GET", "/verwerkt"): lambda p: {"verwerkt": self.mx.wait_handled(timeout_param(p))},
             ("GET", "/schakelaars"): lambda p: asdict(self.switches),
             ("POST", "/schakelaars"): self.set_switches,
             ("POST", "/schakelaars/herstel"): self.reset_switches,
