@@ -230,6 +230,7 @@ def _world(name: str):
     ("dnssec-geen-ds", "insecure", None),
     ("dnssec-ds-kapot", "bogus", 9),  # DNSKEY Missing
     ("dnssec-handtekeningen-verlopen", "bogus", 7),  # Signature Expired
+    ("dnssec-handtekeningen-nog-niet-geldig", "bogus", 8),  # Signature Not Yet Valid
     ("dnssec-algoritme-8", "secure", None),
     ("dnssec-algoritme-15", "secure", None),
     # Unbound 1.17 (Debian 12, OpenSSL 3.0) still validates RSASHA1: judging

@@ -35,6 +35,7 @@ EXPECTED: dict[str, dict[str, Uitslag | set[Uitslag]]] = {
     "dnssec-geen-ds": {"B01": F},
     "dnssec-ds-kapot": {"B01": F},
     "dnssec-handtekeningen-verlopen": {"B01": F},
+    "dnssec-handtekeningen-nog-niet-geldig": {"B01": F},
     "dnssec-algoritme-8": {"B01": G},
     "dnssec-algoritme-13": {"B01": G},
     "dnssec-algoritme-15": {"B01": G},
@@ -61,6 +62,7 @@ REASON = {
     "dnssec-onondertekend": "onbeveiligd",
     "dnssec-ds-kapot": "bogus",
     "dnssec-handtekeningen-verlopen": "bogus",
+    "dnssec-handtekeningen-nog-niet-geldig": "bogus",
     "tls-alleen-tls1.1": "TLS 1.1",
     "tls-1.0-naast-1.2-1.3": "TLS 1.0",
 }
