@@ -244,3 +244,31 @@ def test_a_hostile_server_reply_cannot_fake_a_verified_delivery():
     u = classify([status(fake)], QID)
     assert (u.status, u.conclusie, u.tls) == ("deferred", Conclusie.NIET_BEZORGD, "")
     assert u.reden is Redenklasse.SMTP
+
+
+def test_only_b06_and_v02_results_get_a_second_opinion_and_a_missing_fixture_is_said():
+    import pytest as _pytest
+
+    from ketentest.report.tweede_oordeel import tweede_oordelen
+
+    class NoFixture(_pytest.FixtureLookupError):
+        def __init__(self) -> None:
+            Exception.__init__(self, "geen fixture referentie_mta")
+
+    class Request:
+        def __init__(self, referentie) -> None:
+            self.referentie = referentie
+
+        def getfixturevalue(self, name: str):
+            assert name == "referentie_mta"
+            if self.referentie is None:
+                raise NoFixture()
+            return self.referentie
+
+    probe = Probe(VERIFIED)
+    values = [b06(), b06(agreement="B05"), b06("ggdflevoland.test", agreement="V02"), "geen resultaat"]
+    found = tweede_oordelen(Request(probe), values)
+    assert [(o.afspraak, o.domein) for o in found] == [("B06", "ggdru.test"), ("V02", "ggdflevoland.test")]
+    assert probe.asked == ["ggdru.test", "ggdflevoland.test"]
+    (missing,) = tweede_oordelen(Request(None), [b06()])
+    assert missing.niet_beschikbaar == "referentie niet beschikbaar: deze run heeft geen referentie-MTA"
