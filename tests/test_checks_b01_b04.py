@@ -231,6 +231,13 @@ def test_b01_null_mx_beside_real_mx_fails_mx_subtest() -> None:
     assert_only(result, "dnssec.mx", Uitslag.GEFAALD, "null MX", "RFC 7505", "Postfix", "verwijder de null MX")
 
 
+def test_b01_each_failing_mx_gets_its_own_advice() -> None:
+    dns = with_foreign_mx(healthy()).add(D, "MX", "0 .").set_state("hoster.test", DnssecState.INSECURE)
+    mx = check_dnssec(D, dns).subtest("dnssec.mx")
+    assert mx.verdict is Uitslag.GEFAALD
+    assert "Verwijder de null MX" in mx.explanation and "Onderteken de zone" in mx.explanation, mx.explanation
+
+
 def test_b01_mx_that_is_an_alias_warns() -> None:
     """RFC 2181 10.3: an MX must not point at a CNAME (checkdmarc flags it too)."""
     dns = healthy().remove(D, "MX").add(D, "MX", "10 post.ggdru.test.")

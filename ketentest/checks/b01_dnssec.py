@@ -125,19 +125,17 @@ def judge_mx_hosts(mxs: MxSet, hosts: dict[str, tuple[DnsAnswer, ...]],
         reason = mxs.problem or f"{mxs.domain} heeft geen MX-namen om te testen"
         return SubtestResult("dnssec.mx", AGREEMENT, Uitslag.NIET_TESTBAAR, f"Niet testbaar: {reason}.", ev)
     per_host: dict[str, dict[str, object]] = {}
-    verdicts: dict[str, tuple[Uitslag, str]] = {}
-    fixes: list[str] = []
+    verdicts: dict[str, tuple[Uitslag, str, str]] = {}  # host -> (verdict, reason, fix)
     for host, answers in hosts.items():
-        verdicts[host] = _state_verdict(host, answers)
-        if verdicts[host][0] is Uitslag.GESLAAGD and (weak := algorithm_verdict(answers)) is not None:
-            verdicts[host] = (weak[0], f"{host} is {weak[1]}")
-            fixes.append(_FIX_ALGORITHM)
+        verdict, reason = _state_verdict(host, answers)
+        verdicts[host] = (verdict, reason, _fix(verdict, reason))
+        if verdict is Uitslag.GESLAAGD and (weak := algorithm_verdict(answers)) is not None:
+            verdicts[host] = (weak[0], f"{host} is {weak[1]}", _FIX_ALGORITHM)
         exp = aliases.get(host)
         if exp is not None and exp.alias and verdicts[host][0] is Uitslag.GESLAAGD:
             verdicts[host] = (Uitslag.WAARSCHUWING,
                               f"{host} is een alias (CNAME naar {exp.expanded}); een MX-record hoort naar een "
-                              "hostnaam met een eigen adres te wijzen, niet naar een alias (RFC 2181, 10.3)")
-            fixes.append(_FIX_ALIAS)
+                              "hostnaam met een eigen adres te wijzen, niet naar een alias (RFC 2181, 10.3)", _FIX_ALIAS)
         per_host[host] = {"uitslag": verdicts[host][0].value, "reden": verdicts[host][1],
                           "antwoorden": [evidence(a) for a in answers]}
         if exp is not None and exp.alias:
@@ -145,21 +143,20 @@ def judge_mx_hosts(mxs: MxSet, hosts: dict[str, tuple[DnsAnswer, ...]],
     ev["hosts"] = per_host
     if mxs.mixed_null:
         # RFC 7505 3: a null MX must be the only MX; a sender like Postfix then delivers nothing.
-        verdicts["(null MX)"] = (Uitslag.GEFAALD, mxs.null_mx_reason)
-        fixes.append("Verwijder de null MX (MX 0 .) als het domein mail ontvangt, of alle andere MX-records als "
-                     "het dat niet doet.")
-    overall = worst(v for v, _ in verdicts.values())
+        verdicts["(null MX)"] = (Uitslag.GEFAALD, mxs.null_mx_reason,
+                                 "Verwijder de null MX (MX 0 .) als het domein mail ontvangt, of alle andere "
+                                 "MX-records als het dat niet doet.")
+    overall = worst(v for v, _, _ in verdicts.values())
     note = (f" Let op: {mxs.domain} heeft geen MX-records; volgens RFC 5321 is het domein zelf de mailserver."
             if mxs.implicit else "")
     if overall is Uitslag.GESLAAGD:
         text = f"Alle MX-namen ({', '.join(hosts)}) valideren als veilig met DNSSEC.{note}"
     else:
-        bad = [r if h == "(null MX)" else f"{h}: {r}" for h, (v, r) in verdicts.items() if v is overall]
+        bad = [(r if h == "(null MX)" else f"{h}: {r}", fix) for h, (v, r, fix) in verdicts.items() if v is overall]
         prefix = {Uitslag.NIET_TESTBAAR: "Niet testbaar: ", Uitslag.WAARSCHUWING: "MX-namen met een waarschuwing: ",
                   }.get(overall, "MX-namen falen: ")
-        if overall is Uitslag.GEFAALD and not fixes:
-            fixes.append(_fix(overall, " ".join(bad)))
-        text = prefix + "; ".join(bad) + ". " + " ".join(dict.fromkeys(f for f in fixes if f)) + note
+        fixes = " ".join(dict.fromkeys(fix for _, fix in bad if fix))
+        text = prefix + "; ".join(r for r, _ in bad) + ". " + fixes + note
     return SubtestResult("dnssec.mx", AGREEMENT, overall, text.strip(), ev)
 
 
