@@ -186,8 +186,8 @@ def parse_keten(text: str, source: str = "<tekst>") -> Keten:
         raise KetenConfigError(source, where, f"geen geldige YAML: {shown(getattr(e, 'problem', None) or str(e))[1:-1]}",
                                _HINT) from None
     except _TooManyNodes:
-        raise KetenConfigError(source, "(YAML)", f"de ankers en aliassen (&, *) lopen uit tot meer dan "
-                               f"{MAX_YAML_NODES:,} waarden".replace(",", "."),
+        nodes = f"{MAX_YAML_NODES:,}".replace(",", ".")
+        raise KetenConfigError(source, "(YAML)", f"de ankers en aliassen (&, *) lopen uit tot meer dan {nodes} waarden",
                                "gebruik ankers alleen voor kleine, herhaalde stukken; schrijf de keten verder uit") from None
     except RecursionError:
         raise KetenConfigError(source, "(YAML)", f"meer dan {MAX_YAML_DEPTH} niveaus diep genest",
