@@ -25,3 +25,17 @@ def test_run_does_not_announce_reports_it_did_not_write(capsys):
     out, err = capsys.readouterr()
     assert code == 4
     assert "Rapporten:" not in out and "geen rapporten geschreven" in err and "code 4" in err
+
+
+@pytest.mark.parametrize("content", [
+    "keten: x\nmeldpunten: &a [*a]\n".encode(),                                   # recursive alias
+    b"keten: caf\xe9\n",                                                             # Latin-1, not UTF-8
+    b"# " + b"x" * (2 * 1024 * 1024) + b"\n",                                      # 2 MB
+])
+def test_a_hostile_keten_file_is_one_dutch_error_on_the_command_line(tmp_path, capsys, content):
+    path = tmp_path / "vijandig.yaml"
+    path.write_bytes(content)
+    assert main(["keten", "--keten", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"ketentest: {path}: ") and "Wat te doen:" in err and "Traceback" not in err + out
+    assert len(err) < 400 and out == ""
