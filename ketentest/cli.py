@@ -192,8 +192,28 @@ def cmd_defecten(args: argparse.Namespace, extra: list[str]) -> int:
     return 0 if ok else 1
 
 
+class UsageError(Exception):
+    """A command line argparse refused, already in Dutch."""
+
+
+#: argparse's own phrases, in Dutch.
+_ARGPARSE_DUTCH = (("the following arguments are required", "deze argumenten ontbreken"),
+                   ("invalid choice", "onbekende keuze"), ("choose from", "kies uit"),
+                   ("invalid int value", "geen geheel getal"), ("expected one argument", "verwacht één waarde"),
+                   ("unrecognized arguments", "onbekende opties"), ("ignored explicit argument", "overbodige waarde"))
+
+
+class DutchArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors become one Dutch line (UsageError), not usage text plus English."""
+
+    def error(self, message: str):
+        for english, dutch in _ARGPARSE_DUTCH:
+            message = message.replace(english, dutch)
+        raise UsageError(f"{self.prog}: {message}\n  Wat te doen: zie '{self.prog} --help'")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = DutchArgumentParser(
         prog="ketentest",
         description="Ketentest niet-acute zorgmeldingen: test of de hele keten politie -> meldpunt werkt en veilig is.",
         epilog="Zonder --keten wordt de ingebouwde keten midden-nederland gebruikt. Documentatie: docs/.",
@@ -231,7 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    try:
+        args, extra = parser.parse_known_args(argv)
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return 2
     if extra and args.command != "run":
         print(f"ketentest: onbekende optie{'s' if len(extra) > 1 else ''}: {' '.join(extra)}\n"
               f"  Wat te doen: zie 'ketentest {args.command + ' ' if args.command else ''}--help'", file=sys.stderr)

@@ -39,3 +39,14 @@ def test_a_hostile_keten_file_is_one_dutch_error_on_the_command_line(tmp_path, c
     out, err = capsys.readouterr()
     assert err.startswith(f"ketentest: {path}: ") and "Wat te doen:" in err and "Traceback" not in err + out
     assert len(err) < 400 and out == ""
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["bogus"], ("onbekende keuze", "'bogus'", "kies uit")),
+    (["run", "--seed", "tien"], ("--seed", "geen geheel getal", "'tien'")),
+    (["check", "--afspraken"], ("--afspraken", "verwacht één waarde")),
+])
+def test_argparse_errors_are_one_dutch_line(argv, words, capsys):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert all(w in err for w in words) and "usage:" not in err and "Wat te doen:" in err, err
