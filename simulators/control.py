@@ -103,6 +103,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _dutch(bound: float) -> str:
+    """A bound as a Dutch reads it: 316.224.000, 0,5."""
+    if float(bound).is_integer():
+        return f"{int(bound):,}".replace(",", ".")
+    return f"{bound:g}".replace(".", ",")
+
+
 def _number(value: Any, lo: float, hi: float, integer: bool) -> float | int:
     """A finite number in [lo, hi], or ValueError saying what it must be."""
     if isinstance(value, str) and len(value) <= 40:  # a query string carries text
@@ -111,11 +118,12 @@ def _number(value: Any, lo: float, hi: float, integer: bool) -> float | int:
         except ValueError:
             pass
     kind = "een geheel getal" if integer else "een getal"
+    span = f"van {_dutch(lo)} tot en met {_dutch(hi)}"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (
             integer and isinstance(value, float) and not value.is_integer()):
-        raise ValueError(f"moet {kind} van {lo:g} tot en met {hi:g} zijn, kreeg {_show(value)}")
+        raise ValueError(f"moet {kind} {span} zijn, kreeg {_show(value)}")
     if not math.isfinite(value) or not lo <= value <= hi:
-        raise ValueError(f"moet van {lo:g} tot en met {hi:g} zijn, kreeg {_show(value)}")
+        raise ValueError(f"moet {span} zijn, kreeg {_show(value)}")
     return int(value) if integer else float(value)
 
 
@@ -154,13 +162,13 @@ def typed_changes(cls: type, changes: Mapping[str, Any], *, bounds: Mapping[str,
         if name not in known:
             raise ApiError(f"onbekende schakelaar {_show(name)}; bekend: {', '.join(known)}")
         try:
-            out[name] = _typed(name, hints[name], value, bounds.get(name, DEFAULT_BOUNDS), converters.get(name))
-        except ValueError as e:
+            out[name] = _typed(hints[name], value, bounds.get(name, DEFAULT_BOUNDS), converters.get(name))
+        except (ValueError, TypeError) as e:
             raise ApiError(f"schakelaar {name!r}: {e}") from None
     return out
 
 
-def _typed(name: str, hint: Any, value: Any, bound: tuple[float, float], convert) -> Any:
+def _typed(hint: Any, value: Any, bound: tuple[float, float], convert) -> Any:
     if convert is not None:
         return convert(value)
     args = typing.get_args(hint)
