@@ -329,3 +329,26 @@ def test_a_signature_that_does_not_cover_the_kenmerk_is_not_enough(internet, ket
     assert auth.dmarc.dkim_aligned
     origin = check_origin(data, auth, "politie.test")
     assert not origin.ok and "dekt niet" in origin.reason and "x-kenmerk" in origin.reason
+
+
+def test_a_receipt_needs_the_meldpunts_aligned_dkim_not_its_dmarc_record(internet, keten, pki):
+    """A meldpunt without a DMARC record (a B04 failure) can still confirm with
+    its DKIM signature; a melding needs the police's DMARC to pass (V03)."""
+    from ketentest.mail.compose import compose_ontvangstbevestiging
+    from ketentest.mail.dkim import sign
+    from ketentest.mail.origin import check_origin
+
+    utrecht = keten.deelnemer("ggd-regio-utrecht")
+    internet.zones.remove(f"_dmarc.{utrecht.domain.name}", "TXT")
+    internet.changed()
+    data = sign(compose_ontvangstbevestiging("MN-2026-000123", sender=utrecht.adres, recipient=keten.politie.adres).data,
+                party_keys(pki, utrecht))
+    host = utrecht.domain.senders[0]
+    auth = check(keten, data, ip=host.ip, mail_from=utrecht.adres, helo=host.name)
+    assert auth.dmarc.result == "none"
+    assert check_origin(data, auth, utrecht.domain.name, require_dmarc=False).ok
+    assert not check_origin(data, auth, utrecht.domain.name).ok
+    unsigned = compose_ontvangstbevestiging("MN-2026-000123", sender=utrecht.adres, recipient=keten.politie.adres).data
+    origin = check_origin(unsigned, check(keten, unsigned, ip=host.ip, mail_from=utrecht.adres, helo=host.name),
+                          utrecht.domain.name, require_dmarc=False)
+    assert not origin.ok and "geen geldige DKIM-handtekening van ggdru.test" in origin.reason

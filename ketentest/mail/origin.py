@@ -11,9 +11,13 @@ A message is believed only when all of these hold:
 
 - no header the chain relies on occurs twice (a reader takes the first
   instance, a DKIM verifier the last: an added ``X-Kenmerk`` relabels it);
-- DMARC passes for a From domain that is exactly the expected party's;
+- the From domain is exactly the expected party's, and DMARC passes for it
+  (``require_dmarc``: a melding, V03 asks the police's DMARC to pass; a
+  receipt needs only the meldpunt's aligned DKIM, so a meldpunt without a
+  DMARC record, a B04 matter, can still confirm);
 - a DKIM signature that passed is aligned with that domain (under the
-  domain's own ``adkim``): SPF alone is not enough, as V03 asks DKIM;
+  domain's own ``adkim``, relaxed without a record): SPF alone is not
+  enough, as V03 asks DKIM;
 - that signature covers From, ``X-Kenmerk`` and ``X-Berichtsoort``, so the
   kenmerk and the kind of message are the signer's words;
 - the message names exactly one well-formed kenmerk in ``X-Kenmerk``.
@@ -64,7 +68,7 @@ def repeated_reason(message: bytes) -> str:
             "Een bericht van de keten heeft elke kopregel precies één keer")
 
 
-def check_origin(message: bytes, auth: AuthResult, domain: str) -> Origin:
+def check_origin(message: bytes, auth: AuthResult, domain: str, *, require_dmarc: bool = True) -> Origin:
     """Judge one received message against the party whose mail domain is ``domain``."""
     domain = domain.lower().rstrip(".")
     try:
@@ -83,7 +87,7 @@ def check_origin(message: bytes, auth: AuthResult, domain: str) -> Origin:
     if repeated:
         return refuse(repeated)
     dmarc = auth.dmarc
-    if not dmarc.passed:
+    if dmarc.result in ("fail", "permerror", "temperror") or (require_dmarc and not dmarc.passed):
         return refuse(f"DMARC {dmarc.result} voor From-domein {dmarc.from_domain or '(geen eenduidige From)'}: "
                       f"{dmarc.reason}; alleen post van {domain} met geslaagde DMARC telt")
     if dmarc.from_domain != domain:

@@ -144,7 +144,7 @@ class Postkantoor:
         except KeyError:
             self._quarantine(stored, f"melding {kenmerk} ging naar onbekend meldpunt {entry.meldpunt}")
             return
-        origin = check_origin(stored.content, stored.auth, meldpunt.domain.name)
+        origin = check_origin(stored.content, stored.auth, meldpunt.domain.name, require_dmarc=False)
         if not origin.ok:
             self._quarantine(stored, f"niet van {meldpunt.naam}, waar melding {kenmerk} heen ging: {origin.reason}")
             return
