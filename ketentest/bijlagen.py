@@ -111,7 +111,7 @@ def _judge(msg: Message) -> BijlagenOordeel:
             pdfs.append((p, data))
             if ctype not in _PDF_LABELS:
                 problems.append(f"{p.label} is een PDF maar heet {ctype}")
-        elif _has_pdf(data):
+        elif _has_pdf(data) or _has_pdf(_raw(part)):
             problems.append(f"{p.label} bevat een verstopte tweede PDF")
         elif kind in ("tekst", "html") and ctype in _BODY_TYPES and not p.bijlage:
             if kind == "html" and _ACTIVE_HTML.search(data):
@@ -138,6 +138,13 @@ def _sniff(data: bytes, ctype: str) -> str:
     if ctype == "text/html" or head.startswith((b"<!doctype html", b"<html")):
         return "html"
     return "tekst"
+
+
+def _raw(part: Message) -> bytes:
+    """The part as transported: another reader may decode broken base64
+    differently than Python does."""
+    payload = part.get_payload(decode=False)
+    return payload.encode("ascii", "surrogateescape") if isinstance(payload, str) else b""
 
 
 def _has_pdf(data: bytes) -> bool:

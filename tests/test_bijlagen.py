@@ -96,6 +96,35 @@ def test_a_pdf_base64_encoded_inside_a_text_part_is_found():
     assert not r.ok and "verstopte tweede PDF" in r.reden
 
 
+def test_a_pdf_in_broken_base64_is_found():
+    import base64
+
+    hidden = base64.b64encode(HOSTILE).decode()
+    data = melding().replace(b"\r\n--", (
+        "\r\n--{b}\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        "A" + hidden + "\r\n--").encode(), 1)
+    boundary = beoordeel(melding())  # the genuine message is fine
+    assert boundary.ok
+    r = beoordeel(data.replace(b"{b}", _boundary(data)))
+    assert not r.ok and "PDF" in r.reden, r.reden
+
+
+def _boundary(data: bytes) -> bytes:
+    import re
+
+    return re.search(rb'boundary="([^"]+)"', data).group(1)
+
+
+def test_too_many_parts_is_refused():
+    from email import message_from_bytes, policy
+
+    msg = message_from_bytes(melding(), policy=policy.default)
+    for i in range(30):
+        msg.add_attachment(f"deel {i}", subtype="plain", disposition="inline")
+    r = beoordeel(msg)
+    assert not r.ok and "meer dan 20 delen" in r.reden
+
+
 def test_a_pdf_in_the_mime_epilogue_is_found():
     import base64
 
