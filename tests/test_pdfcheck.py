@@ -243,3 +243,10 @@ def test_decompression_bomb_is_refused():
     r = check_pdf(raw_pdf(CATALOG, PAGES, page(b"/Contents 4 0 R "), bomb))
     assert r.soorten == {Soort.TE_COMPLEX}
     assert "decompressiebom" in r.reden and "object 4 0" in r.reden
+
+
+def test_reasons_name_no_reader_internals(clean):
+    # qpdf names its input "stream <_io.BytesIO object at 0x...>": not for the sender's eyes.
+    for data in (clean.replace(b"startxref", b"startxrfe"), raw_pdf(CATALOG, PAGES, page(), b"[" * 5000 + b"]" * 5000)):
+        r = check_pdf(data)
+        assert not r.ok and "BytesIO" not in r.reden and "0x" not in r.reden, r.reden
