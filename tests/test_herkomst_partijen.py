@@ -223,3 +223,13 @@ def test_the_defect_switch_counts_a_receipt_from_anyone(postkantoor):
     sender, result, _ = FORGERIES["buitenstaander"]("MN-2026-000013")
     postkantoor.on_message(receipt(postkantoor, "MN-2026-000013", sender, result))
     assert postkantoor.queue.get("MN-2026-000013").status == "bezorgd en bevestigd"
+
+
+@pytest.mark.parametrize("garbage", [b"", b"\x00\xff\xfe\r\n\r\n", b"X-Kenmerk: ../../etc/passwd\r\n\r\nx",
+                                     b"X-Kenmerk: " + b"A" * 5000 + b"\r\n\r\n", b"X-Kenmerk:\r\n\tMN-2026-1\r\n"
+                                     b"X-Kenmerk: MN-2026-1\r\n\r\n"])
+def test_a_hostile_header_block_is_a_reason_never_a_crash_or_a_kenmerk(garbage):
+    from ketentest.mail.origin import check_origin
+
+    origin = check_origin(garbage, auth("politie.test", signer="politie.test"), "politie.test")
+    assert not origin.ok and origin.reason and origin.kenmerk is None
