@@ -137,10 +137,11 @@ class PostfixUitslag:
     tls: str  # Verified | Trusted | Untrusted | Anonymous | "" (no TLS)
     tls_detail: str  # "TLSv1.3 with cipher ..."
     regels: tuple[str, ...]  # the relevant log lines, as logged
+    tls_naar: str = ""  # the host the TLS session was with: "mx1.ggdru.test[127.60.2.25]:25"
 
     def samenvatting(self) -> str:
         """One Dutch line for a report cell."""
-        tls = (f"{self.tls} TLS connection naar {self.relay} ({self.tls_detail})" if self.tls
+        tls = (f"{self.tls} TLS connection naar {self.tls_naar or self.relay} ({self.tls_detail})" if self.tls
                else "geen TLS-sessie")
         return (f"{self.mta}: {self.conclusie.value}; {tls}; status={self.status or 'onbekend'} "
                 f"(dsn {self.dsn or '-'}: {self.toelichting or 'geen toelichting'})")
@@ -162,7 +163,7 @@ def classify(lines: Sequence[str], queue_id: str, mta: str = "Postfix met DANE")
     return PostfixUitslag(
         mta, queue_id, state, conclusie, reden, status["relay"] if status else "",
         status["dsn"] if status else "", text, tls["trust"] if tls else "", tls["detail"] if tls else "",
-        tuple(p.raw for p in mine))
+        tuple(p.raw for p in mine), tls["peer"] if tls else "")
 
 
 def reason_class(texts: Sequence[str]) -> Redenklasse | None:
@@ -236,6 +237,8 @@ def vergelijk(referentie: tuple[Conclusie, Redenklasse | None],
 
 #: The agreements whose verdicts get the reference MTA's opinion beside them.
 MET_REFERENTIE = ("B06", "V02")
+#: Reasons that say something about the secure route itself.
+_ROUTE_REASONS = (Redenklasse.DNSSEC, Redenklasse.TLSA, Redenklasse.STARTTLS, Redenklasse.TLS, Redenklasse.DANE)
 
 
 @dataclass(frozen=True)
@@ -258,9 +261,15 @@ class ReferentieOordeel:
             return f"{self.afspraak} {self.domein}: {self.niet_beschikbaar}"
         u = self.uitslag
         if u.tls:
-            tls = f"{u.tls} TLS connection naar {u.relay}"
+            tls = f"{u.tls} TLS connection naar {u.tls_naar or u.relay}"
         else:
             tls = f"geen TLS-sessie ({u.toelichting or 'geen uitslag'})"
-        dane = ("DANE geverifieerd" if self.dane_geverifieerd
-                else f"DANE niet geverifieerd ({u.reden.value if u.reden else 'DANE niet van toepassing'})")
+        if self.dane_geverifieerd:
+            dane = "DANE geverifieerd"
+        elif u.reden in _ROUTE_REASONS:
+            dane = f"DANE niet geverifieerd ({u.reden.value})"
+        elif u.tls:  # a probe's refused mailbox is no DANE reason: TLS was up, unauthenticated
+            dane = "DANE niet van toepassing: TLS zonder DANE-authenticatie (geen bruikbare TLSA of geen DNSSEC)"
+        else:
+            dane = f"DANE niet geverifieerd ({u.reden.value if u.reden else 'geen uitslag'})"
         return f"{u.mta}: {tls}; {dane}. Ons oordeel {self.afspraak}: {self.ons_oordeel}."

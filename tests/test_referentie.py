@@ -48,8 +48,8 @@ UNTRUSTED_SENT = [
 ]
 
 
-def status(text: str, dsn: str = "4.7.4", state: str = "deferred", relay: str = "none") -> str:
-    return (f"{P}/smtp[30001]: {QID}: to=<meldpunt@ggdru.test>, relay={relay}, delay=0.1, delays=0/0/0.1/0, "
+def status(text: str, dsn: str = "4.7.4", state: str = "deferred", relay: str = "none", pid: int = 30001) -> str:
+    return (f"{P}/smtp[{pid}]: {QID}: to=<meldpunt@ggdru.test>, relay={relay}, delay=0.1, delays=0/0/0.1/0, "
             f"dsn={dsn}, status={state} ({text})")
 
 
@@ -272,3 +272,14 @@ def test_only_b06_and_v02_results_get_a_second_opinion_and_a_missing_fixture_is_
     assert probe.asked == ["ggdru.test", "ggdflevoland.test"]
     (missing,) = tweede_oordelen(Request(None), [b06()])
     assert missing.niet_beschikbaar == "referentie niet beschikbaar: deze run heeft geen referentie-MTA"
+
+
+def test_a_probe_refused_after_unauthenticated_tls_says_dane_does_not_apply():
+    # The probe's mailbox does not exist (550), after TLS without DANE (no TLSA): not an SMTP verdict on DANE.
+    lines = [UNTRUSTED_SENT[0], status("host mx1.ggdflevoland.test[127.60.3.25] said: 550 5.1.1 "
+                                       "<dane-referentie@ggdflevoland.test>: onbekende ontvanger", "5.1.1", "bounced", pid=24487)]
+    o = oordeel(Probe(lines), b06("ggdflevoland.test", Uitslag.GEFAALD))
+    assert o.dane_geverifieerd is False
+    assert "Untrusted TLS connection naar mx1.ggdflevoland.test[127.60.3.25]:25;" in o.samenvatting()
+    assert "DANE niet van toepassing: TLS zonder DANE-authenticatie" in o.samenvatting()
+    assert "SMTP" not in o.samenvatting()
