@@ -75,7 +75,6 @@ Functionaliteit: Verzenden en ontvangen
   @V07 @per_meldpunt @hoog
   Abstract Scenario: Alleen het meldpunt waar de melding heen ging kan haar bevestigen
     Gegeven een meldpunt van de keten
-    En het meldpunt bevestigt de ontvangst voorlopig niet
     Als de politie een melding doet over iemand in het werkgebied van het meldpunt
     En een aanvaller de politie een ontvangstbevestiging voor die melding stuurt: <hoe>
     Dan telt het postkantoor die ontvangstbevestiging niet mee

@@ -14,6 +14,7 @@ import threading
 from email import message_from_bytes
 from email import policy as email_policy
 from email.message import EmailMessage
+from dataclasses import dataclass
 from enum import Enum
 
 from ketentest.delivery import DeliveryAttempt, deliver
@@ -66,25 +67,32 @@ def replay_relabelled(keten: Keten, message: bytes, kenmerk: str, rcpt: str) -> 
     return _send(keten, relabel(message, kenmerk), OUTSIDER, rcpt)
 
 
-def forge_receipt(keten: Keten, pki: Pki, meldpunt_id: str, kenmerk: str, how: ForgedReceipt | str) -> DeliveryAttempt:
+@dataclass(frozen=True)
+class Forgery:
+    message_id: str  # of the forged message, to tell it from a genuine confirmation
+    bezorging: DeliveryAttempt
+
+
+def forge_receipt(keten: Keten, pki: Pki, meldpunt_id: str, kenmerk: str, how: ForgedReceipt | str) -> Forgery:
     """An ontvangstbevestiging for ``kenmerk`` that the meldpunt ``meldpunt_id``
     (where the melding went) never sent, delivered to the police's MX."""
     how = ForgedReceipt(how)
     politie, meldpunt = keten.politie.adres, keten.deelnemer(meldpunt_id)
     if how is ForgedReceipt.OUTSIDER:
         message = compose_ontvangstbevestiging(kenmerk, sender=OUTSIDER, recipient=politie)
-        return _send(keten, message.data, OUTSIDER, politie)
+        return Forgery(message.message_id, _send(keten, message.data, OUTSIDER, politie))
     if how is ForgedReceipt.OTHER_MELDPUNT:
         other = next(m for m in keten.meldpunten if m.id != meldpunt.id)
         keys = [pki.dkim_key(other.domain.name, spec) for spec in other.domain.dkim]
         message = compose_ontvangstbevestiging(kenmerk, sender=other.adres, recipient=politie, sender_name=other.naam)
         host = other.domain.senders[0]
-        return _send(keten, dkim.sign(message.data, keys), other.adres, politie, host.ip, host.name)
+        return Forgery(message.message_id,
+                       _send(keten, dkim.sign(message.data, keys), other.adres, politie, host.ip, host.name))
     # A genuine confirmation the meldpunt signed for another melding (as captured on the way).
     keys = [pki.dkim_key(meldpunt.domain.name, spec) for spec in meldpunt.domain.dkim]
     genuine = compose_ontvangstbevestiging(OTHER_KENMERK, sender=meldpunt.adres, recipient=politie,
                                            sender_name=meldpunt.naam)
-    return replay_relabelled(keten, dkim.sign(genuine.data, keys), kenmerk, politie)
+    return Forgery(genuine.message_id, replay_relabelled(keten, dkim.sign(genuine.data, keys), kenmerk, politie))
 
 
 def spoof_melding(keten: Keten, meldpunt_id: str, kenmerk: str, pdf: bytes, source_ip: str = SPOOF_IP) -> DeliveryAttempt:

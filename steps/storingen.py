@@ -78,6 +78,11 @@ class Poging:
 
     kenmerk: str
     bezorging: DeliveryAttempt
+    meldpunt_id: str = ""  # where it was sent, when not the scenario's meldpunt
+
+
+def ontvanger(poging: Poging, deelnemer: Deelnemer) -> str:
+    return poging.meldpunt_id or deelnemer.id
 
 
 @when("een aanvaller een melding stuurt met het afzenderadres van de politie, zonder DKIM, van een onbekend adres",
@@ -147,8 +152,8 @@ def pdf_geweigerd(poging: Poging) -> None:
 
 @then("registreert het meldpunt geen melding met dat kenmerk")
 def niet_geregistreerd(sim, deelnemer: Deelnemer, poging: Poging) -> None:
-    sim.meldpunt(deelnemer.id).get("/verwerkt")  # the meldpunt handles a message beside its 250
-    registered = sim.meldpunt(deelnemer.id).get(f"/meldingen/{poging.kenmerk}", missing_ok=True)
+    sim.meldpunt(ontvanger(poging, deelnemer)).get("/verwerkt")  # the meldpunt handles a message beside its 250
+    registered = sim.meldpunt(ontvanger(poging, deelnemer)).get(f"/meldingen/{poging.kenmerk}", missing_ok=True)
     assert registered is None or registered["registraties"] == 0, (
         f"{deelnemer.naam} registreerde de melding {poging.kenmerk} toch")
 
@@ -174,11 +179,12 @@ def buitenstaander(sim, meldingen, deelnemer: Deelnemer) -> Poging:
 
 @when("een buitenstaander zonder DMARC-record het meldpunt een bericht stuurt met het kenmerk van die melding",
       target_fixture="poging")
-def buitenstaander_met_echt_kenmerk(sim, deelnemer: Deelnemer, verzending: Verzending) -> Poging:
+def buitenstaander_met_echt_kenmerk(sim, verzending: Verzending) -> Poging:
+    """Sent to the meldpunt that has the melding (where the postkantoor routed it)."""
     from ketentest.meldformulier import render
 
-    return Poging(verzending.kenmerk, aanvaller.outsider_melding(sim.keten, deelnemer.id, verzending.kenmerk,
-                                                                 render(verzending.melding)))
+    return Poging(verzending.kenmerk, aanvaller.outsider_melding(sim.keten, verzending.meldpunt_id, verzending.kenmerk,
+                                                                 render(verzending.melding)), verzending.meldpunt_id)
 
 
 @when("een aanvaller die melding met een ander kenmerk ervoor opnieuw afspeelt vanaf een eigen adres",
@@ -188,13 +194,15 @@ def opnieuw_afgespeeld(sim, meldingen, deelnemer: Deelnemer, verzending: Verzend
 
     signed = base64.b64decode(sim.politie.get(f"/meldingen/{verzending.kenmerk}/bericht")["eml_base64"])
     nieuw = meldingen.voor(deelnemer).kenmerk  # a kenmerk no melding has yet
-    return Poging(nieuw, aanvaller.replay_relabelled(sim.keten, signed, nieuw, deelnemer.adres))
+    to = sim.keten.deelnemer(verzending.meldpunt_id)  # the meldpunt that has the melding
+    return Poging(nieuw, aanvaller.replay_relabelled(sim.keten, signed, nieuw, to.adres), to.id)
 
 
 @then("zet het meldpunt het bericht in quarantaine met de reden")
 def in_quarantaine(sim, deelnemer: Deelnemer, poging: Poging) -> None:
-    sim.meldpunt(deelnemer.id).get("/verwerkt")
-    view = sim.meldpunt(deelnemer.id).get(f"/meldingen/{poging.kenmerk}", missing_ok=True) or {"berichten": []}
+    sim.meldpunt(ontvanger(poging, deelnemer)).get("/verwerkt")
+    view = (sim.meldpunt(ontvanger(poging, deelnemer)).get(f"/meldingen/{poging.kenmerk}", missing_ok=True)
+            or {"berichten": []})
     redenen = [b.get("reden") for b in view["berichten"] if b["map"] == "quarantaine"]
     assert redenen and all(redenen), (
         f"{deelnemer.naam} zette het bericht over {poging.kenmerk} niet in quarantaine "
@@ -203,16 +211,16 @@ def in_quarantaine(sim, deelnemer: Deelnemer, poging: Poging) -> None:
 
 @then("stuurt het meldpunt geen ontvangstbevestiging voor dat kenmerk")
 def geen_bevestiging(sim, deelnemer: Deelnemer, poging: Poging) -> None:
-    sim.meldpunt(deelnemer.id).get("/verwerkt")
-    replies = [e["kenmerk"] for e in sim.meldpunt(deelnemer.id).get("/uitgaand")
+    sim.meldpunt(ontvanger(poging, deelnemer)).get("/verwerkt")
+    replies = [e["kenmerk"] for e in sim.meldpunt(ontvanger(poging, deelnemer)).get("/uitgaand")
                if e["kenmerk"].startswith(f"{poging.kenmerk}.")]
     assert not replies, f"{deelnemer.naam} beantwoordt het bericht over {poging.kenmerk} toch: {replies}"
 
 
 @then("heeft het meldpunt die melding nog steeds precies één keer ontvangen")
 def nog_een_keer_ontvangen(sim, deelnemer: Deelnemer, verzending: Verzending) -> None:
-    sim.meldpunt(deelnemer.id).get("/verwerkt")
-    record = sim.meldpunt(deelnemer.id).get(f"/meldingen/{verzending.kenmerk}")
+    sim.meldpunt(verzending.meldpunt_id).get("/verwerkt")
+    record = sim.meldpunt(verzending.meldpunt_id).get(f"/meldingen/{verzending.kenmerk}")
     assert (record["registraties"], len(record["ontvangen"])) == (1, 1), (
         f"{deelnemer.naam}: melding {verzending.kenmerk} nu {record['registraties']} keer geregistreerd en "
         f"{len(record['ontvangen'])} keer ontvangen; het bericht van de buitenstaander hoort daar niet bij")

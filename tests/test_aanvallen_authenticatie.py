@@ -147,7 +147,8 @@ def test_1b_1c_a_forged_receipt_does_not_confirm_the_melding(sim, keten, pki, po
     sim.meldpunt(UTRECHT).post("/schakelaars", {"bevestigen": False})  # so only the forgery can confirm
     kenmerk = bezorgd(sim, pool.voor(UTRECHT))
     quarantined = len(sim.politie.get("/quarantaine"))
-    attempt = aanvaller.forge_receipt(keten, pki, UTRECHT, kenmerk, how)
+    forgery = aanvaller.forge_receipt(keten, pki, UTRECHT, kenmerk, how)
+    attempt = forgery.bezorging
     if how is aanvaller.ForgedReceipt.RELABELLED:  # the meldpunt over-signs: DKIM breaks, DMARC p=reject
         assert attempt.outcome is Outcome.PERMANENT and "DMARC" in attempt.reply.text, attempt.reason
     else:
