@@ -33,8 +33,9 @@ from simulators.referentie.postfix import ReferentiePostfix, postfix_available
 pytestmark = pytest.mark.skipif(postfix_available() is not None,
                                 reason=f"referentie niet beschikbaar: {postfix_available()}")
 
-#: Catalogue defects about the secure route (by id prefix, so a new one is covered at once).
-ROUTE_PREFIXES = ("dnssec-", "dane-", "tls-", "starttls-")
+#: Catalogue defects about the secure route (by id prefix, so a new one is covered at once): DNSSEC,
+#: DANE, STARTTLS/TLS and certificates, MX resolution.
+ROUTE_PREFIXES = ("dnssec-", "dane-", "tls-", "starttls-", "mx-")
 
 #: Where V02 deliberately differs from RFC 7672: defect id -> meldpunten where DANE does not apply.
 V02_VERSCHIL = {
