@@ -446,6 +446,8 @@ class _Run:
             outcome, reason = Outcome.DELIVERED, f"geaccepteerd: {r}"
         except _Stop as stop:
             outcome, reason, failed = stop.outcome, stop.reason, stop.failed
+        except PermissionError as e:  # a local policy forbids this destination (e.g. off loopback): no retry helps
+            outcome, reason = Outcome.PERMANENT, f"{mx.host} ({ip}): {e}"
         except (smtplib.SMTPException, OSError) as e:  # refused, reset, timeout, dropped
             outcome, reason = Outcome.TEMPORARY, _network_reason(mx.host, ip, state["stage"], e, client.data_sent)
             state["reply"] = None

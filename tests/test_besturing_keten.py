@@ -43,3 +43,5 @@ def test_a_record_changed_to_point_off_the_machine_is_never_dialled(keten_sim, k
     entry = keten_sim.wait_for(submitted["kenmerk"], "opnieuw proberen", "onbestelbaar", timeout=30)
     reasons = " ".join(a["reason"] for a in entry["attempts"])
     assert entry["delivered_at"] is None and "10.0.0.1 ligt niet op loopback" in reasons, reasons
+    # Permanent at once: retrying for 24 hours cannot make the address legal.
+    assert entry["status"] == "onbestelbaar", entry["status"]
