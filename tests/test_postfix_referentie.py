@@ -313,3 +313,39 @@ def test_the_reference_touches_no_system_configuration(postfix):
     assert proc.poll() is not None and not workdir.exists()  # stopped and cleaned up
     assert Path("/etc/resolv.conf").read_bytes() == resolv_before
     assert (main_cf.read_bytes() if main_cf.exists() else None) == main_cf_before
+
+
+def test_a_killed_harness_leaves_no_postfix_behind(tmp_path):
+    """SIGKILL of the process that started the reference: its master and
+    working directory still go (awaited with a pidfd, not a poll)."""
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    script = tmp_path / "harnas.py"
+    script.write_text(
+        "import sys, time\n"
+        "from simulators.referentie.postfix import ReferentiePostfix\n"
+        "p = ReferentiePostfix('127.53.53.53', '127.0.0.1', 'x.test', 'politie.test', 'a@politie.test').__enter__()\n"
+        "print(p.proc.pid, p.dir, flush=True)\n"
+        "time.sleep(600)\n")
+    harness = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                               cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        wrapper, workdir = harness.stdout.readline().split()
+        masters = subprocess.run(["pgrep", "-P", wrapper], capture_output=True, text=True).stdout.split()
+        assert masters, "geen master onder de wrapper"
+        watched = [os.pidfd_open(int(pid)) for pid in (wrapper, *masters)]
+    finally:
+        harness.send_signal(signal.SIGKILL)
+        harness.wait()
+    try:
+        for fd in watched:
+            ready, _, _ = select.select([fd], [], [], 20)
+            assert ready, "Postfix leeft nog na het doden van het harnas"
+    finally:
+        for fd in watched:
+            os.close(fd)
+    assert not os.path.exists(workdir)

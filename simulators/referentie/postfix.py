@@ -33,7 +33,7 @@ from pathlib import Path
 from ketentest.errors import InfrastructureError
 from ketentest.model import Keten
 from ketentest.referentie_mta import PostfixUitslag, classify, final_status
-from simulators.resolver.unbound import die_with_parent, stop_process
+from simulators.resolver.unbound import stop_process
 
 POSTFIX = "/usr/sbin/postfix"
 MASTER = "/usr/lib/postfix/sbin/master"
@@ -101,6 +101,22 @@ discard   unix  -       -       n       -       -       discard
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+#: Runs master in the private mount namespace and stops it when its stdin
+#: closes: on close(), and also when the harness dies, even by SIGKILL
+#: (master changes credentials, which clears a parent-death signal); then
+#: its working directory goes.
+_WRAPPER = """\
+mount --bind "$1" /etc/resolv.conf || exit 1
+"$2" -c "$3" -s </dev/null &
+m=$!
+exec >/dev/null 2>&1  # the log pipe is master's; the wrapper must outlive a dead reader
+trap 'kill $m 2>/dev/null; wait $m; exit 0' TERM INT
+read -r _ || true
+kill $m 2>/dev/null
+wait $m
+rm -rf "$4"
 """
 
 #: Where the instance listens for the mail it is given (loopback only).
@@ -200,13 +216,10 @@ class ReferentiePostfix:
             raise ReferentieNietBeschikbaar(f"referentie niet beschikbaar: postfix check faalde: "
                                             f"{(check.stderr or check.stdout).strip()[-500:]}",
                                             "controleer de Postfix-installatie (postconf -d mail_version)")
-        # unshare execs sh, sh execs master: the Popen pid is the master's.
-        script = 'mount --bind "$1" /etc/resolv.conf && exec "$2" -c "$3" -s'
         self.proc = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-             str(self.dir / "resolv.conf"), MASTER, str(conf)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            preexec_fn=die_with_parent)
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c", _WRAPPER, "sh",
+             str(self.dir / "resolv.conf"), MASTER, str(conf), str(self.dir)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._read_log, name="postfix-log", daemon=True).start()
         started = self.wait_for(lambda lines: any("daemon started" in line for line in lines), self.ready_timeout)
         if not started:
@@ -239,7 +252,12 @@ class ReferentiePostfix:
                 self._cond.wait(left)
 
     def close(self) -> None:
-        stop_process(self.proc)
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.stdin.close()  # the wrapper stops master, which stops its children
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                stop_process(self.proc)
         self.proc = None
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
