@@ -11,6 +11,8 @@ a lookup by kenmerk parsed every stored message (issue 10.9b).
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ketentest.delivery import Outcome
@@ -93,6 +95,8 @@ def test_a_melding_of_unproven_origin_is_quarantined_with_its_reason(meldpunt, w
     view = meldpunt.melding({"kenmerk": "MN-2026-000002"})
     assert view["registraties"] == 0 and [b["map"] for b in view["berichten"]] == ["quarantaine"]
     assert view["berichten"][0]["reden"] == quarantined["reden"]
+    # The record the MX keeps (content on disk, at the inbox path) still reads its bytes after the move.
+    assert b"X-Kenmerk: MN-2026-000002" in dataclasses.replace(message, kept=None).content
 
 
 def test_an_outsider_with_a_real_kenmerk_never_touches_that_meldings_record(meldpunt):

@@ -65,9 +65,15 @@ class StoredMessage:
             return self.kept
         try:
             return self.path.read_bytes()
-        except FileNotFoundError:  # moved to cur/ by a Maildir reader (cur/ names may carry ":2,<flags>")
-            for moved in (self.path.parent.parent / "cur").glob(f"{self.key}*"):
-                return moved.read_bytes()
+        except FileNotFoundError:
+            # Moved since: to cur/ by a Maildir reader (cur/ names may carry ":2,<flags>"),
+            # or from the inbox to the quarantine folder by the application.
+            box = self.path.parent.parent
+            roots = [box, box / f".{QUARANTINE_FOLDER}"] if self.folder is Folder.INBOX else [box]
+            for root in roots:
+                for sub in ("new", "cur"):
+                    for moved in (root / sub).glob(f"{self.key}*"):
+                        return moved.read_bytes()
             raise
 
 
