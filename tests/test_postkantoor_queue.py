@@ -129,6 +129,25 @@ def test_confirmation_makes_the_final_state(tmp_path, clock):
         q.stop()
 
 
+def test_a_receipt_counts_at_the_moment_our_mx_accepted_it(tmp_path, clock):
+    """The application handles a receipt beside the 250; on a busy machine the
+    harness may move the keten clock on before that. The confirmation time is
+    the MX's acceptance time, so V07 does not see a 1-minute reply as late."""
+    q = make(tmp_path, clock, Script())
+    try:
+        q.submit("MN-7", "ggd", "meldpunt@ggdru.test", b"x")
+        assert q.wait_for(lambda: status(q, "MN-7") is Status.BEZORGD, 10)
+        accepted = clock.timestamp() + 60
+        clock.advance(15 * 60)  # the harness jumped before the callback ran
+        assert q.confirm("MN-7", "<b@ggdru.test>", "meldpunt@ggdru.test", at=accepted)
+        assert q.terugkoppeling("MN-7", "in behandeling", at=accepted + 1)
+        entry = q.get("MN-7")
+        assert entry.confirmed_at == accepted and entry.bevestigingen[0]["at"] == accepted
+        assert entry.terugkoppelingen[0]["at"] == accepted + 1
+    finally:
+        q.stop()
+
+
 def test_queue_survives_a_restart(tmp_path, clock):
     q = make(tmp_path, clock, Script(*[Outcome.TEMPORARY] * 5))
     q.submit("MN-7", "ggd", "meldpunt@ggdru.test", b"bewaard")

@@ -114,7 +114,7 @@ class Meldpunt:
 
     def _quarantine(self, stored: StoredMessage, reason: str) -> None:
         with self.changed:
-            self.quarantine.add(stored, reason, self.party.clock.timestamp())
+            self.quarantine.add(stored, reason, stored.received_at)
             self.changed.notify_all()
 
     def _judge(self, stored: StoredMessage) -> tuple[str | None, str, str]:
@@ -138,7 +138,7 @@ class Meldpunt:
         if reason or kenmerk is None:
             self._quarantine(stored, reason or "geen kenmerk")
             return
-        now = self.party.clock.timestamp()
+        now = stored.received_at  # when the MX accepted it (keten clock), not when this callback ran
         with self.changed:
             record = self._record(kenmerk)
             if record is None:

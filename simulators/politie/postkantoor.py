@@ -149,9 +149,9 @@ class Postkantoor:
             self._quarantine(stored, f"niet van {meldpunt.naam}, waar melding {kenmerk} heen ging: {origin.reason}")
             return
         if origin.kind == MessageKind.ONTVANGSTBEVESTIGING.value:
-            matched = self.queue.confirm(origin.kenmerk, origin.message_id, stored.mail_from)
+            matched = self.queue.confirm(origin.kenmerk, origin.message_id, stored.mail_from, at=stored.received_at)
         elif origin.kind == MessageKind.TERUGKOPPELING.value:
-            matched = self.queue.terugkoppeling(origin.kenmerk, origin.status)
+            matched = self.queue.terugkoppeling(origin.kenmerk, origin.status, at=stored.received_at)
         else:
             self._quarantine(stored, f"berichtsoort {origin.kind or '(geen)'!r} is geen ontvangstbevestiging of "
                                      "terugkoppeling")
@@ -169,9 +169,11 @@ class Postkantoor:
         kind = str(msg.get(KIND_HEADER, "")).strip()
         matched = False
         if kenmerk and kind == MessageKind.ONTVANGSTBEVESTIGING.value:
-            matched = self.queue.confirm(kenmerk, str(msg.get("Message-ID", "")), stored.mail_from)
+            matched = self.queue.confirm(kenmerk, str(msg.get("Message-ID", "")), stored.mail_from,
+                                         at=stored.received_at)
         elif kenmerk and kind == MessageKind.TERUGKOPPELING.value:
-            matched = self.queue.terugkoppeling(kenmerk, str(msg.get(STATUS_HEADER, "")).strip())
+            matched = self.queue.terugkoppeling(kenmerk, str(msg.get(STATUS_HEADER, "")).strip(),
+                                                 at=stored.received_at)
         if not matched:
             self.unmatched.append({"kenmerk": kenmerk, "soort": kind, "sleutel": stored.key, "reden": "niet gekoppeld"})
 

@@ -129,10 +129,12 @@ class DeliveryQueue:
         with self._lock:
             return list(self._entries.values())
 
-    def confirm(self, kenmerk: str, message_id: str = "", sender: str = "") -> bool:
+    def confirm(self, kenmerk: str, message_id: str = "", sender: str = "", at: float | None = None) -> bool:
         """An (authenticated) ontvangstbevestiging arrived for kenmerk. The
         first one makes the melding *bezorgd en bevestigd*; every distinct
-        one (by Message-ID) is kept, so a second registration shows (V06)."""
+        one (by Message-ID) is kept, so a second registration shows (V06).
+        ``at``: when our MX accepted it (keten clock); the moment this runs
+        may be later, after the harness moved the clock on (V07 timing)."""
         with self._lock:
             entry = self._entries.get(kenmerk)
             if entry is None or entry.status == Status.ONBESTELBAAR.value:
@@ -141,7 +143,7 @@ class DeliveryQueue:
                 return False  # never delivered: a confirmation for it is not ours
             if message_id and any(b.get("message_id") == message_id for b in entry.bevestigingen):
                 return True  # the same confirmation once more (a retransmission)
-            now = self.clock.timestamp()
+            now = self.clock.timestamp() if at is None else at
             entry.bevestigingen.append({"message_id": message_id, "afzender": sender, "at": now})
             if entry.confirmed_at is None:
                 entry.confirmed_at = now
@@ -150,12 +152,12 @@ class DeliveryQueue:
             self._save(entry)
             return True
 
-    def terugkoppeling(self, kenmerk: str, status: str) -> bool:
+    def terugkoppeling(self, kenmerk: str, status: str, at: float | None = None) -> bool:
         with self._lock:
             entry = self._entries.get(kenmerk)
             if entry is None:
                 return False
-            entry.terugkoppelingen.append({"status": status, "at": self.clock.timestamp()})
+            entry.terugkoppelingen.append({"status": status, "at": self.clock.timestamp() if at is None else at})
             self._save(entry)
             return True
 
