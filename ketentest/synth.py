@@ -256,3 +256,20 @@ def _email(voornaam: str, achternaam: str, domein: str) -> str:
     local = "".join(c for c in local if c.isalnum() or c == ".")
     return f"{local}@{domein}"
 
+
+
+class MeldingPool:
+    """Fresh synthetic meldingen (unique kenmerken), handed out one at a time
+    for the meldpunt they route to; each is used once."""
+
+    def __init__(self, keten: Keten, seed: int, n: int) -> None:
+        self.keten = keten
+        self.pool = generate_meldingen(keten, seed, n)
+
+    def voor(self, meldpunt_id: str) -> Melding:
+        from ketentest.routering import route
+
+        for i, m in enumerate(self.pool):
+            if route(self.keten, m.persoon.adres.postcode).meldpunt.id == meldpunt_id:
+                return self.pool.pop(i)
+        raise LookupError(f"geen synthetische melding meer voor {meldpunt_id}")

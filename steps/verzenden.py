@@ -11,25 +11,20 @@ from ketentest.afspraken import AFSPRAKEN
 from ketentest.checks.verzending import check_verzending
 from ketentest.melding import Melding
 from ketentest.model import Deelnemer, Keten
-from ketentest.routering import route
-from ketentest.synth import generate_meldingen
+from ketentest.synth import MeldingPool
 from ketentest.verdict import CheckResult
 from ketentest.verzending import Verzending
 
 
-class Meldingen:
+class Meldingen(MeldingPool):
     """Fresh synthetic meldingen for the session (unique kenmerken), by meldpunt."""
 
     def __init__(self, keten: Keten, seed: int) -> None:
-        self.keten = keten
-        self.pool = generate_meldingen(keten, seed, 400)
+        super().__init__(keten, seed, 400)
         self.healthy: dict[str, Verzending] = {}
 
     def voor(self, meldpunt: Deelnemer) -> Melding:
-        for i, m in enumerate(self.pool):
-            if route(self.keten, m.persoon.adres.postcode).meldpunt.id == meldpunt.id:
-                return self.pool.pop(i)
-        raise LookupError(f"geen synthetische melding meer voor {meldpunt.id}")
+        return super().voor(meldpunt.id)
 
     def met_postcode(self, postcode: str, woonplaats: str) -> Melding:
         m = self.pool.pop()

@@ -25,9 +25,7 @@ from ketentest.mail import dkim
 from ketentest.mail.compose import compose_ontvangstbevestiging
 from ketentest.meldformulier import render
 from ketentest.melding import Melding
-from ketentest.model import Keten
-from ketentest.routering import route
-from ketentest.synth import generate_meldingen
+from ketentest.synth import MeldingPool
 from ketentest.verdict import Uitslag
 from simulators import aanvaller
 
@@ -48,21 +46,9 @@ def healthy_afterwards(sim):
     sim.reset()
 
 
-class Pool:
-    def __init__(self, keten: Keten) -> None:
-        self.keten = keten
-        self.meldingen = generate_meldingen(keten, 20261201, 80)
-
-    def voor(self, meldpunt_id: str) -> Melding:
-        for i, m in enumerate(self.meldingen):
-            if route(self.keten, m.persoon.adres.postcode).meldpunt.id == meldpunt_id:
-                return self.meldingen.pop(i)
-        raise LookupError(f"geen synthetische melding meer voor {meldpunt_id}")
-
-
 @pytest.fixture(scope="module")
-def pool(keten) -> Pool:
-    return Pool(keten)
+def pool(keten) -> MeldingPool:
+    return MeldingPool(keten, 20261201, 80)
 
 
 def bezorgd(sim, melding: Melding) -> str:

@@ -19,10 +19,8 @@ import pytest
 
 from ketentest.checks.verzending import check_verzending
 from ketentest.clock import UTC
-from ketentest.melding import Melding
 from ketentest.model import Deelnemer, Keten
-from ketentest.routering import route
-from ketentest.synth import generate_meldingen
+from ketentest.synth import MeldingPool
 from ketentest.verdict import CheckResult, Uitslag
 from ketentest.verzending import Verzending
 
@@ -45,21 +43,9 @@ def healthy_afterwards(sim):
     sim.reset()
 
 
-class Pool:
-    def __init__(self, keten: Keten) -> None:
-        self.keten = keten
-        self.meldingen = generate_meldingen(keten, 20261129, 120)
-
-    def voor(self, meldpunt_id: str) -> Melding:
-        for i, m in enumerate(self.meldingen):
-            if route(self.keten, m.persoon.adres.postcode).meldpunt.id == meldpunt_id:
-                return self.meldingen.pop(i)
-        raise LookupError(f"geen synthetische melding meer voor {meldpunt_id}")
-
-
 @pytest.fixture(scope="module")
-def pool(keten) -> Pool:
-    return Pool(keten)
+def pool(keten) -> MeldingPool:
+    return MeldingPool(keten, 20261129, 120)
 
 
 def judge(sim, keten: Keten, v: Verzending) -> dict[str, CheckResult]:
@@ -75,7 +61,7 @@ def verdict_of(r: CheckResult, name: str) -> Uitslag:
     return r.subtest(f"{r.agreement.lower()}.{name}").verdict
 
 
-def test_healthy_melding_passes_v01_to_v09_for_every_meldpunt(sim, keten: Keten, pool: Pool) -> None:
+def test_healthy_melding_passes_v01_to_v09_for_every_meldpunt(sim, keten: Keten, pool: MeldingPool) -> None:
     for meldpunt in keten.meldpunten:
         v = sim.doorloop(pool.voor(meldpunt.id))
         results = judge(sim, keten, v)
@@ -83,7 +69,7 @@ def test_healthy_melding_passes_v01_to_v09_for_every_meldpunt(sim, keten: Keten,
         assert v.postkantoor["terugkoppelingen"], "de terugkoppeling is niet bij de politie aangekomen"
 
 
-def test_unsigned_police_mail_fails_v03(sim, keten: Keten, pool: Pool) -> None:
+def test_unsigned_police_mail_fails_v03(sim, keten: Keten, pool: MeldingPool) -> None:
     sim.politie.post("/schakelaars", {"dkim_ondertekenen": False})
     results = judge(sim, keten, sim.doorloop(pool.voor(UTRECHT)))
     v03 = results["V03"]
@@ -93,7 +79,7 @@ def test_unsigned_police_mail_fails_v03(sim, keten: Keten, pool: Pool) -> None:
     assert results["V01"].verdict is G and results["V02"].verdict is G and results["V04"].verdict is G
 
 
-def test_no_confirmation_fails_v07(sim, keten: Keten, pool: Pool) -> None:
+def test_no_confirmation_fails_v07(sim, keten: Keten, pool: MeldingPool) -> None:
     sim.meldpunt(UTRECHT).post("/schakelaars", {"bevestigen": False})
     results = judge(sim, keten, sim.doorloop(pool.voor(UTRECHT)))
     assert verdict_of(results["V07"], "ontvangen") is F, results["V07"].summary()
@@ -103,7 +89,7 @@ def test_no_confirmation_fails_v07(sim, keten: Keten, pool: Pool) -> None:
         assert results[a].verdict is G, results[a].summary()
 
 
-def test_late_terugkoppeling_fails_v08(sim, keten: Keten, pool: Pool) -> None:
+def test_late_terugkoppeling_fails_v08(sim, keten: Keten, pool: MeldingPool) -> None:
     sim.meldpunt(UTRECHT).post("/schakelaars", {"terugkoppeling_na_werkdagen": 7})
     results = judge(sim, keten, sim.doorloop(pool.voor(UTRECHT)))
     v08 = results["V08"]
@@ -125,7 +111,7 @@ def resend_directly(sim, keten: Keten, meldpunt: Deelnemer, kenmerk: str) -> Non
         smtp.sendmail(keten.politie.adres, [meldpunt.adres], signed)
 
 
-def test_registering_a_resent_kenmerk_twice_fails_v06(sim, keten: Keten, pool: Pool) -> None:
+def test_registering_a_resent_kenmerk_twice_fails_v06(sim, keten: Keten, pool: MeldingPool) -> None:
     meldpunt = keten.deelnemer(UTRECHT)
     sim.meldpunt(UTRECHT).post("/schakelaars", {"dubbel_verwerken": True})
     melding = pool.voor(UTRECHT)
@@ -142,7 +128,7 @@ def test_registering_a_resent_kenmerk_twice_fails_v06(sim, keten: Keten, pool: P
     assert verdict_of(results["V09"], "eenmaal_bezorgd") is F  # it arrived twice
 
 
-def test_resent_kenmerk_registered_once_passes_v06(sim, keten: Keten, pool: Pool) -> None:
+def test_resent_kenmerk_registered_once_passes_v06(sim, keten: Keten, pool: MeldingPool) -> None:
     meldpunt = keten.deelnemer(UTRECHT)
     melding = pool.voor(UTRECHT)
     sim.doorloop(melding)
@@ -154,7 +140,7 @@ def test_resent_kenmerk_registered_once_passes_v06(sim, keten: Keten, pool: Pool
     assert judge(sim, keten, v)["V06"].verdict is G
 
 
-def test_postcode_outside_every_werkgebied_is_refused_and_v01_passes(sim, keten: Keten, pool: Pool) -> None:
+def test_postcode_outside_every_werkgebied_is_refused_and_v01_passes(sim, keten: Keten, pool: MeldingPool) -> None:
     m = pool.voor(UTRECHT)
     adres = dataclasses.replace(m.persoon.adres, postcode="9711 AA", woonplaats="Groningen")
     m = dataclasses.replace(m, persoon=dataclasses.replace(m.persoon, adres=adres))
@@ -165,7 +151,7 @@ def test_postcode_outside_every_werkgebied_is_refused_and_v01_passes(sim, keten:
     assert all(results[a].verdict in (G, N) for a in results), summary(results)  # nothing else to judge
 
 
-def test_a_real_journey_relabelled_to_the_wrong_meldpunt_fails_v01(sim, keten: Keten, pool: Pool) -> None:
+def test_a_real_journey_relabelled_to_the_wrong_meldpunt_fails_v01(sim, keten: Keten, pool: MeldingPool) -> None:
     # The simulated postkantoor routes correctly, so misrouting is built from a real journey.
     v = sim.doorloop(pool.voor(UTRECHT))
     wrong = dataclasses.replace(v, meldpunt_id="ggd-flevoland")
@@ -178,7 +164,7 @@ def break_tlsa(sim, *hosts: str) -> None:
     sim.internet.changed()
 
 
-def test_tlsa_mismatch_on_every_mx_not_sent_v02_passes_and_v09_onbestelbaar(sim, keten: Keten, pool: Pool) -> None:
+def test_tlsa_mismatch_on_every_mx_not_sent_v02_passes_and_v09_onbestelbaar(sim, keten: Keten, pool: MeldingPool) -> None:
     break_tlsa(sim, *(mx.name for mx in keten.deelnemer(UTRECHT).domain.mx))
     v = sim.doorloop(pool.voor(UTRECHT))
     results = judge(sim, keten, v)
@@ -191,7 +177,7 @@ def test_tlsa_mismatch_on_every_mx_not_sent_v02_passes_and_v09_onbestelbaar(sim,
     assert results["V03"].verdict is N and results["V07"].verdict is N  # nothing delivered to judge
 
 
-def test_tlsa_mismatch_on_the_first_mx_delivers_securely_via_the_second(sim, keten: Keten, pool: Pool) -> None:
+def test_tlsa_mismatch_on_the_first_mx_delivers_securely_via_the_second(sim, keten: Keten, pool: MeldingPool) -> None:
     break_tlsa(sim, keten.deelnemer(UTRECHT).domain.mx[0].name)
     v = sim.doorloop(pool.voor(UTRECHT))
     v02 = judge(sim, keten, v)["V02"]
