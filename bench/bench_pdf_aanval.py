@@ -31,13 +31,13 @@ from pdf_aanvallen_helpers import objstm_string_bomb  # noqa: E402
 
 def tree(pid: int) -> list[int]:
     """pid and all its descendants."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
+    out, pending = [], [pid]
+    while pending:
+        p = pending.pop()
         out.append(p)
         try:
             for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
+                pending += [int(c) for c in (task / "children").read_text().split()]
         except OSError:
             continue
     return out

@@ -31,16 +31,16 @@ def test_stored_content_is_read_from_disk_on_demand(internet, keten, pki, tmp_pa
 def held_bytes(root) -> int:
     """Bytes in bytes-like objects reachable from ``root`` (its own data, not
     modules or classes): what keeping ``root`` keeps in memory."""
-    seen, total, todo = set(), 0, [root]
-    while todo:
-        obj = todo.pop()
+    seen, total, pending = set(), 0, [root]
+    while pending:
+        obj = pending.pop()
         if id(obj) in seen or isinstance(obj, (type, types.ModuleType, types.FunctionType)):
             continue
         seen.add(id(obj))
         if isinstance(obj, (bytes, bytearray, memoryview)):
             total += len(obj)
         else:
-            todo.extend(gc.get_referents(obj))
+            pending.extend(gc.get_referents(obj))
     return total
 
 
