@@ -59,5 +59,8 @@ def test_s01_and_s08_fail_when_the_postkantoor_does_not_retry(pytester, internet
 
 def test_s07_fails_only_for_the_meldpunt_that_accepts_hostile_pdfs(pytester, internet_lab):
     result = run_features(pytester, internet_lab, "-m", "S07", "--defect", "meldpunt-controleert-pdf-niet")
-    result.assert_outcomes(passed=2, failed=1)
+    # Two S07 scenarios per meldpunt: the hostile PDF alone, and hidden beside the genuine meldformulier.
+    # A meldpunt that checks no PDF fails both; the other two meldpunten pass both.
+    result.assert_outcomes(passed=4, failed=2)
     result.stdout.fnmatch_lines(["*vijandige PDF in melding MN-*: bezorgd*", "*FAILED*actieve_inhoud*ggd-regio-utrecht*"])
+    result.stdout.fnmatch_lines(["*FAILED*verstopt*ggd-regio-utrecht*"])
