@@ -16,6 +16,7 @@ from ketentest.config import load_keten
 from ketentest.model import Aannames
 from ketentest.pdfcheck import MAX_OBJECTS, Soort, check_pdf
 from ketentest.synth import generate_meldingen
+from pdf_aanvallen_helpers import CATALOG, PAGES, page, raw_pdf
 
 
 @pytest.fixture(scope="module")
@@ -41,28 +42,6 @@ def written(w: PdfWriter) -> bytes:
 def js_action(w: PdfWriter, code: str = "app.alert('x')"):
     return w._add_object(DictionaryObject({NameObject("/S"): NameObject("/JavaScript"),
                                            NameObject("/JS"): TextStringObject(code)}))
-
-
-def raw_pdf(*objects: bytes, trailer: bytes = b"") -> bytes:
-    """A minimal PDF from object bodies (object 1 is the catalog), with a correct xref."""
-    out = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (i, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, trailer, xref)
-    return out
-
-
-CATALOG = b"<< /Type /Catalog /Pages 2 0 R >>"
-PAGES = b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>"
-
-
-def page(extra: bytes = b"") -> bytes:
-    return b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] %s>>" % extra
 
 
 def test_clean_meldformulier_passes(clean, keten):
