@@ -6,6 +6,10 @@ addresses, an authoritative server, and a real Unbound validating them.
 
 Scenarios inject DNS defects through ``net.zones`` (a :class:`ZoneTree`) and
 then call ``net.changed()`` so Unbound forgets what it cached.
+
+:class:`InternetParties` has the same surface, with the authority and the
+resolver running as their own parties (roles ``dns`` and ``resolver``:
+processes or containers) driven over their control APIs.
 """
 
 from __future__ import annotations
@@ -19,12 +23,14 @@ from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from ketentest.dane import tlsa_rdata
 from ketentest.dns import Resolver
 from ketentest.model import Keten, MailDomain
 from simulators.dns.server import AuthoritativeServer
-from simulators.dns.zones import Record, SigningState, ZoneTree
+from simulators.dns.zones import TTL, Record, SigningState, ZoneTree
+from simulators.partijen import PartySpec, RunPaths, dns_parties
 from simulators.pki import Pki
 from simulators.resolver.unbound import Unbound
 
@@ -122,6 +128,21 @@ def pki_sources(pki: Pki) -> tuple[TlsaSource, DkimSource]:
     return tlsa, dkim
 
 
+def build_zone_tree(keten: Keten, pki: Pki) -> ZoneTree:
+    """The keten's zones, signed, with TLSA and DKIM data from the PKI."""
+    tlsa, dkim = pki_sources(pki)
+    return ZoneTree(zone_layout(keten), keten_records(keten, tlsa, dkim))
+
+
+def authoritative_server(zones: ZoneTree, port: int = 53) -> AuthoritativeServer:
+    """A server for every zone of the tree, each on its own address."""
+    bindings: dict[str, list] = {}
+    for z in zones.zones.values():
+        bindings.setdefault(z.ip, []).append(z)
+    served = {ip: (lambda zs=zs: [z.served for z in zs]) for ip, zs in bindings.items()}
+    return AuthoritativeServer(served, port)
+
+
 def _lock_file() -> Path:
     """One lock per network namespace: runs in separate namespaces (unshare -n)
     have their own loopback and need not wait for each other."""
@@ -164,7 +185,6 @@ class SimulatedInternet:
     dns_port: int = 53
 
     def __post_init__(self) -> None:
-        self.tlsa, self.dkim = pki_sources(self.pki)
         self._stack = ExitStack()
         self.zones: ZoneTree | None = None
         self.unbound: Unbound | None = None
@@ -173,12 +193,8 @@ class SimulatedInternet:
     def __enter__(self) -> "SimulatedInternet":
         self._stack.enter_context(machine_lock())
         try:
-            self.zones = ZoneTree(zone_layout(self.keten), keten_records(self.keten, self.tlsa, self.dkim))
-            bindings: dict[str, list] = {}
-            for z in self.zones.zones.values():
-                bindings.setdefault(z.ip, []).append(z)
-            served = {ip: (lambda zs=zs: [z.served for z in zs]) for ip, zs in bindings.items()}
-            self._stack.enter_context(AuthoritativeServer(served, self.dns_port))
+            self.zones = build_zone_tree(self.keten, self.pki)
+            self._stack.enter_context(authoritative_server(self.zones, self.dns_port))
             self.unbound = self._stack.enter_context(
                 Unbound(self.keten.dns.resolver_ip, self.zones.root_hints(), self.zones.root_trust_anchor(), self.dns_port)
             )
@@ -200,3 +216,108 @@ class SimulatedInternet:
 
     def __exit__(self, *exc) -> None:
         self._stack.close()
+
+
+class PartyHandle(Protocol):
+    """A started party as the backends give it (simulators.process.SimulatorProcess,
+    the container backend's handle): its control API, and close()."""
+
+    def get(self, path: str, **params) -> Any: ...
+
+    def post(self, path: str, body: dict | None = None) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class ZonesOverApi:
+    """:class:`ZoneTree`'s changes, sent to the ``dns`` role (``POST /zones``);
+    the same method names and signatures, so steps and defects use either."""
+
+    def __init__(self, dns_party: PartyHandle) -> None:
+        self._dns = dns_party
+
+    def _call(self, action: str, **args) -> Any:
+        return self._dns.post("/zones", {"actie": action, **args})["resultaat"]
+
+    def add(self, name: str, rdtype: str, rdata: str, ttl: int = TTL) -> None:
+        self._call("add", name=name, rdtype=rdtype, rdata=rdata, ttl=ttl)
+
+    def remove(self, name: str, rdtype: str, contains: str | None = None) -> int:
+        return self._call("remove", name=name, rdtype=rdtype, contains=contains)
+
+    def replace(self, name: str, rdtype: str, rdatas: list[str], ttl: int = TTL) -> None:
+        # A tuple travels as a list; anything else as it is, for the role to refuse (a str is not split).
+        rdatas = list(rdatas) if isinstance(rdatas, tuple) else rdatas
+        self._call("replace", name=name, rdtype=rdtype, rdatas=rdatas, ttl=ttl)
+
+    def expire_signatures(self, zone_name: str) -> None:
+        self._call("expire_signatures", zone_name=zone_name)
+
+    def break_ds(self, zone_name: str) -> None:
+        self._call("break_ds", zone_name=zone_name)
+
+    def unsign(self, zone_name: str) -> None:
+        self._call("unsign", zone_name=zone_name)
+
+    def reset(self) -> None:
+        self._call("reset")
+
+    def root_hints(self) -> str:
+        return self._dns.get("/anker")["root_hints"]
+
+    def root_trust_anchor(self) -> str:
+        return self._dns.get("/anker")["trust_anchor"]
+
+
+class InternetParties:
+    """The simulated internet as two parties, the ``dns`` authority and the
+    ``resolver`` (processes or containers, whatever ``start`` makes), with
+    :class:`SimulatedInternet`'s surface: ``keten``, ``pki``, ``resolver``,
+    ``zones``, ``changed()``, ``reset()``.
+
+        start = lambda spec: SimulatorProcess(spec.name, spec.module, list(spec.args), token).__enter__()
+        with InternetParties(keten, pki, paths, start) as net:
+            net.zones.expire_signatures("politie.test")
+            net.changed()
+    """
+
+    def __init__(self, keten: Keten, pki: Pki, paths: RunPaths, start: Callable[[PartySpec], PartyHandle]) -> None:
+        self.keten, self.pki, self.paths = keten, pki, paths
+        self._start = start
+        self.resolver = Resolver(keten.dns.resolver_ip)
+        self.dns_party: PartyHandle | None = None
+        self.resolver_party: PartyHandle | None = None
+        self.zones: ZonesOverApi | None = None
+        self._stack = ExitStack()
+
+    def __enter__(self) -> "InternetParties":
+        self._stack.enter_context(machine_lock())
+        try:
+            dns_spec, resolver_spec = dns_parties(self.keten, self.paths)
+            self.dns_party = self._started(dns_spec)
+            self.zones = ZonesOverApi(self.dns_party)
+            self.resolver_party = self._started(resolver_spec)
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def _started(self, spec: PartySpec) -> PartyHandle:
+        handle = self._start(spec)
+        self._stack.callback(handle.close)
+        return handle
+
+    def reset(self) -> None:
+        """Back to the keten as described, caches flushed."""
+        assert self.zones is not None
+        self.zones.reset()
+        self.changed()
+
+    def changed(self) -> None:
+        """Call after changing zones: the resolver forgets its cache."""
+        assert self.resolver_party is not None
+        self.resolver_party.post("/leeg")
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+        self.dns_party = self.resolver_party = self.zones = None
