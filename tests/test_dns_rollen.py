@@ -328,6 +328,14 @@ def test_the_dns_role_on_a_read_only_incomplete_key_cache_says_so(tmp_path):
 
 
 @needs_network
+def test_both_roles_stop_cleanly_on_sigterm(running):
+    net = running.get()
+    procs = [net.dns_party.proc, net.resolver_party.proc]
+    running.stop()  # SIGTERM, SIGKILL only after 10 s
+    assert [p.returncode for p in procs] == [0, 0]
+
+
+@needs_network
 def test_the_same_lookups_give_the_same_states_as_the_in_process_internet(running, internet_lab):
     """Healthy, and with each DNSSEC defect: parties and SimulatedInternet agree."""
     keten = running.keten
