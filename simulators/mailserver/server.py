@@ -30,7 +30,10 @@ server (or process) when that matters.
 
 The application callbacks run one at a time, in order, in their own thread,
 beside the 250 (a slow application never holds the sender up); ``stop()``
-waits for them. ``content_check`` runs before storing and can refuse (S07).
+waits for them. What was answered 250 but not yet handled by the
+application is in a small journal beside the Maildir (written before the
+250, removed after the callback), so a crash in between loses nothing: the
+next start hands those messages to the application first (S08/V09). ``content_check`` runs before storing and can refuse (S07).
 
 Private aiosmtpd part used (aiosmtpd is pinned to 1.4.6): ``SMTP._smtp_methods``,
 wrapped to answer 503 after a refusing banner.
@@ -64,6 +67,7 @@ from ketentest.policy import TlsProfile, server_context
 from simulators.mailserver.store import Folder, MaildirStore, StoredMessage
 from simulators.mailserver.switches import Stage, SwitchBoard, Switches
 from simulators.pki import CertVariant, Pki
+from simulators.store import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +305,7 @@ class _PartyHandler:
 
     async def handle_DATA(self, server: _PartySMTP, session: Session, envelope: Envelope) -> str:
         mx = self.mx
+        mx.data_arrived()
         if mx.switches.take_drop():
             server.trace.errors.append("verbinding verbroken tijdens DATA (schakelaar)")
             server.transport.abort()
@@ -368,6 +373,7 @@ class MailServer:
         self._stored_count = 0
         self._callback_errors: list[str] = []
         self._callbacks_submitted = self._callbacks_done = 0
+        self._data_count = 0  # messages that arrived in full (end of DATA)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[asyncio.AbstractServer] = []
@@ -412,6 +418,7 @@ class MailServer:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> "MailServer":
         self.store.recover()
+        unhandled = self._unhandled()
         self._prepare_contexts(self.switches.current)
         self.switches.on_change(self._prepare_contexts)
         sockets = []
@@ -451,7 +458,53 @@ class MailServer:
         if failure:
             self.stop()
             raise InfrastructureError(f"mailserver {self.authserv_id} kon niet starten: {failure[0]}") from failure[0]
+        for stored in unhandled:
+            self._hand_to_app(stored)
         return self
+
+    # -- the application journal: accepted (250) but not yet handled ---------------------------
+    @property
+    def journal_dir(self) -> Path:
+        root = Path(self.store.root)
+        return root.parent / f"{root.name}.onverwerkt"
+
+    def _journal_add(self, stored: StoredMessage) -> None:
+        self.journal_dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.journal_dir / f"{stored.key}.json", {
+            "key": stored.key, "folder": stored.folder.value, "mail_from": stored.mail_from,
+            "rcpt_tos": list(stored.rcpt_tos), "client_ip": stored.client_ip, "helo": stored.helo,
+            "listener": stored.listener, "tls_version": stored.tls_version, "tls_cipher": stored.tls_cipher,
+            "received_at": stored.received_at})
+
+    def _journal_done(self, key: str) -> None:
+        (self.journal_dir / f"{key}.json").unlink(missing_ok=True)
+
+    def _unhandled(self) -> list[StoredMessage]:
+        """Messages a crash left between the 250 and the application, oldest
+        first. Their authentication is computed again from the stored bytes
+        (without our own Authentication-Results) and the journalled envelope."""
+        if not self.journal_dir.is_dir():
+            return []
+        out = []
+        for path in self.journal_dir.glob("*.json"):
+            try:
+                e = read_json(path)
+                folder = Folder(e["folder"])
+                content = self.store.read(e["key"], folder)
+            except (OSError, ValueError, KeyError):
+                # Gone from its folder (the application had moved it) or unreadable: handled already.
+                log.warning("mailserver %s: journaalregel %s overgeslagen", self.authserv_id, path.name)
+                path.unlink(missing_ok=True)
+                continue
+            cleaned, _ = strip_own_results(content, self.authserv_id)
+            auth = authenticate(cleaned, e["client_ip"], e["helo"], e["mail_from"], self.resolver_ip,
+                                self.authserv_id, self.resolver_port)
+            out.append(StoredMessage(
+                key=e["key"], folder=folder, path=self.store.folder_path(folder) / "new" / e["key"], kept=None,
+                mail_from=e["mail_from"], rcpt_tos=tuple(e["rcpt_tos"]), client_ip=e["client_ip"], helo=e["helo"],
+                listener=e["listener"], tls_version=e["tls_version"], tls_cipher=e["tls_cipher"], auth=auth,
+                received_at=e["received_at"]))
+        return sorted(out, key=lambda m: m.received_at)
 
     def _protocol(self, listener: Host) -> _PartySMTP:
         s = self.switches.current
@@ -524,6 +577,18 @@ class MailServer:
                 raise TimeoutError(f"{self.authserv_id}: {self._stored_count} van {count} berichten opgeslagen")
             return tuple(self._stored)
 
+    def data_arrived(self) -> None:
+        with self._state_lock:
+            self._data_count += 1
+            self._state_lock.notify_all()
+
+    def wait_data(self, count: int, timeout: float = 10) -> int:
+        """Block until ``count`` messages have arrived in full (end of DATA,
+        before any reply); returns how many have."""
+        with self._state_lock:
+            self._state_lock.wait_for(lambda: self._data_count >= count, timeout)
+            return self._data_count
+
     def wait_handled(self, timeout: float = 10) -> bool:
         """Block until the application has handled every message stored so
         far (its callbacks run beside the 250): an awaited event."""
@@ -573,21 +638,34 @@ class MailServer:
             auth=auth, received_at=self.clock(),
         )
         trace.stored.append(key)
+        if self._app_for(folder) is not None and self.switches.current.journal:
+            try:
+                await loop.run_in_executor(self._work, self._journal_add, stored)
+            except OSError as e:  # without the journal a crash could lose it after the 250
+                trace.errors.append(f"journaal schrijven mislukt: {e}")
+                return R_STORE_FAILED
+        self._hand_to_app(stored)
+        return R_ACCEPTED.format(key)
+
+    def _app_for(self, folder: Folder) -> MessageCallback | None:
+        return self.on_message if folder is Folder.INBOX else self.on_quarantine
+
+    def _hand_to_app(self, stored: StoredMessage) -> None:
         with self._state_lock:
             self._stored.append(stored)
             self._stored_count += 1
             self._state_lock.notify_all()
-        callback = self.on_message if folder is Folder.INBOX else self.on_quarantine
+        callback = self._app_for(stored.folder)
         if callback is not None:
             # The message is durable; the application runs beside the 250, in order.
             with self._state_lock:
                 self._callbacks_submitted += 1
             self._callbacks.submit(self._call_app, callback, stored)
-        return R_ACCEPTED.format(key)
 
     def _call_app(self, callback: MessageCallback, stored: StoredMessage) -> None:
         try:
             callback(stored)
+            self._journal_done(stored.key)
         except Exception as e:  # noqa: BLE001 - the application's bug must not kill the MX
             log.exception("mailserver %s: callback faalde voor %s", self.authserv_id, stored.key)
             with self._state_lock:

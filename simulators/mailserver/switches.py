@@ -62,6 +62,9 @@ class Switches:
     reject_all: bool = False
     #: Act on the sender's DMARC policy (False: a defect, spoofed mail is taken in like any other).
     enforce_dmarc: bool = True
+    #: Journal what was answered 250 until the application handled it (False: a defect,
+    #: a crash between the 250 and the application loses the message; S08 must catch it).
+    journal: bool = True
 
     def __post_init__(self) -> None:
         if self.temp_failures < 0 or self.drop_in_data < 0:

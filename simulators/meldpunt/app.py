@@ -44,6 +44,7 @@ class Switches:
     pdf_controleren: bool = True  # False: defect, hostile PDFs are accepted (S07 must catch it)
     pdf_controleren_alle_delen: bool = True  # False: defect, only the first part labelled PDF is checked
     herkomst_controleren: bool = True  # False: defect, mail of unproven origin is registered (S06 must catch it)
+    verwerking_pauzeren: bool = False  # hold the back office: mail is accepted (250) but not yet registered
 
 
 #: Bounds of the numeric switches over the control API.
@@ -134,6 +135,8 @@ class Meldpunt:
         """Register a melding once its origin is proven (V03, S06, V06);
         anything else goes to quarantine with its reason, unregistered and
         unconfirmed, and never touches another melding's record."""
+        with self.changed:  # a paused back office (switch) takes nothing in until it resumes
+            self.changed.wait_for(lambda: not self.switches.verwerking_pauzeren)
         kenmerk, message_id, reason = self._judge(stored)
         if reason or kenmerk is None:
             self._quarantine(stored, reason or "geen kenmerk")
@@ -144,14 +147,19 @@ class Meldpunt:
             if record is None:
                 record = {"kenmerk": kenmerk, "eerst_ontvangen": now, "ontvangen": [], "registraties": 0,
                           "message_id": message_id, "van": stored.mail_from}
-            first = record["registraties"] == 0
-            record["ontvangen"].append({"op": now, "bericht": stored.key,
-                                        **message_facts(stored, stored.folder, stored.path)})
-            if first or self.switches.dubbel_verwerken:
-                record["registraties"] += 1
-            write_json(self.register_dir / f"{kenmerk}.json", record)
+            seen = [i for i, o in enumerate(record["ontvangen"]) if o["bericht"] == stored.key]
+            if seen:  # handed over again after a crash (the MX's journal): the same message, no new registration
+                first, counted = seen[0] == 0, False
+            else:
+                first = record["registraties"] == 0
+                counted = first or self.switches.dubbel_verwerken
+                record["ontvangen"].append({"op": now, "bericht": stored.key,
+                                            **message_facts(stored, stored.folder, stored.path)})
+                if counted:
+                    record["registraties"] += 1
+                write_json(self.register_dir / f"{kenmerk}.json", record)
             self.changed.notify_all()
-        if first or self.switches.dubbel_verwerken:
+        if first or counted:  # scheduling is idempotent: the outbound queue keeps one entry per key
             self._schedule_replies(kenmerk, record["message_id"], now, suffix="" if first else f"-{record['registraties']}")
 
     def _schedule_replies(self, kenmerk: str, in_reply_to: str, received: float, suffix: str) -> None:
@@ -216,7 +224,9 @@ class Meldpunt:
         own = typed_changes(Switches, params, bounds=SWITCH_BOUNDS,
                             converters={"terugkoppeling_status": terugkoppeling_status})
         mail_changes = api_changes(mail) if mail is not None else {}
-        self.switches = replace(self.switches, **own)
+        with self.changed:
+            self.switches = replace(self.switches, **own)
+            self.changed.notify_all()  # e.g. a paused back office resumes
         if mail_changes:
             self.mx.switches.set(**mail_changes)
         return self.get_switches({})
@@ -225,7 +235,9 @@ class Meldpunt:
         return {**asdict(self.switches), "mail": self.mx.switches.current.describe()}
 
     def reset_switches(self, params: dict) -> dict:
-        self.switches = Switches()
+        with self.changed:
+            self.switches = Switches()
+            self.changed.notify_all()
         self.mx.switches.reset()
         return self.get_switches({})
 
@@ -242,6 +254,8 @@ class Meldpunt:
             ("GET", "/rust"): lambda p: {"rustig": self.outbound.wait_idle(timeout_param(p)),
                                        "volgende": self.outbound.next_due()},
             ("GET", "/verbindingen"): lambda p: jsonable(self.mx.traces()),
+            ("GET", "/verbindingen/wacht"): lambda p: {"aangekomen": self.mx.wait_data(
+                param(p, "data", 1, 0, 1_000_000, integer=True), timeout_param(p))},
             ("GET", "/schakelaars"): self.get_switches,
             ("POST", "/schakelaars"): self.set_switches,
             ("POST", "/schakelaars/herstel"): self.reset_switches,
