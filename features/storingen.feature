@@ -105,3 +105,21 @@ Functionaliteit: Storingen en misbruik
     Dan is de melding precies één keer bezorgd, na 2 pogingen
     En de verzending wordt getoetst aan V09
     En voldoet de verzending aan de afspraak
+
+  @S08 @per_meldpunt @kritiek
+  Scenario: Een meldpunt dat crasht terwijl een melding binnenkomt: na de herstart precies één keer bezorgd en geregistreerd
+    Gegeven het meldpunt blijft hangen nadat de inhoud van een melding binnen is, vóór zijn antwoord
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt en het meldpunt crasht terwijl die binnenkomt
+    Dan is de melding precies één keer bezorgd, na 2 pogingen
+    En heeft het meldpunt de melding precies één keer geregistreerd en bevestigd
+    En de verzending wordt getoetst aan V09
+    En voldoet de verzending aan de afspraak
+
+  @S08 @per_meldpunt @kritiek
+  Scenario: Een meldpunt dat crasht na zijn 250 maar vóór de registratie verliest de melding niet
+    Gegeven de backoffice van het meldpunt verwerkt binnenkomende mail nog niet
+    Als de politie een melding doet over iemand in het werkgebied van het meldpunt en het meldpunt crasht direct nadat het de melding met 250 heeft aangenomen
+    Dan is de melding precies één keer bezorgd, na 1 poging
+    En heeft het meldpunt de melding precies één keer geregistreerd en bevestigd
+    En de verzending wordt getoetst aan V09
+    En voldoet de verzending aan de afspraak

@@ -57,6 +57,6 @@ def apply_dns(defect: Defect, internet) -> None:
 
 
 def apply_switches(defect: Defect, sim) -> None:
+    """A defect's switches are the party's configuration: a restarted party gets them again."""
     for party, switches in defect.schakelaars.items():
-        target = sim.politie if party in ("politie", sim.keten.politie.id) else sim.meldpunt(party)
-        target.post("/schakelaars", dict(switches))
+        sim.configure(party, dict(switches))

@@ -111,7 +111,7 @@ def verstopte_pdf(sim, meldingen, deelnemer: Deelnemer, pki) -> Poging:
                                                              hidden=(HOSTILE_PDF, aanvaller.HiddenPdf.INLINE)))
 
 
-@then(parsers.parse("is de melding precies één keer bezorgd, na {n:d} pogingen"))
+@then(parsers.re(r"is de melding precies één keer bezorgd, na (?P<n>\d+) poginge?n?"), converters={"n": int})
 def precies_een_keer(verzending: Verzending, n: int) -> None:
     outcomes = [a["outcome"] for a in verzending.attempts]
     assert outcomes.count(Outcome.DELIVERED.value) == 1 and len(outcomes) == n, (
@@ -163,6 +163,63 @@ def blijft_werken(sim, meldingen, deelnemer: Deelnemer) -> None:
     v = sim.doorloop(meldingen.voor(deelnemer))
     assert v.ontvangst is not None and v.ontvangst["registraties"] == 1, (
         f"na de geweigerde melding kwam melding {v.kenmerk} niet goed aan: {v.status}")
+
+
+# --- S08: a meldpunt that crashes loses nothing it answered 250 --------------------------------------
+
+
+@given("het meldpunt blijft hangen nadat de inhoud van een melding binnen is, vóór zijn antwoord")
+def hangt_na_data(sim, deelnemer: Deelnemer) -> None:
+    mail_switches(sim, deelnemer, stall_at="data")
+
+
+@given("de backoffice van het meldpunt verwerkt binnenkomende mail nog niet")
+def backoffice_gepauzeerd(sim, deelnemer: Deelnemer) -> None:
+    sim.meldpunt(deelnemer.id).post("/schakelaars", {"verwerking_pauzeren": True})
+
+
+@when("de politie een melding doet over iemand in het werkgebied van het meldpunt en het meldpunt crasht terwijl "
+      "die binnenkomt", target_fixture="verzending")
+def crash_tijdens_data(sim, meldingen, deelnemer: Deelnemer) -> Verzending:
+    """Killed once the whole message is in and before it answers: the
+    postkantoor never saw a 250, so it must try again."""
+    meldpunt = sim.meldpunt(deelnemer.id)
+    before = meldpunt.get("/verbindingen/wacht", data="0", timeout="0")["aangekomen"]
+
+    def crash(kenmerk: str) -> None:
+        arrived = meldpunt.get("/verbindingen/wacht", data=str(before + 1), timeout="60")["aangekomen"]
+        assert arrived > before, f"melding {kenmerk} kwam niet aan bij {deelnemer.naam}; de crash zou niets toetsen"
+        status = sim.politie.get(f"/meldingen/{kenmerk}")["status"]
+        assert status not in ("bezorgd", "bezorgd en bevestigd"), f"melding {kenmerk} was al {status} vóór de crash"
+        sim.herstart(deelnemer.id)
+
+    return sim.doorloop(meldingen.voor(deelnemer), tussendoor=crash)
+
+
+@when("de politie een melding doet over iemand in het werkgebied van het meldpunt en het meldpunt crasht direct "
+      "nadat het de melding met 250 heeft aangenomen", target_fixture="verzending")
+def crash_na_250(sim, meldingen, deelnemer: Deelnemer) -> Verzending:
+    """Killed after its 250 and before its back office registered the melding."""
+
+    def crash(kenmerk: str) -> None:
+        state = sim.wait_for(kenmerk, "bezorgd", "bezorgd en bevestigd", "onbestelbaar")
+        assert state["status"] == "bezorgd", f"melding {kenmerk}: {state['status']} in plaats van aangenomen (250)"
+        record = sim.meldpunt(deelnemer.id).get(f"/meldingen/{kenmerk}", missing_ok=True)
+        assert record is None, f"{deelnemer.naam} had melding {kenmerk} al geregistreerd; de crash zou niets toetsen"
+        sim.herstart(deelnemer.id)
+
+    return sim.doorloop(meldingen.voor(deelnemer), tussendoor=crash)
+
+
+@then("heeft het meldpunt de melding precies één keer geregistreerd en bevestigd")
+def een_keer_geregistreerd_en_bevestigd(verzending: Verzending) -> None:
+    record = verzending.ontvangst or {"registraties": 0, "ontvangen": []}
+    assert (record["registraties"], len(record["ontvangen"])) == (1, 1), (
+        f"melding {verzending.kenmerk}: {record['registraties']} keer geregistreerd, {len(record['ontvangen'])} keer "
+        f"ontvangen; verwacht precies één keer")
+    confirmations = verzending.postkantoor["bevestigingen"] if verzending.postkantoor else []
+    assert verzending.status == "bezorgd en bevestigd" and len(confirmations) == 1, (
+        f"melding {verzending.kenmerk}: status {verzending.status}, {len(confirmations)} ontvangstbevestiging(en)")
 
 
 # --- S06: mail whose origin is not proven is never a melding --------------------------------------
