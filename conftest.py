@@ -23,6 +23,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seed", type=int, default=20261128, help="zaad voor synthetische gegevens (standaard: 20261128)")
     group.addoption("--defect", default=None,
                     help="draai op de keten met dit defect uit de defectencatalogus (ketentest/data/defecten.yaml)")
+    group.addoption("--backend", default="processen", choices=("processen", "containers"),
+                    help="hoe de gesimuleerde partijen draaien: als processen (standaard) of elk in een eigen "
+                         "container (Docker Engine of Podman via DOCKER_HOST; zie docker/README.md)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -69,34 +72,40 @@ def pki():
 
 
 @pytest.fixture(scope="session")
-def internet_lab(pki):
+def internet_lab(request, pki):
     """Runs at most one simulated keten at a time (they share addresses).
 
-    ``lab.start(keten)`` gives the simulated internet alone (the parties'
-    processes stopped, so a test can run its own servers); ``lab.start_sim``
-    gives the whole keten: internet plus police and meldpunt processes. Each
-    reuses what runs for the same keten.
+    ``lab.start(keten)`` gives the simulated internet alone (the parties
+    stopped, so a test can run its own servers); ``lab.start_sim`` gives the
+    whole keten: internet plus police and meldpunten, as processes or
+    containers (--backend). Each reuses what runs for the same keten.
     """
-    from simulators.internet import SimulatedInternet
-    from simulators.keten import KetenSimulatie
+    from simulators.keten import KetenSimulatie, backend_named
 
     class Lab:
-        internet: SimulatedInternet | None = None
+        internet = None
         sim: KetenSimulatie | None = None
+        backend = None
 
-        def start(self, keten: Keten) -> SimulatedInternet:
+        def _backend(self):
+            if self.backend is None:
+                self.backend = backend_named(request.config.getoption("--backend"),
+                                             progress=lambda line: print(f"ketentest: {line}", flush=True))
+            return self.backend
+
+        def start(self, keten: Keten):
             self.stop_sim()
             if self.internet is not None and self.internet.keten != keten:
                 self.stop()
             if self.internet is None:
-                self.internet = SimulatedInternet(keten, pki).__enter__()
+                self.internet = self._backend().internet(keten, pki).__enter__()
             return self.internet
 
         def start_sim(self, keten: Keten) -> KetenSimulatie:
             if self.sim is not None and self.sim.keten == keten:
                 return self.sim
             internet = self.start(keten)
-            self.sim = KetenSimulatie(keten, pki, internet=internet).__enter__()
+            self.sim = KetenSimulatie(keten, pki, internet=internet, backend=self._backend()).__enter__()
             return self.sim
 
         def stop_sim(self) -> None:
@@ -113,6 +122,8 @@ def internet_lab(pki):
     lab = Lab()
     yield lab
     lab.stop()
+    if lab.backend is not None:
+        lab.backend.close()
     from simulators.defect import close_strippers
 
     close_strippers()

@@ -23,10 +23,9 @@ from ketentest.model import Keten
 from ketentest.verzending import OntvangenBericht, Verzending
 from simulators.control import new_token
 from simulators.internet import SimulatedInternet
+from simulators.partijen import PartySpec, RunPaths, deelnemer_parties
 from simulators.pki import Pki
-from simulators.process import SimulatorProcess
-
-CONTROL_PORT = 8025
+from simulators.process import ControlClient, SimulatorProcess
 
 
 def keten_argument(keten: Keten) -> str:
@@ -39,21 +38,58 @@ def keten_argument(keten: Keten) -> str:
     return keten.source
 
 
+class ProcessBackend:
+    """Every party as a local process; the simulated internet in the harness's
+    own process (the default)."""
+
+    name = "processen"
+
+    def token(self, workdir: Path) -> tuple[str, Path]:
+        return new_token(workdir)
+
+    def paths(self, keten: Keten, pki: Pki, workdir: Path, token_file: Path) -> RunPaths:
+        return RunPaths(keten_argument(keten), str(pki.cache_dir), str(token_file), str(workdir))
+
+    def start(self, spec: PartySpec, token: str) -> SimulatorProcess:
+        """The party's handle, not started yet: entering it starts the process."""
+        return SimulatorProcess(spec.name, spec.module, list(spec.args), token)
+
+    def internet(self, keten: Keten, pki: Pki) -> SimulatedInternet:
+        return SimulatedInternet(keten, pki)
+
+    def logs(self, name: str) -> str:
+        return ""
+
+    def close(self) -> None:
+        pass
+
+
+def backend_named(name: str | None, progress=print):
+    """``processen`` (default) or ``containers`` (simulators/containers/)."""
+    if name in (None, "", "processen", "processes"):
+        return ProcessBackend()
+    if name == "containers":
+        from simulators.containers.backend import ContainerBackend
+
+        return ContainerBackend.from_env(progress=progress)
+    raise KetenConfigError("--backend", "backend", f"onbekende backend {name!r}",
+                           "kies 'processen' (standaard) of 'containers'")
+
+
 class KetenSimulatie:
-    def __init__(self, keten: Keten, pki: Pki, workdir: Path | None = None, internet: SimulatedInternet | None = None) -> None:
+    def __init__(self, keten: Keten, pki: Pki, workdir: Path | None = None, internet: SimulatedInternet | None = None,
+                 backend: ProcessBackend | None = None) -> None:
         self.keten = keten
         self.pki = pki
+        self.backend = backend or ProcessBackend()
         self._stack = ExitStack()
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="ketentest-"))
         self.internet = internet
-        self.politie: SimulatorProcess | None = None
-        self.meldpunten: dict[str, SimulatorProcess] = {}
-
-    def _args(self, deelnemer_id: str) -> list[str]:
-        return ["--keten", keten_argument(self.keten), "--id", deelnemer_id,
-                "--data", str(self.workdir / deelnemer_id), "--pki", str(self.pki.cache_dir),
-                "--control-port", str(CONTROL_PORT), "--token-bestand", str(self.token_file)]
+        self.politie: ControlClient | None = None
+        self.meldpunten: dict[str, ControlClient] = {}
+        #: Switches that are a party's configuration (a defect's), kept across a restart.
+        self.configuratie: dict[str, dict] = {}
 
     def __enter__(self) -> "KetenSimulatie":
         for d in self.keten.deelnemers:
@@ -64,30 +100,43 @@ class KetenSimulatie:
                                        "geef de deelnemer MX-hosts voor een ketenrun; een null MX toetsen kan met "
                                        "'ketentest check'")
         # One secret per run, for every party's control API (docs/besturings-api.md).
-        self.token, self.token_file = new_token(self.workdir)
+        self.token, self.token_file = self.backend.token(self.workdir)
         try:
             if self.internet is None:
-                self.internet = self._stack.enter_context(SimulatedInternet(self.keten, self.pki))
-            self.politie = self._stack.enter_context(
-                SimulatorProcess("politie", "simulators.politie", self._args(self.keten.politie.id), self.token))
-            for m in self.keten.meldpunten:
-                self.meldpunten[m.id] = self._stack.enter_context(
-                    SimulatorProcess(m.id, "simulators.meldpunt", self._args(m.id), self.token))
+                self.internet = self._stack.enter_context(self.backend.internet(self.keten, self.pki))
+            paths = self.backend.paths(self.keten, self.pki, self.workdir, self.token_file)
+            for spec in deelnemer_parties(self.keten, paths):
+                handle = self._stack.enter_context(self.backend.start(spec, self.token))
+                if spec.role == "politie":
+                    self.politie = handle
+                else:
+                    self.meldpunten[spec.name] = handle
         except BaseException:
             self._stack.close()
             raise
         return self
 
     @property
-    def processes(self) -> list[SimulatorProcess]:
+    def processes(self) -> list[ControlClient]:
+        """Every party's handle (a process or a container)."""
         return [p for p in (self.politie, *self.meldpunten.values()) if p is not None]
 
-    def meldpunt(self, ident: str) -> SimulatorProcess:
+    def meldpunt(self, ident: str) -> ControlClient:
         return self.meldpunten[self.keten.deelnemer(ident).id]
+
+    def party(self, ident: str) -> ControlClient:
+        return self.politie if ident in ("politie", self.keten.politie.id) else self.meldpunt(ident)
+
+    def configure(self, ident: str, switches: dict) -> None:
+        """Set switches that stand for a party's configuration (a defect's):
+        unlike a scenario's switches, a restarted party comes back with them."""
+        self.party(ident).post("/schakelaars", switches)
+        self.configuratie.setdefault(self.keten.deelnemer(ident).id, {}).update(switches)
 
     def reset(self) -> None:
         """Every switch back to healthy and the DNS as the keten describes it.
         (The keten clock only moves forward; meldingen already made stay.)"""
+        self.configuratie.clear()
         self.politie.post("/schakelaars/herstel")
         for p in self.meldpunten.values():
             p.post("/schakelaars/herstel")
@@ -127,17 +176,21 @@ class KetenSimulatie:
         (a long poll: the postkantoor answers on the state change)."""
         return self.politie.get(f"/meldingen/{kenmerk}/wacht", status=",".join(statuses), timeout=str(timeout))
 
-    def doorloop(self, melding: Melding, timeout: float = 30.0) -> Verzending:
+    def doorloop(self, melding: Melding, timeout: float = 30.0, tussendoor=None) -> Verzending:
         """Submit a melding and drive the keten clock through the protocol's
         time windows (confirmation, terugkoppeling), then collect its journey.
 
         The clock jumps exactly to the end of each window the afspraken allow,
-        so a late reply is simply not there yet when the checks look."""
+        so a late reply is simply not there yet when the checks look.
+        ``tussendoor(kenmerk)`` runs right after the submission, while the
+        first delivery may be under way (e.g. a crash, :meth:`herstart`)."""
         a = self.keten.aannames
         submitted = self.submit(melding.to_dict())
         if "fout" in submitted:
             return self.verzending(melding, submitted)
         kenmerk = submitted["kenmerk"]
+        if tussendoor is not None:
+            tussendoor(kenmerk)
         settled = {"bezorgd", "onbestelbaar", "bezorgd en bevestigd"}
         # Retries happen on the keten clock: run it until the melding is settled
         # (at the latest when the retry period is over).
@@ -175,6 +228,18 @@ class KetenSimulatie:
     def now(self) -> float:
         return dt.datetime.fromisoformat(self.politie.get("/klok")["nu"]).timestamp()
 
+    def herstart(self, ident: str) -> None:
+        """Crash a meldpunt (SIGKILL: no clean shutdown) and start it again on
+        its own durable data (its folder, or its container's volume); its new
+        keten clock is brought level with the rest of the keten."""
+        party = self.meldpunt(ident)
+        party.restart()
+        if self.keten.deelnemer(ident).id in self.configuratie:
+            party.post("/schakelaars", self.configuratie[self.keten.deelnemer(ident).id])
+        behind = self.now() - dt.datetime.fromisoformat(party.get("/klok")["nu"]).timestamp()
+        if behind > 0:
+            party.post("/klok", {"vooruit": behind})
+
     def run_until(self, when: float, timeout: float = 30.0, stop=lambda: False) -> None:
         """Discrete-event run of the keten clock up to ``when``: jump to each
         party's next scheduled attempt in turn, letting every party finish its
@@ -201,7 +266,7 @@ class KetenSimulatie:
         raise InfrastructureError("de ketenklok bleef gebeurtenissen vinden", "meld dit als fout in de ketentest")
 
     @staticmethod
-    def _outbound_delivered(party: SimulatorProcess, key: str) -> bool:
+    def _outbound_delivered(party: ControlClient, key: str) -> bool:
         return any(e["kenmerk"] == key and e["delivered_at"] is not None for e in party.get("/uitgaand"))
 
     def __exit__(self, *exc) -> None:

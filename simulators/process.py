@@ -22,12 +22,71 @@ from simulators.resolver.unbound import die_with_parent, stop_process
 READY = "KLAAR"
 
 
+#: When set (in the container image), announce_ready also writes the control
+#: API's URL and token file there, for ``python -m simulators.rol gezond``.
+HEALTH_ENV = "KETENTEST_GEZONDHEID"
+
+
 def announce_ready(url: str) -> None:
     """Called by the child once every socket is open."""
+    health = os.environ.get(HEALTH_ENV)
+    if health:
+        import json
+
+        argv = sys.argv[1:]
+        token = next((a.split("=", 1)[1] for a in argv if a.startswith("--token-bestand=")), None)
+        if token is None and "--token-bestand" in argv[:-1]:
+            token = argv[argv.index("--token-bestand") + 1]
+        tmp = f"{health}.{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump({"url": url, "token_bestand": token}, f)
+        os.replace(tmp, health)
     print(f"{READY} {url}", flush=True)
 
 
-class SimulatorProcess:
+class ControlClient:
+    """A running party seen through its control API: what every backend's
+    handle shares (processes here, containers in simulators.containers)."""
+
+    name: str
+    token: str
+    client: httpx.Client | None = None
+
+    def _connect(self, url: str) -> None:
+        self.url = url
+        self.client = httpx.Client(base_url=url, timeout=30.0, headers={"Authorization": f"Bearer {self.token}"})
+
+    # -- control API ----------------------------------------------------------
+    def get(self, path: str, missing_ok: bool = False, **params):
+        """GET a control route; with missing_ok a 404 gives None."""
+        return self._check(self.client.get(path, params=params), missing_ok=missing_ok)
+
+    def post(self, path: str, body: dict | None = None, refusal_ok: bool = False):
+        """POST to a control route; with refusal_ok a 422 (the party refused
+        the request, e.g. an invalid melding) gives its JSON instead of raising."""
+        return self._check(self.client.post(path, json=body or {}), refusal_ok=refusal_ok)
+
+    def _check(self, response: httpx.Response, missing_ok: bool = False, refusal_ok: bool = False):
+        data = response.json()
+        if missing_ok and response.status_code == 404:
+            return None
+        if refusal_ok and response.status_code == 422:
+            return data
+        if response.status_code >= 400:
+            raise InfrastructureError(f"{self.name}: {data.get('fout', response.text)}", data.get("wat_te_doen", ""))
+        return data
+
+    def _disconnect(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def log_text(self, lines: int = 400) -> str:
+        """The last lines the party wrote (for a failed scenario's report)."""
+        return "\n".join(list(self.log)[-lines:])
+
+
+class SimulatorProcess(ControlClient):
     """Context manager around ``python -m <module> <args>``."""
 
     def __init__(self, name: str, module: str, args: list[str], token: str, ready_timeout: float = 30.0) -> None:
@@ -49,7 +108,7 @@ class SimulatorProcess:
         except BaseException:
             self.close()
             raise
-        self.client = httpx.Client(base_url=self.url, timeout=30.0, headers={"Authorization": f"Bearer {self.token}"})
+        self._connect(self.url)
         return self
 
     def _await_ready(self) -> None:
@@ -85,32 +144,23 @@ class SimulatorProcess:
 
         threading.Thread(target=drain, name=f"log-{self.name}", daemon=True).start()
 
-    # -- control API ----------------------------------------------------------
-    def get(self, path: str, missing_ok: bool = False, **params):
-        """GET a control route; with missing_ok a 404 gives None."""
-        return self._check(self.client.get(path, params=params), missing_ok=missing_ok)
-
-    def post(self, path: str, body: dict | None = None, refusal_ok: bool = False):
-        """POST to a control route; with refusal_ok a 422 (the party refused
-        the request, e.g. an invalid melding) gives its JSON instead of raising."""
-        return self._check(self.client.post(path, json=body or {}), refusal_ok=refusal_ok)
-
-    def _check(self, response: httpx.Response, missing_ok: bool = False, refusal_ok: bool = False):
-        data = response.json()
-        if missing_ok and response.status_code == 404:
-            return None
-        if refusal_ok and response.status_code == 422:
-            return data
-        if response.status_code >= 400:
-            raise InfrastructureError(f"{self.name}: {data.get('fout', response.text)}", data.get("wat_te_doen", ""))
-        return data
-
     def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-            self.client = None
+        self._disconnect()
         stop_process(self.proc, grace=10)
         self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: no clean shutdown, only what is on disk stays."""
+        self._disconnect()
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def restart(self) -> None:
+        """Start again with the same command line (and so the same data folder)."""
+        self.kill()
+        self.__enter__()
 
     def __exit__(self, *exc) -> None:
         self.close()

@@ -355,6 +355,25 @@ def pytest_bdd_after_step(request, feature, scenario, step, step_func, step_func
 def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func_args, exception) -> None:
     if (c := _collector(request)) is not None:
         c.from_values(list(step_func_args.values()))
+        for evidence in party_logs(request):
+            c.add(evidence)
+
+
+def party_logs(request: pytest.FixtureRequest) -> list[Evidence]:
+    """The logs of the parties a failed scenario involved: the postkantoor and
+    the scenario's meldpunt (every party when it has none), process or container."""
+    if "keten_sim" not in request.fixturenames:
+        return []
+    try:
+        sim = request.getfixturevalue("keten_sim")
+        deelnemer = request.getfixturevalue("deelnemer") if "deelnemer" in request.fixturenames else None
+    except Exception:  # the keten never came up: its error is the scenario's message already
+        return []
+    parties = sim.processes
+    if deelnemer is not None and deelnemer.id in sim.meldpunten:
+        parties = [sim.politie, sim.meldpunten[deelnemer.id]]
+    backend = getattr(sim.backend, "name", "processen")
+    return [Evidence.of(f"Log van {p.name} ({backend})", p.log_text() or "(leeg)", "text") for p in parties]
 
 
 def _target_fixture(request: pytest.FixtureRequest, step) -> str | None:
