@@ -212,6 +212,25 @@ class DutchArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}\n  Wat te doen: zie '{self.prog} --help'")
 
 
+def cmd_compose(args: argparse.Namespace, extra: list[str]) -> int:
+    """A Docker Compose file for the keten, with its PKI and control token (simulators/containers/compose.py)."""
+    from ketentest.config import load_keten
+    from simulators.containers.compose import DEFAULT_OUT, instructions, write_compose
+
+    result = write_compose(args.keten, args.uit or DEFAULT_OUT, image=args.image)
+    print(instructions(result, load_keten(args.keten)))
+    return 0
+
+
+def cmd_image(args: argparse.Namespace, extra: list[str]) -> int:
+    """Build (or reuse) the parties' container image and print its tag."""
+    from simulators.containers.image import docker_client, ensure_image
+
+    tag = ensure_image(docker_client(), base_image=args.basis, progress=lambda line: print(line, file=sys.stderr))
+    print(tag)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = DutchArgumentParser(
         prog="ketentest",
@@ -246,6 +265,15 @@ def build_parser() -> argparse.ArgumentParser:
     defecten.add_argument("defecten", nargs="*", metavar="defect", help="alleen deze defecten (standaard: alle)")
     defecten.add_argument("--parallel", type=int, default=2, help="zoveel runs tegelijk (standaard 2)")
     defecten.add_argument("--lijst", action="store_true", help="toon de catalogus en stop")
+    compose = add("compose", cmd_compose, "schrijf een Docker Compose-bestand voor de keten: elke partij in een eigen container")
+    compose.add_argument("--uit", type=Path, help="map voor compose.yaml, keten.yaml, pki/ en besturing.token "
+                         "(standaard: docker/keten/)")
+    compose.add_argument("--image", help="image van de partijen (standaard: het image dat 'ketentest image' bouwt)")
+    image = sub.add_parser("image", help="bouw het container-image van de partijen (of hergebruik het) en toon de tag",
+                           description="bouw het container-image van de partijen (of hergebruik het) en toon de tag")
+    image.add_argument("--basis", help="basisimage (standaard: $KETENTEST_BASE_IMAGE, localhost/ketentest-base:bookworm "
+                       "als dat er is, anders python:3.11-slim)")
+    image.set_defaults(func=cmd_image)
     return parser
 
 
