@@ -11,7 +11,8 @@ from ketentest.afspraken import AFSPRAKEN
 from ketentest.errors import KetentestError
 from ketentest.model import Keten
 
-pytest_plugins = ["steps.dns", "steps.beveiliging", "steps.verzenden", "steps.storingen", "ketentest.report.plugin"]
+pytest_plugins = ["steps.dns", "steps.beveiliging", "steps.verzenden", "steps.storingen", "steps.catalogus",
+                  "ketentest.report.plugin"]
 
 ROOT = Path(__file__).parent
 
