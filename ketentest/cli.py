@@ -231,6 +231,17 @@ def cmd_image(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_stappen(args: argparse.Namespace, extra: list[str]) -> int:
+    """The step catalogue (docs/stappen.md) as the step definitions make it now."""
+    from ketentest import stappen
+
+    if args.schrijf:
+        print(f"geschreven: {stappen.write().relative_to(ROOT)}")
+    else:
+        print(stappen.generate(), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = DutchArgumentParser(
         prog="ketentest",
@@ -274,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     image.add_argument("--basis", help="basisimage (standaard: $KETENTEST_BASE_IMAGE, localhost/ketentest-base:bookworm "
                        "als dat er is, anders python:3.11-slim)")
     image.set_defaults(func=cmd_image)
+    stappen = sub.add_parser("stappen", help="toon elke Nederlandse stapzin met een voorbeeld (docs/stappen.md)",
+                             description="toon de stappencatalogus: elke zin die een scenario kan gebruiken, met een "
+                                         "voorbeeld uit features/")
+    stappen.add_argument("--schrijf", action="store_true", help="schrijf hem naar docs/stappen.md")
+    stappen.set_defaults(func=cmd_stappen)
     return parser
 
 
