@@ -2,7 +2,8 @@
 any keten that Docker Compose accepts, with exactly the keten's parties, and
 the mounts the containers' user can read. Needs Compose v2 (``docker compose``)
 or Debian's docker-compose (apt package docker-compose); without either the
-tests fail, never skip. ``config`` needs no engine."""
+tests fail, never skip. ``config`` needs no engine; the last test starts the
+keten from the file and needs one (it fails without, never skips)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ketentest.config import load_keten
 from simulators.containers import mounts
 from simulators.containers.compose import write_compose
 from simulators.partijen import CONTAINER_PATHS, keten_parties
+from tests.containers_helpers import engine, image  # noqa: F401  (fixtures)
 
 KETENS = Path(__file__).resolve().parent / "data" / "ketens"
 IMAGE = "localhost/ketentest:test"
@@ -160,3 +162,32 @@ def test_a_broken_keten_file_is_one_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0].startswith(f"ketentest: {broken}") and "root" in err[0], err
     assert not (tmp_path / "uit").exists()
+
+
+def test_the_keten_comes_up_healthy_and_answers_with_the_token(tmp_path, engine, image):  # noqa: F811
+    """The whole keten from the compose file, on its own loopback addresses: every party
+    healthy, every control API answers with the token from the output folder."""
+    import httpx
+
+    from simulators.containers.image import PROJECT_SOCKET
+    from tests.containers_helpers import shifted_keten, wait_healthy
+
+    keten_file = shifted_keten(KETENS / "gezond.yaml", tmp_path / "keten.yaml", offset=110)
+    result = write_compose(str(keten_file), tmp_path / "uit", image=image)
+    project = f"kt-test-{os.getpid()}"
+    env = {**os.environ, "DOCKER_HOST": os.environ.get("DOCKER_HOST") or f"unix://{PROJECT_SOCKET}"}
+    compose = [*compose_command(), "-p", project, "-f", str(result.compose_file)]
+    try:
+        up = subprocess.run([*compose, "up", "-d"], capture_output=True, text=True, env=env, timeout=300)
+        assert up.returncode == 0, up.stderr
+        token = result.token_file.read_text().strip()
+        for p in result.parties:
+            [c] = engine.containers.list(filters={"label": [f"com.docker.compose.project={project}",
+                                                            f"com.docker.compose.service={p.name}"]})
+            wait_healthy(c, timeout=90)
+            r = httpx.get(f"{p.control_url}/status", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+            assert r.status_code == 200, (p.name, r.text)
+            assert httpx.get(f"{p.control_url}/status", timeout=10).status_code == 401
+    finally:
+        down = subprocess.run([*compose, "down", "-v"], capture_output=True, text=True, env=env, timeout=300)
+        assert down.returncode == 0, down.stderr

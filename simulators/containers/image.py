@@ -22,7 +22,6 @@ from ketentest.errors import InfrastructureError
 ROOT = Path(__file__).resolve().parent.parent.parent
 DOCKER_DIR = ROOT / "docker"
 WHEELS = DOCKER_DIR / "wheels"
-WHEELS_HASH = WHEELS / ".bron-hash"
 REPOSITORY = "localhost/ketentest"
 LOCAL_BASE = "localhost/ketentest-base:bookworm"
 DEFAULT_BASE = "python:3.11-slim"
@@ -93,22 +92,31 @@ def resolve_base_image(client, base: str | None = None) -> str:
         return DEFAULT_BASE
 
 
-def build_wheels(digest: str, progress: Callable[[str], None] = print) -> None:
-    """The project and its dependencies as wheels in docker/wheels, with the
-    project's own pip (on the host, which reaches the registry)."""
-    if WHEELS_HASH.exists() and WHEELS_HASH.read_text().strip() == digest:
-        progress(f"wheels voor {digest} staan al in {WHEELS.relative_to(ROOT)}/")
-        return
-    progress(f"wheels bouwen in {WHEELS.relative_to(ROOT)}/ (pip wheel, eenmalig per versie van de bronnen)")
-    shutil.rmtree(WHEELS, ignore_errors=True)
-    WHEELS.mkdir(parents=True)
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "-w", str(WHEELS), str(ROOT)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        tail = "\n    ".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-        raise InfrastructureError(f"wheels bouwen mislukte (pip wheel, code {done.returncode}):\n    {tail}",
-                                  "lees de melding hierboven; pip moet het pakketregister kunnen bereiken")
-    WHEELS_HASH.write_text(digest + "\n")
+def build_wheels(progress: Callable[[str], None] = print) -> None:
+    """The project's dependencies (docker/wheels/deps, again only when
+    pyproject.toml changes) and the project itself (docker/wheels/project, per
+    version of the sources) as wheels, with the project's own pip on the host,
+    which reaches the package registry."""
+    deps, project = WHEELS / "deps", WHEELS / "project"
+    for folder, sources, args, what in ((deps, ("pyproject.toml",), [], "afhankelijkheden"),
+                                        (project, WHEEL_SOURCES, ["--no-deps"], "project")):
+        digest = source_hash(ROOT, sources)
+        marker = folder / ".bron-hash"
+        if marker.exists() and marker.read_text().strip() == digest:
+            continue
+        progress(f"wheels bouwen ({what}) in {folder.relative_to(ROOT)}/")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", *args, "-w", str(folder), str(ROOT)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            tail = "\n    ".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+            raise InfrastructureError(f"wheels bouwen mislukte (pip wheel, code {done.returncode}):\n    {tail}",
+                                      "lees de melding hierboven; pip moet het pakketregister kunnen bereiken")
+        if folder is deps:  # the project's own wheel goes in project/
+            for own in folder.glob("ketentest-*.whl"):
+                own.unlink()
+        marker.write_text(digest + "\n")
 
 
 def ensure_image(client, base_image: str | None = None, progress: Callable[[str], None] = print) -> str:
@@ -124,7 +132,7 @@ def ensure_image(client, base_image: str | None = None, progress: Callable[[str]
     except docker.errors.ImageNotFound:
         pass
     base = resolve_base_image(client, base_image)
-    build_wheels(source_hash(ROOT, WHEEL_SOURCES), progress)
+    build_wheels(progress)
     progress(f"image {tag} bouwen op basis van {base} (duurt de eerste keer een paar minuten)")
     try:
         client.images.build(path=str(DOCKER_DIR), buildargs={"BASE_IMAGE": base}, tag=tag, network_mode="host",
