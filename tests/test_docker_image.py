@@ -232,3 +232,30 @@ def test_engine_stop_stops_only_a_daemon_it_started(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+# -- failures are one clear Dutch error ------------------------------------------------------
+
+
+def test_no_engine_is_a_clear_error(monkeypatch):
+    from ketentest.errors import InfrastructureError
+    from simulators.containers.image import docker_client
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nergens/docker.sock")
+    with pytest.raises(InfrastructureError) as e:
+        docker_client()
+    assert "geen container-engine bereikbaar via unix:///nergens/docker.sock" in str(e.value)
+    assert "scripts/docker-engine start" in e.value.hint
+
+
+def test_a_failed_build_is_a_clear_error_with_the_log(engine, image, monkeypatch):
+    from ketentest.errors import InfrastructureError
+    from simulators.containers import image as image_module
+
+    monkeypatch.setattr(image_module, "REPOSITORY", "localhost/ketentest-test-kapot")
+    lines = []
+    with pytest.raises(InfrastructureError) as e:
+        image_module.ensure_image(engine, base_image="localhost/bestaat-niet:1", progress=lines.append)
+    assert "bouwen mislukte" in str(e.value) and "localhost/bestaat-niet:1" in str(e.value) + e.value.hint
+    assert "scripts/docker-engine base" in e.value.hint
+    assert any("bouwen op basis van localhost/bestaat-niet:1" in line for line in lines)

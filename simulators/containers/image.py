@@ -125,10 +125,13 @@ def ensure_image(client, base_image: str | None = None, progress: Callable[[str]
 
     digest = source_hash()
     tag = f"{REPOSITORY}:{digest}"
+    asked = base_image or os.environ.get(BASE_ENV)
     try:
-        client.images.get(tag)
-        progress(f"image {tag} bestaat al")
-        return tag
+        built_on = client.images.get(tag).labels.get("ketentest.basis")
+        if not asked or built_on == asked:
+            progress(f"image {tag} bestaat al (basis {built_on})")
+            return tag
+        progress(f"image {tag} bestaat al, maar op basis {built_on}; opnieuw bouwen op {asked}")
     except docker.errors.ImageNotFound:
         pass
     base = resolve_base_image(client, base_image)
