@@ -18,15 +18,22 @@ from simulators.partijen import ROLES
 from simulators.process import HEALTH_ENV
 
 HEALTH = "gezond"
-USAGE = f"""gebruik: python -m simulators.rol <rol> [argumenten van de rol]
+DESCRIPTIONS = {
+    "dns": "de autoritatieve DNS van elke gesimuleerde zone (ondertekend)",
+    "resolver": "de valiterende resolver (Unbound) die de partijen gebruiken",
+    "politie": "het digitaal postkantoor van de politie",
+    "meldpunt": "een meldpunt",
+}
+
+
+def usage() -> str:
+    roles = "\n".join(f"  {role:<10} {DESCRIPTIONS.get(role, ROLES[role])}" for role in ROLES)
+    return f"""gebruik: python -m simulators.rol <rol> [argumenten van de rol]
 
 Start één gesimuleerde partij van de keten.
 
 rollen:
-  dns        de autoritatieve DNS van elke gesimuleerde zone (ondertekend)
-  resolver   de valiterende resolver (Unbound) die de partijen gebruiken
-  politie    het digitaal postkantoor van de politie
-  meldpunt   een meldpunt
+{roles}
   {HEALTH:<10} gezondheidscontrole: vraagt /status aan de besturings-API van de partij in deze container
              (code 0 als die antwoordt, anders 1)
 
@@ -66,7 +73,7 @@ def health() -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help"):
-        print(USAGE, end="")
+        print(usage(), end="", file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
     role, args = argv[0], argv[1:]
     if role == HEALTH:
