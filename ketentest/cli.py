@@ -44,6 +44,8 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         argv += ["--seed", str(args.seed)]
     if args.markers:
         argv += ["-m", args.markers]
+    if args.backend:
+        argv += ["--backend", args.backend]
     started = time.time()
     code = int(pytest.main([*argv, *extra]))
     written = [name for name in REPORT_FILES if _written_since(REPORTS / name.rstrip("/"), started)]
@@ -174,7 +176,8 @@ def cmd_defecten(args: argparse.Namespace, extra: list[str]) -> int:
                   f"bijschade {', '.join(item.bijschade) or '-'} ({item.run.seconden:.0f} s)", file=sys.stderr, flush=True)
 
     started = time.monotonic()
-    healthy, detections = run_catalogue(args.defecten or None, workdir, args.parallel, progress, keten=args.keten)
+    healthy, detections = run_catalogue(args.defecten or None, workdir, args.parallel, progress, keten=args.keten,
+                                        backend=args.backend)
     result = to_json(healthy, detections)
     result["seconden"] = round(time.monotonic() - started, 1)
     (REPORTS / "defecten.json").write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -210,6 +213,20 @@ class DutchArgumentParser(argparse.ArgumentParser):
         for english, dutch in _ARGPARSE_DUTCH:
             message = message.replace(english, dutch)
         raise UsageError(f"{self.prog}: {message}\n  Wat te doen: zie '{self.prog} --help'")
+
+
+def cmd_opruimen(args: argparse.Namespace, extra: list[str]) -> int:
+    """Remove what container runs left behind (a harness killed before it could clean up)."""
+    from simulators.containers.backend import opruimen
+    from simulators.containers.image import docker_client
+
+    containers, volumes = opruimen(docker_client(), args.run)
+    if not containers and not volumes:
+        print("ketentest: niets op te ruimen")
+    for kind, names in (("container", containers), ("volume", volumes)):
+        for name in names:
+            print(f"verwijderd: {kind} {name}")
+    return 0
 
 
 def cmd_compose(args: argparse.Namespace, extra: list[str]) -> int:
@@ -260,6 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="zaad voor de synthetische meldingen")
     run.add_argument("-m", dest="markers", help="selecteer scenario's op afspraak, bijv. -m B06 of -m 'B01 or V02'")
     run.add_argument("-v", "--verbose", action="store_true", help="toon elk scenario")
+    backend_help = ("hoe de partijen draaien: processen (standaard) of containers (elke partij een eigen container; "
+                    "Docker Engine of Podman via DOCKER_HOST, zie docker/README.md)")
+    run.add_argument("--backend", choices=("processen", "containers"), help=backend_help)
     add("keten", cmd_keten, "controleer een ketenbestand en toon wat het beschrijft")
     add("dns", cmd_dns, "start de gesimuleerde DNS en Unbound van een keten, tot Ctrl-C")
     check = add("check", cmd_check, "toets maildomeinen op B01-B06 (standaard: elke deelnemer van de keten)")
@@ -276,6 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
     defecten.add_argument("defecten", nargs="*", metavar="defect", help="alleen deze defecten (standaard: alle)")
     defecten.add_argument("--parallel", type=int, default=2, help="zoveel runs tegelijk (standaard 2)")
     defecten.add_argument("--lijst", action="store_true", help="toon de catalogus en stop")
+    defecten.add_argument("--backend", choices=("processen", "containers"), default="processen",
+                          help=backend_help + "; met containers één run tegelijk")
+    opruimen = sub.add_parser("opruimen", help="verwijder containers en volumes die een afgebroken containerrun achterliet",
+                              description="verwijder containers en volumes met het label ketentest.run "
+                                          "(van een run die hard werd gestopt)")
+    opruimen.add_argument("--run", help="alleen deze run (standaard: elke ketentest-run)")
+    opruimen.set_defaults(func=cmd_opruimen)
     compose = add("compose", cmd_compose, "schrijf een Docker Compose-bestand voor de keten: elke partij in een eigen container")
     compose.add_argument("--uit", type=Path, help="map voor compose.yaml, keten.yaml, pki/ en besturing.token "
                          "(standaard: docker/keten/)")

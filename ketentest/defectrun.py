@@ -73,13 +73,15 @@ def _netns_prefix() -> list[str]:
     return []  # serial runs on the shared loopback; the machine lock makes them wait
 
 
-def run_features(defect_id: str | None, workdir: Path, extra: list[str] = (), timeout: float = 1800) -> Run:
-    """pytest features/ (with --defect) in its own network namespace."""
+def run_features(defect_id: str | None, workdir: Path, extra: list[str] = (), timeout: float = 1800,
+                 own_netns: bool = True) -> Run:
+    """pytest features/ (with --defect) in its own network namespace (not
+    with containers: they live in the engine's network namespace)."""
     name = defect_id or HEALTHY
     out = workdir / name
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    cmd = [*_netns_prefix(), sys.executable, "-m", "pytest", str(ROOT / "features"), "-q", "-p", "no:cacheprovider",
+    cmd = [*(_netns_prefix() if own_netns else []), sys.executable, "-m", "pytest", str(ROOT / "features"), "-q", "-p", "no:cacheprovider",
            "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), f"--rapportmap={out}", *extra]
     if defect_id:
         cmd.append(f"--defect={defect_id}")
@@ -113,21 +115,24 @@ def judge(defect: Defect, run: Run) -> Detectie:
 
 
 def run_catalogue(ids: list[str] | None, workdir: Path, parallel: int = 2, progress=None,
-                  keten: str | None = None) -> tuple[Run, list[Detectie]]:
+                  keten: str | None = None, backend: str = "processen") -> tuple[Run, list[Detectie]]:
     """The healthy run, then every defect (``parallel`` at a time), on the
     given keten (default: the built-in midden-nederland)."""
     from ketentest.defecten import get
 
     defects = [get(i) for i in ids] if ids else list(catalogue().values())
     extra = ["--keten", keten] if keten else []
-    healthy = run_features(None, workdir, extra)
+    own_netns = backend != "containers"  # containers share the engine's loopback: one run at a time
+    if not own_netns:
+        extra += ["--backend", "containers"]
+    healthy = run_features(None, workdir, extra, own_netns=own_netns)
     if progress:
         progress(HEALTHY, healthy)
-    if not _netns_prefix():
+    if not _netns_prefix() or not own_netns:
         parallel = 1
     detections: list[Detectie] = []
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        futures = {pool.submit(run_features, d.id, workdir, extra): d for d in defects}
+        futures = {pool.submit(run_features, d.id, workdir, extra, own_netns=own_netns): d for d in defects}
         for future, d in futures.items():
             detection = judge(d, future.result())
             detections.append(detection)
