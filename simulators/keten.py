@@ -43,6 +43,9 @@ class ProcessBackend:
     own process (the default)."""
 
     name = "processen"
+    #: Sequential: a child's PR_SET_PDEATHSIG fires when the *thread* that
+    #: started it ends, so processes must not be started from a pool thread.
+    parallel_start = False
 
     def token(self, workdir: Path) -> tuple[str, Path]:
         return new_token(workdir)
@@ -105,8 +108,7 @@ class KetenSimulatie:
             if self.internet is None:
                 self.internet = self._stack.enter_context(self.backend.internet(self.keten, self.pki))
             paths = self.backend.paths(self.keten, self.pki, self.workdir, self.token_file)
-            for spec in deelnemer_parties(self.keten, paths):
-                handle = self._stack.enter_context(self.backend.start(spec, self.token))
+            for spec, handle in self._start_all(deelnemer_parties(self.keten, paths)):
                 if spec.role == "politie":
                     self.politie = handle
                 else:
@@ -115,6 +117,30 @@ class KetenSimulatie:
             self._stack.close()
             raise
         return self
+
+    def _start_all(self, specs: list[PartySpec]) -> list[tuple[PartySpec, ControlClient]]:
+        """Start the parties side by side (they do not wait for each other);
+        each one that came up is stopped with the keten, also when another failed."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        handles = [self.backend.start(spec, self.token) for spec in specs]
+        workers = len(handles) if getattr(self.backend, "parallel_start", False) else 1
+        if workers == 1:
+            for h in handles:
+                self._stack.enter_context(h)
+            return list(zip(specs, handles))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="start") as pool:
+            futures = [pool.submit(h.__enter__) for h in handles]
+            failures = []
+            for h, f in zip(handles, futures):
+                try:
+                    f.result()
+                    self._stack.push(h.__exit__)
+                except BaseException as e:  # noqa: BLE001 - the first is raised below, after all are done
+                    failures.append(e)
+        if failures:
+            raise failures[0]
+        return list(zip(specs, handles))
 
     @property
     def processes(self) -> list[ControlClient]:

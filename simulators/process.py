@@ -23,8 +23,8 @@ READY = "KLAAR"
 
 
 #: When set (in the container image), announce_ready also writes the control
-#: API's URL and token file there, for ``python -m simulators.rol gezond``.
-HEALTH_ENV = "KETENTEST_GEZONDHEID"
+#: API's URL and token file there, for the health check (simulators.gezond).
+from simulators.gezond import HEALTH_ENV  # noqa: E402
 
 
 def announce_ready(url: str) -> None:

@@ -9,13 +9,10 @@ see simulators.process.announce_ready).
 
 from __future__ import annotations
 
-import json
-import os
 import runpy
 import sys
 
 from simulators.partijen import ROLES
-from simulators.process import HEALTH_ENV
 
 HEALTH = "gezond"
 DESCRIPTIONS = {
@@ -43,31 +40,9 @@ rollen:
 
 def health() -> int:
     """0 when the party in this container answers GET /status with 200, else 1."""
-    import httpx
+    from simulators.gezond import main as health_main
 
-    path = os.environ.get(HEALTH_ENV)
-    if not path:
-        print(f"gezond: {HEALTH_ENV} is niet gezet; geen partij om te controleren", file=sys.stderr)
-        return 1
-    try:
-        with open(path) as f:
-            info = json.load(f)
-        headers = {}
-        if info.get("token_bestand"):
-            with open(info["token_bestand"]) as f:
-                headers["Authorization"] = f"Bearer {f.read().strip()}"
-        response = httpx.get(info["url"].rstrip("/") + "/status", headers=headers, timeout=5.0)
-    except FileNotFoundError as e:
-        print(f"gezond: nog niet klaar ({e.filename} ontbreekt)", file=sys.stderr)
-        return 1
-    except (OSError, ValueError, KeyError, TypeError, httpx.HTTPError) as e:
-        print(f"gezond: besturings-API niet bereikbaar ({type(e).__name__}: {e})", file=sys.stderr)
-        return 1
-    if response.status_code != 200:
-        print(f"gezond: {info['url']}/status antwoordde {response.status_code}", file=sys.stderr)
-        return 1
-    print(f"gezond: {info['url']} antwoordt")
-    return 0
+    return health_main()
 
 
 def main(argv: list[str] | None = None) -> int:
