@@ -37,6 +37,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "dns: raakt de DNS-laag")
     config.addinivalue_line("markers", "per_deelnemer: scenario draait voor elke deelnemer van de keten")
     config.addinivalue_line("markers", "per_meldpunt: scenario draait voor elk meldpunt van de keten")
+    config.addinivalue_line("markers", "containers: test die een container-engine nodig heeft (./run tests start er een)")
 
 
 def pytest_exception_interact(node, call, report) -> None:

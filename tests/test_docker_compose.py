@@ -23,6 +23,8 @@ from simulators.containers.compose import write_compose
 from simulators.partijen import CONTAINER_PATHS, keten_parties
 from tests.containers_helpers import engine, image  # noqa: F401  (fixtures)
 
+pytestmark = pytest.mark.containers
+
 KETENS = Path(__file__).resolve().parent / "data" / "ketens"
 IMAGE = "localhost/ketentest:test"
 

@@ -24,6 +24,8 @@ from simulators.partijen import CONTAINER_PATHS, ROLES, dns_parties
 from tests.containers_helpers import (KETENS, engine, image, remove, shifted_keten, wait_for_log,  # noqa: F401
                                       wait_healthy)
 
+pytestmark = pytest.mark.containers
+
 #: A whole PEM private key (BEGIN, optional headers, base64, the matching END), not the bare
 #: marker strings that libraries carry to parse one.
 PRIVATE_KEY = re.compile(rb"-----BEGIN (?P<l>[A-Z0-9 ]*)PRIVATE KEY-----\r?\n(?:[A-Za-z-]+: [^\r\n]*\r?\n)*\r?\n?"
