@@ -163,7 +163,7 @@ def keten_sim(internet_lab, keten, defect):
 
     sim = internet_lab.start_sim(keten)
     if defect is not None:
-        apply_dns(defect, sim.internet)
+        apply_dns(defect, sim.internet, mitm=sim.man_in_the_middle)
         apply_switches(defect, sim)
     yield sim
     sim.reset()

@@ -224,3 +224,41 @@ class StarttlsStripper:
             self._thread.join(5)
         if self._sock is not None:
             self._sock.close()
+
+
+# --- the man in the middle as its own party (a process or a container) ------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m simulators.aanvaller --ip IP --upstream IP``: the STARTTLS
+    stripper as a party of its own, with a control API on ``IP``
+    (GET /status, GET /verbindingen), until SIGTERM."""
+    import argparse
+    import signal
+    from pathlib import Path
+
+    from simulators.control import ControlServer, read_token
+    from simulators.process import announce_ready
+
+    p = argparse.ArgumentParser(prog="simulators.aanvaller",
+                                description="man-in-the-middle die STARTTLS weghaalt (S05), als eigen partij")
+    p.add_argument("--ip", required=True, help="adres waarop de aanvaller luistert (poort 25)")
+    p.add_argument("--upstream", required=True, help="adres van de echte MX")
+    p.add_argument("--control-port", type=int, default=8025, help="poort van de besturings-API")
+    p.add_argument("--token-bestand", type=Path, required=True, help="bestand met het token van de besturings-API")
+    args = p.parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    signal.signal(signal.SIGINT, lambda *a: stop.set())
+    with StarttlsStripper(args.ip, args.upstream) as stripper:
+        routes = {("GET", "/status"): lambda q: {"rol": "stripper", "ip": args.ip, "upstream": args.upstream},
+                  ("GET", "/verbindingen"): lambda q: {"verbindingen": stripper.connections}}
+        with ControlServer(args.ip, args.control_port, routes, read_token(args.token_bestand)) as control:
+            announce_ready(control.url)
+            stop.wait()
+
+
+if __name__ == "__main__":
+    from simulators.party import run
+
+    run(main)

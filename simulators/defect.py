@@ -11,15 +11,16 @@ from ketentest.errors import KetenConfigError
 _strippers: dict[str, object] = {}
 
 
-def _strip_starttls(internet, meldpunt_id: str) -> None:
-    """Point every MX of the meldpunt at a STARTTLS-stripping relay (S05)."""
+def _strip_starttls(internet, meldpunt_id: str, mitm=None) -> None:
+    """Point every MX of the meldpunt at a STARTTLS-stripping relay (S05);
+    ``mitm(ip, upstream)`` starts one (default: in this process)."""
     from simulators.aanvaller import StarttlsStripper
 
     deelnemer = internet.keten.deelnemer(meldpunt_id)
     for i, mx in enumerate(deelnemer.domain.mx):
         ip = f"127.66.8.{10 + i}"
         if ip not in _strippers:
-            _strippers[ip] = StarttlsStripper(ip, mx.ip).__enter__()
+            _strippers[ip] = mitm(ip, mx.ip) if mitm else StarttlsStripper(ip, mx.ip).__enter__()
         internet.zones.replace(mx.name, "A", [ip])
 
 
@@ -29,7 +30,7 @@ def close_strippers() -> None:
     _strippers.clear()
 
 
-def apply_dns(defect: Defect, internet) -> None:
+def apply_dns(defect: Defect, internet, mitm=None) -> None:
     zones = internet.zones
     for change in defect.dns:
         if "verloop" in change:
@@ -45,7 +46,7 @@ def apply_dns(defect: Defect, internet) -> None:
             c = change["verwijder"]
             zones.remove(c["naam"], c["type"])
         elif "starttls_strippen" in change:
-            _strip_starttls(internet, change["starttls_strippen"])
+            _strip_starttls(internet, change["starttls_strippen"], mitm)
         elif "voeg_toe" in change:
             c = change["voeg_toe"]
             zones.add(c["naam"], c["type"], c["data"])

@@ -60,6 +60,12 @@ class ProcessBackend:
     def internet(self, keten: Keten, pki: Pki) -> SimulatedInternet:
         return SimulatedInternet(keten, pki)
 
+    def man_in_the_middle(self, ip: str, upstream: str, token: str, paths: RunPaths | None):
+        """The STARTTLS stripper, in the harness's own process (context manager)."""
+        from simulators.aanvaller import StarttlsStripper
+
+        return StarttlsStripper(ip, upstream)
+
     def logs(self, name: str) -> str:
         return ""
 
@@ -149,6 +155,12 @@ class KetenSimulatie:
 
     def meldpunt(self, ident: str) -> ControlClient:
         return self.meldpunten[self.keten.deelnemer(ident).id]
+
+    def man_in_the_middle(self, ip: str, upstream: str):
+        """A STARTTLS-stripping man in the middle on ``ip`` in front of the
+        MX at ``upstream`` (S05), started: in this process, or as a container."""
+        paths = self.backend.paths(self.keten, self.pki, self.workdir, self.token_file)
+        return self.backend.man_in_the_middle(ip, upstream, self.token, paths).__enter__()
 
     def party(self, ident: str) -> ControlClient:
         return self.politie if ident in ("politie", self.keten.politie.id) else self.meldpunt(ident)

@@ -9,6 +9,9 @@ process backend, the container backend and the generated compose file
     politie   the police's digitaal postkantoor
     <id>      one meldpunt per keten meldpunt
 
+and, only while a scenario needs one, an attacker: ``stripper`` (a man in
+the middle that hides STARTTLS, S05; :func:`stripper_party`).
+
 Each party's role is a module run as ``python -m simulators.rol <role> ...``
 (or ``python -m <module> ...`` by the process backend).
 """
@@ -25,6 +28,7 @@ ROLES = {
     "resolver": "simulators.resolver",
     "politie": "simulators.politie",
     "meldpunt": "simulators.meldpunt",
+    "stripper": "simulators.aanvaller",
 }
 
 #: Port of the control API of the parties (on their first MX address) and of
@@ -93,3 +97,9 @@ def deelnemer_parties(keten: Keten, paths: RunPaths) -> list[PartySpec]:
 def keten_parties(keten: Keten, paths: RunPaths) -> list[PartySpec]:
     """Every party of a keten run, in start order."""
     return [*dns_parties(keten, paths), *deelnemer_parties(keten, paths)]
+
+
+def stripper_party(ip: str, upstream: str, paths: RunPaths) -> PartySpec:
+    """A STARTTLS-stripping man in the middle on ``ip`` in front of the MX at ``upstream``."""
+    args = ("--ip", ip, "--upstream", upstream, "--control-port", str(PARTY_CONTROL_PORT), "--token-bestand", paths.token)
+    return PartySpec(f"stripper-{ip.replace('.', '-')}", "stripper", args, ip, PARTY_CONTROL_PORT)

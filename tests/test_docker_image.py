@@ -261,3 +261,34 @@ def test_a_failed_build_is_a_clear_error_with_the_log(engine, image, monkeypatch
     assert "bouwen mislukte" in str(e.value) and "localhost/bestaat-niet:1" in str(e.value) + e.value.hint
     assert "scripts/docker-engine base" in e.value.hint
     assert any("bouwen op basis van localhost/bestaat-niet:1" in line for line in lines)
+
+
+def test_a_new_build_removes_older_ketentest_images_but_not_one_in_use(engine, image):
+    """Every source change builds a new image of some 650 MB: older ones of ours go, others stay."""
+    import io
+
+    import docker
+
+    from simulators.containers.image import LOCAL_BASE, prune_old_images
+
+    def tiny(tag: str, label: bool = True) -> str:
+        dockerfile = f"FROM {LOCAL_BASE}\n" + ("LABEL ketentest=image" if label else "LABEL iemand=anders") + f" naam={tag}\n"
+        engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
+        return tag
+
+    old, in_use, foreign = tiny("localhost/ketentest:oud-test"), tiny("localhost/ketentest:in-gebruik-test"), \
+        tiny("localhost/iemand-anders:test", label=False)
+    user = engine.containers.create(in_use, command=["true"], name=f"ketentest-prune-{os.getpid()}")
+    try:
+        removed = prune_old_images(engine, keep=image, progress=lambda line: None)
+        assert old in removed and in_use not in removed and image not in removed
+        with pytest.raises(docker.errors.ImageNotFound):
+            engine.images.get(old)
+        engine.images.get(image), engine.images.get(in_use), engine.images.get(foreign)
+    finally:
+        user.remove(force=True)
+        for tag in (old, in_use, foreign):
+            try:
+                engine.images.remove(tag, force=True)
+            except docker.errors.ImageNotFound:
+                pass

@@ -27,7 +27,7 @@ from pathlib import Path
 from ketentest.errors import InfrastructureError
 from ketentest.model import Keten
 from simulators.control import new_token
-from simulators.partijen import CONTAINER_PATHS, PartySpec, RunPaths
+from simulators.partijen import CONTAINER_PATHS, PartySpec, RunPaths, stripper_party
 from simulators.containers.mounts import container_user, fill_pki, prepare_mounts
 from simulators.pki import Pki
 from simulators.process import READY, ControlClient
@@ -227,6 +227,10 @@ class ContainerBackend:
         handle = SimulatorContainer(self, spec, token)
         self._handles.append(handle)
         return handle
+
+    def man_in_the_middle(self, ip: str, upstream: str, token: str, paths: RunPaths):
+        """The STARTTLS stripper (role ``stripper``) as a container of this run."""
+        return self.start(stripper_party(ip, upstream, paths), token)
 
     def volume_name(self, spec: PartySpec) -> str:
         return f"ketentest-{self.run_id}-{spec.name}"

@@ -150,7 +150,30 @@ def ensure_image(client, base_image: str | None = None, progress: Callable[[str]
         raise InfrastructureError(f"image {tag} bouwen mislukte: {_first_line(e)}",
                                   f"bestaat het basisimage {base}? Zonder register: scripts/docker-engine base") from None
     progress(f"image {tag} gebouwd")
+    prune_old_images(client, keep=tag, progress=progress)
     return tag
+
+
+def prune_old_images(client, keep: str, progress: Callable[[str], None] = print) -> list[str]:
+    """Remove earlier ketentest images (our label only) that no container uses:
+    every source change builds a new one of some 650 MB. One in use stays."""
+    import docker
+
+    removed = []
+    for image in client.images.list(filters={"label": "ketentest=image"}):
+        if keep in image.tags:
+            continue
+        for tag in image.tags:
+            if not tag.startswith(f"{REPOSITORY}:"):
+                continue
+            try:
+                client.images.remove(tag)
+                removed.append(tag)
+            except docker.errors.APIError:  # a container (of a run still going) uses it
+                continue
+    if removed:  # (untagged build stages stay: they are the build cache of the next source change)
+        progress(f"oude images verwijderd: {', '.join(removed)}")
+    return removed
 
 
 def _first_line(e: Exception) -> str:
