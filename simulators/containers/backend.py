@@ -63,12 +63,12 @@ class SimulatorContainer(ControlClient):
         return self
 
     def start(self) -> None:
-        self._ready.clear()
-        self._ended.clear()
+        # New events per container: the log stream of a killed predecessor may end later (Podman).
+        self._ready, self._ended = threading.Event(), threading.Event()
         self.container = self.backend.create(self.spec)
         self.container.start()
-        threading.Thread(target=self._follow_logs, args=(self.container,), name=f"log-{self.name}",
-                         daemon=True).start()
+        threading.Thread(target=self._follow_logs, args=(self.container, self._ready, self._ended),
+                         name=f"log-{self.name}", daemon=True).start()
         try:
             self._await_ready()
             self._connect(self.url)
@@ -77,20 +77,20 @@ class SimulatorContainer(ControlClient):
             self.close()
             raise
 
-    def _follow_logs(self, container) -> None:
+    def _follow_logs(self, container, ready: threading.Event, ended: threading.Event) -> None:
         """Every log line into self.log; the 'KLAAR <url>' line is the ready event."""
         try:
             for chunk in container.logs(stream=True, follow=True):
                 for line in chunk.decode("utf-8", "replace").splitlines():
-                    if line.startswith(READY + " ") and not self._ready.is_set():
+                    if line.startswith(READY + " ") and not ready.is_set():
                         self.url = line.split(" ", 1)[1].strip()
-                        self._ready.set()
+                        ready.set()
                     else:
                         self.log.append(line)
         except Exception as e:  # the engine went away: the waiters below report it
             self.log.append(f"(logstroom afgebroken: {e})")
         finally:
-            self._ended.set()
+            ended.set()
 
     def _await_ready(self) -> None:
         deadline = StartupDeadline(30.0)
