@@ -157,10 +157,15 @@ class Meldpunt:
                                             **message_facts(stored, stored.folder, stored.path)})
                 if counted:
                     record["registraties"] += 1
+            # Replies are queued before the record shows the melding as registered: whoever sees
+            # it registered (the wait route, the harness's keten clock) also sees its replies due.
+            # Queueing is idempotent (one entry per key), so a crash in between repeats nothing.
+            if first or counted:
+                self._schedule_replies(kenmerk, record["message_id"], now,
+                                       suffix="" if first else f"-{record['registraties']}")
+            if not seen:
                 write_json(self.register_dir / f"{kenmerk}.json", record)
             self.changed.notify_all()
-        if first or counted:  # scheduling is idempotent: the outbound queue keeps one entry per key
-            self._schedule_replies(kenmerk, record["message_id"], now, suffix="" if first else f"-{record['registraties']}")
 
     def _schedule_replies(self, kenmerk: str, in_reply_to: str, received: float, suffix: str) -> None:
         politie = self.keten.politie.adres
