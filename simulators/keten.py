@@ -162,14 +162,19 @@ class KetenSimulatie:
         paths = self.backend.paths(self.keten, self.pki, self.workdir, self.token_file)
         return self.backend.man_in_the_middle(ip, upstream, self.token, paths).__enter__()
 
+    def party_id(self, ident: str) -> str:
+        """A deelnemer's id; 'politie' names the police whatever its id."""
+        return self.keten.politie.id if ident == "politie" else self.keten.deelnemer(ident).id
+
     def party(self, ident: str) -> ControlClient:
-        return self.politie if ident in ("politie", self.keten.politie.id) else self.meldpunt(ident)
+        pid = self.party_id(ident)
+        return self.politie if pid == self.keten.politie.id else self.meldpunten[pid]
 
     def configure(self, ident: str, switches: dict) -> None:
         """Set switches that stand for a party's configuration (a defect's):
         unlike a scenario's switches, a restarted party comes back with them."""
         self.party(ident).post("/schakelaars", switches)
-        self.configuratie.setdefault(self.keten.deelnemer(ident).id, {}).update(switches)
+        self.configuratie.setdefault(self.party_id(ident), {}).update(switches)
 
     def reset(self) -> None:
         """Every switch back to healthy and the DNS as the keten describes it.
@@ -272,8 +277,8 @@ class KetenSimulatie:
         keten clock is brought level with the rest of the keten."""
         party = self.meldpunt(ident)
         party.restart()
-        if self.keten.deelnemer(ident).id in self.configuratie:
-            party.post("/schakelaars", self.configuratie[self.keten.deelnemer(ident).id])
+        if self.party_id(ident) in self.configuratie:
+            party.post("/schakelaars", self.configuratie[self.party_id(ident)])
         behind = self.now() - dt.datetime.fromisoformat(party.get("/klok")["nu"]).timestamp()
         if behind > 0:
             party.post("/klok", {"vooruit": behind})
