@@ -53,7 +53,9 @@ def test_s_scenarios_fail_when_the_postkantoor_falls_back_to_an_unsafe_route(pyt
 
 def test_s01_and_s08_fail_when_the_postkantoor_does_not_retry(pytester, internet_lab):
     result = run_features(pytester, internet_lab, "-m", "S01 or S08", "--defect", "postkantoor-herhaalt-niet")
-    result.assert_outcomes(failed=6)
+    # Per meldpunt: S01 (4xx), S08 (lost in DATA) and S08 (crash during DATA) need a second attempt and fail;
+    # S08 (crash after the 250) was delivered at the first attempt and passes.
+    result.assert_outcomes(failed=9, passed=3)
     result.stdout.fnmatch_lines(["*pogingen *permanent*, verwacht * met één bezorging*"])
 
 
