@@ -719,3 +719,35 @@ def test_a_failed_tls_handshake_is_logged_with_its_reason(mx):
     assert "TLS-handshake mislukt" in message and "WRONG_VERSION_NUMBER" in message, message
     (trace,) = mx.traces()
     assert trace.errors and "WRONG_VERSION_NUMBER" in trace.errors[0], trace.errors
+
+
+@pytest.mark.parametrize("journal", [True, False])
+def test_mail_accepted_but_not_handled_is_handed_over_again_after_a_restart(internet, keten, pki, tmp_path, clock,
+                                                                             journal):
+    """The application dies with the message (here: its callback fails, as a
+    crash between the 250 and the back office would leave it). The next server
+    on the same Maildir hands it over again, with the same envelope and a
+    recomputed authentication, once; without the journal (the defect switch) it
+    is lost."""
+    def crashing(stored):
+        raise RuntimeError("de backoffice viel om")
+
+    store = tmp_path / "maildir"
+    first = MailServer.for_deelnemer(keten, keten.meldpunten[0], pki, store, on_message=crashing, clock=clock.timestamp,
+                                     switches=Switches(journal=journal))
+    with first:
+        send(signed_police_message(keten, pki))
+        assert first.wait_handled(WAIT) and first.callback_errors
+    again = Inbox()
+    with MailServer.for_deelnemer(keten, keten.meldpunten[0], pki, store, on_message=again.on_message,
+                                  clock=clock.timestamp) as second:
+        assert second.wait_handled(WAIT)
+        if not journal:
+            assert again.messages == [] and second.store.count() == 1  # stored, answered 250, never handled
+            return
+        (replayed,) = again.wait(1)
+        assert (replayed.mail_from, replayed.client_ip, replayed.helo) == ("postkantoor@politie.test", "127.60.1.10", HELO)
+        assert replayed.auth.dmarc.result == "pass" and replayed.content == second.store.messages()[0]
+    with MailServer.for_deelnemer(keten, keten.meldpunten[0], pki, store, on_message=again.on_message,
+                                  clock=clock.timestamp) as third:
+        assert third.wait_handled(WAIT) and len(again.messages) == 1  # handled once: not handed over a third time
