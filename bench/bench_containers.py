@@ -13,6 +13,7 @@ runner does); the container runs use the engine's (the host's) loopback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from ketentest.config import load_keten  # noqa: E402
 from ketentest.synth import MeldingPool  # noqa: E402
-from simulators.containers.image import LOCAL_BASE, docker_client, ensure_image, image_tag  # noqa: E402
+from simulators.containers.image import DOCKER_DIR, LOCAL_BASE, build_wheels, docker_client, ensure_image  # noqa: E402
 from simulators.keten import KetenSimulatie, backend_named  # noqa: E402
 from simulators.pki import Pki  # noqa: E402
 
@@ -37,16 +38,16 @@ NETNS = ["unshare", "--net", "sh", "-c", 'ip link set lo up && exec "$@"', "_"]
 def build_times(cold: bool) -> dict[str, float]:
     client = docker_client()
     out = {}
-    if cold:
-        tag = image_tag()
-        try:
-            client.images.remove(tag, force=True)
-        except Exception:
-            pass
+    if cold:  # no wheels, no image, no build cache (pip's own download cache stays)
         shutil.rmtree(ROOT / "docker" / "wheels", ignore_errors=True)
         t = time.perf_counter()
-        ensure_image(client, base_image=LOCAL_BASE, progress=lambda line: None)
-        out["image bouwen, koud (geen wheels, geen image)"] = time.perf_counter() - t
+        build_wheels(progress=lambda line: None)
+        out["koud: wheels bouwen op de host"] = time.perf_counter() - t
+        t = time.perf_counter()
+        client.images.build(path=str(DOCKER_DIR), buildargs={"BASE_IMAGE": LOCAL_BASE}, tag="localhost/ketentest:koud",
+                            network_mode="host", nocache=True, rm=True, forcerm=True)
+        out["koud: docker build zonder cache"] = time.perf_counter() - t
+        client.images.remove("localhost/ketentest:koud", force=True)
     t = time.perf_counter()
     ensure_image(client, base_image=LOCAL_BASE, progress=lambda line: None)
     out["image, warm (bestaat al)"] = time.perf_counter() - t
@@ -61,7 +62,7 @@ def keten_figures(backend_name: str, n: int = 5) -> dict[str, float]:
         t = time.perf_counter()
         with backend.internet(keten, pki) as net, KetenSimulatie(keten, pki, internet=net, backend=backend) as sim:
             started = time.perf_counter() - t
-            pool = MeldingPool(keten, 20261202, n)
+            pool = MeldingPool(keten, 20261202, 50 * n)  # drawn by postcode: plenty for every meldpunt
             times = []
             for i in range(n):
                 melding = pool.voor(keten.meldpunten[i % len(keten.meldpunten)].id)
@@ -91,20 +92,21 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--zonder-koud", action="store_true", help="geen koude imagebouw (die gooit wheels en image weg)")
     p.add_argument("--zonder-suite", action="store_true", help="de hele featuresuite niet twee keer draaien")
+    p.add_argument("--keten-json", action="store_true", help=argparse.SUPPRESS)  # internal: the process part
     args = p.parse_args()
+    if args.keten_json:
+        print(json.dumps(keten_figures("processen")))
+        return
     rows: list[tuple[str, str, float]] = []
     for name, value in build_times(not args.zonder_koud).items():
         rows.append((name, "containers", value))
     for backend in ("processen", "containers"):
-        if backend == "processen" and os.geteuid() == 0 and not os.environ.get("KETENTEST_IN_NETNS"):
+        if backend == "processen" and os.geteuid() == 0:
             # the process keten in its own loopback, like the defect runner
-            env = {**os.environ, "KETENTEST_IN_NETNS": "1"}
-            code = ("import json,sys; sys.path.insert(0, %r); from bench.bench_containers import keten_figures; "
-                    "print(json.dumps(keten_figures('processen')))" % str(ROOT))
-            out = subprocess.run([*NETNS, sys.executable, "-c", code], env=env, capture_output=True, text=True,
+            out = subprocess.run([*NETNS, sys.executable, __file__, "--keten-json"], capture_output=True, text=True,
                                  cwd=ROOT)
-            import json
-
+            if out.returncode != 0:
+                sys.exit(f"bench: de procesketen faalde:\n{out.stderr[-3000:]}")
             figures = json.loads(out.stdout.strip().splitlines()[-1])
         else:
             figures = keten_figures(backend)
