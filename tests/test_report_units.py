@@ -131,6 +131,18 @@ def test_classify(exc, kind, start):
     assert got_kind is kind and message.startswith(start)
 
 
+def test_classify_a_missing_step_once():
+    """pytest-bdd's error in English gets a Dutch prefix; the step catalogue's own
+    Dutch message (with the closest sentences) is not prefixed a second time."""
+    class StepDefinitionNotFoundError(Exception):
+        pass
+
+    assert classify(StepDefinitionNotFoundError("Step definition is not found: x"))[1] == (
+        "Stapdefinitie ontbreekt: Step definition is not found: x")
+    assert classify(StepDefinitionNotFoundError("Stap bestaat niet: 'x'. Bedoelde u: y"))[1] == (
+        "Stap bestaat niet: 'x'. Bedoelde u: y")
+
+
 def test_outcome_state_folds_phases():
     s = OutcomeState()
     s.add_phase("setup", "passed", None, None, 0.1)

@@ -230,7 +230,8 @@ def classify(exception: BaseException | None, longrepr: Any = None) -> tuple[Fai
         return FailureKind.HARNAS, f"Fout in de testomgeving: {exception}"
     name = type(exception).__name__
     if name == "StepDefinitionNotFoundError":
-        return FailureKind.HARNAS, f"Stapdefinitie ontbreekt: {exception}"
+        text = str(exception)  # steps/catalogus.py already made it Dutch, with the closest sentences
+        return FailureKind.HARNAS, text if text.startswith("Stap bestaat niet") else f"Stapdefinitie ontbreekt: {text}"
     return FailureKind.HARNAS, f"Fout in de testomgeving: {name}: {exception}".rstrip(": ")
 
 
