@@ -109,7 +109,7 @@ def test_unknown_role_is_one_dutch_line_and_exit_2(engine, image):
     code, out, err = run(engine, image, ["brandweer"])
     assert code == 2
     assert err.strip().splitlines() == [
-        "simulators.rol: onbekende rol 'brandweer'; kies uit: dns, resolver, politie, meldpunt (of gezond)"]
+        f"simulators.rol: onbekende rol 'brandweer'; kies uit: {', '.join(ROLES)} (of gezond)"]
 
 
 def test_health_check_fails_without_a_party(engine, image):
