@@ -115,7 +115,8 @@ def judge(defect: Defect, run: Run) -> Detectie:
 
 
 def run_catalogue(ids: list[str] | None, workdir: Path, parallel: int = 2, progress=None,
-                  keten: str | None = None, backend: str = "processen") -> tuple[Run, list[Detectie]]:
+                  keten: str | None = None, backend: str = "processen",
+                  gezond: bool = True) -> tuple[Run | None, list[Detectie]]:
     """The healthy run, then every defect (``parallel`` at a time), on the
     given keten (default: the built-in midden-nederland)."""
     from ketentest.defecten import get
@@ -125,8 +126,8 @@ def run_catalogue(ids: list[str] | None, workdir: Path, parallel: int = 2, progr
     own_netns = backend != "containers"  # containers share the engine's loopback: one run at a time
     if not own_netns:
         extra += ["--backend", "containers"]
-    healthy = run_features(None, workdir, extra, own_netns=own_netns)
-    if progress:
+    healthy = run_features(None, workdir, extra, own_netns=own_netns) if gezond else None  # False: shown elsewhere
+    if progress and healthy is not None:
         progress(HEALTHY, healthy)
     if not _netns_prefix() or not own_netns:
         parallel = 1
