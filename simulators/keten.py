@@ -66,9 +66,6 @@ class ProcessBackend:
 
         return StarttlsStripper(ip, upstream)
 
-    def logs(self, name: str) -> str:
-        return ""
-
     def close(self) -> None:
         pass
 

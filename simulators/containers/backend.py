@@ -276,12 +276,6 @@ class ContainerBackend:
         except Exception:
             pass
 
-    def logs(self, name: str) -> str:
-        for h in self._handles:
-            if h.name == name:
-                return h.log_text()
-        return ""
-
     def close(self) -> None:
         for h in reversed(self._handles):
             h.close()

@@ -21,7 +21,7 @@ import dns.exception
 import dns.name
 import dns.rdatatype
 
-from simulators.control import ApiError, ControlServer, Route
+from simulators.control import ApiError, ControlServer, Route, _show
 from simulators.dns.zones import Record, ZoneTree
 from simulators.process import announce_ready
 
@@ -30,11 +30,6 @@ ACTIONS = ("replace", "remove", "add", "expire_signatures", "break_ds", "unsign"
 MAX_TTL = 2**31 - 1  # RFC 2181 8
 MAX_TEXT = 65535  # one rdata can never be longer on the wire
 MAX_LIST = 1000
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _typed(hint: Any, value: Any, name: str) -> Any:
