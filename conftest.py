@@ -11,7 +11,8 @@ from ketentest.afspraken import AFSPRAKEN
 from ketentest.errors import KetentestError
 from ketentest.model import Keten
 
-pytest_plugins = ["steps.dns", "steps.beveiliging", "steps.verzenden", "steps.storingen", "steps.catalogus",
+pytest_plugins = ["steps.regels", "steps.dns", "steps.beveiliging", "steps.verzenden", "steps.storingen",
+                  "steps.grensgevallen", "steps.catalogus",
                   "ketentest.report.plugin"]
 
 ROOT = Path(__file__).parent
@@ -35,6 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for severity in ("kritiek", "hoog", "normaal"):
         config.addinivalue_line("markers", f"{severity}: ernst van het scenario")
     config.addinivalue_line("markers", "dns: raakt de DNS-laag")
+    config.addinivalue_line("markers", "grensgeval: regel uit een Voorbeelden-tabel: de keten met één instelling anders "
+                                       "(features/*_grensgevallen.feature); niet in de defectenrun")
     config.addinivalue_line("markers", "per_deelnemer: scenario draait voor elke deelnemer van de keten")
     config.addinivalue_line("markers", "per_meldpunt: scenario draait voor elk meldpunt van de keten")
     config.addinivalue_line("markers", "containers: test die een container-engine nodig heeft (./run tests start er een)")

@@ -141,15 +141,21 @@ def keten_with_defect(keten_source: str | None, defect_id: str | None, workdir=N
     """The keten a run uses: the given keten (default midden-nederland) with a
     defect's keten edits, written to a file so the parties' processes load
     the same keten. The same defect gives the same file name and content."""
+    from ketentest.config import load_keten
+
+    if not defect_id:
+        return load_keten(keten_source)
+    return keten_with_overlay(load_keten(keten_source), get(defect_id), workdir)
+
+
+def keten_with_overlay(keten: Keten, defect: Defect, workdir=None) -> Keten:
+    """``keten`` with ``defect``'s keten-file edits (a catalogue defect, or a
+    feature's example row), written to a file named after both."""
     import tempfile
     from pathlib import Path
 
     from ketentest.config import load_keten
 
-    keten = load_keten(keten_source)
-    if not defect_id:
-        return keten
-    defect = get(defect_id)
     if not defect.keten:
         return keten
     if keten.source.startswith("ingebouwd:"):
@@ -162,6 +168,48 @@ def keten_with_defect(keten_source: str | None, defect_id: str | None, workdir=N
     path = folder / f"{keten.naam}+{defect.id}.yaml"
     path.write_text(defect.keten_yaml(text), encoding="utf-8")
     return load_keten(path)
+
+
+def overlay(keten: Keten, deelnemer_id: str, instelling: str, waarde: str) -> Defect:
+    """One setting changed for one deelnemer, as a feature's example row
+    writes it (``Voorbeelden``): an ad-hoc defect without expectations.
+
+    ``instelling``: ``maildomein.spf`` (relative to the deelnemer in the
+    keten file), ``keten.aannames.max_pdf_mb`` (from the top of the keten
+    file) or ``schakelaar.bevestiging_na_minuten`` (a switch of the
+    deelnemer's simulator, set on the running keten; a mail-server switch as
+    ``schakelaar.mail.perm_failure``). ``waarde``: YAML (``null``, ``false``,
+    ``["3 1 1"]``, a text).
+    """
+    import hashlib
+
+    where = f"voorbeeld {deelnemer_id} {instelling}"
+    try:
+        deelnemer = keten.deelnemer(deelnemer_id)
+    except KeyError:
+        raise KetenConfigError(where, deelnemer_id, "onbekende deelnemer",
+                               f"kies uit: {', '.join(d.id for d in keten.deelnemers)}") from None
+    try:
+        value = yaml.safe_load(waarde)
+    except yaml.YAMLError as e:
+        raise KetenConfigError(where, waarde, f"geen geldige YAML-waarde ({str(e).splitlines()[0]})",
+                               'zet tekst met bijzondere tekens tussen aanhalingstekens: "v=spf1 -all"') from None
+    digest = hashlib.sha256(f"{deelnemer_id}\0{instelling}\0{waarde}".encode()).hexdigest()[:10]
+    is_politie = deelnemer.id == keten.politie.id
+    base = dict(id=f"voorbeeld-{digest}", titel=f"{instelling} = {waarde}", wat=f"{deelnemer.naam}: {instelling} = {waarde}")
+    head, _, rest = instelling.partition(".")
+    if not rest and head in ("schakelaar", "keten"):
+        raise KetenConfigError(where, instelling, f"{head}. zonder naam erachter",
+                               f"schrijf bijvoorbeeld {head}.{'bevestiging_na_minuten' if head == 'schakelaar' else 'aannames.max_pdf_mb'}")
+    if head == "schakelaar":
+        nested: Any = value
+        for part in reversed(rest.split(".")):
+            nested = {part: nested}
+        return Defect(**base, schakelaars={"politie" if is_politie else deelnemer.id: nested})
+    if head == "keten":
+        return Defect(**base, keten={rest: value})
+    prefix = "politie" if is_politie else f"meldpunten.{deelnemer.id}"
+    return Defect(**base, keten={f"{prefix}.{instelling}": value})
 
 
 def keten_for_check(keten_source: str | None, defect_id: str | None, warn=None) -> Keten:
