@@ -58,6 +58,10 @@ class ScenarioInfo:
     agreements: tuple[str, ...]
     deelnemers: tuple[str, ...]
     severity: str | None  # the Dutch tag: kritiek, hoog, normaal
+    #: A row of an example table (@grensgeval): it judges the ketentest's verdict on a changed
+    #: configuration, not the keten itself; it counts for the whole keten (no deelnemer) and the
+    #: warnings it expects do not make it a warning.
+    grensgeval: bool = False
 
 
 def scenario_info(item: pytest.Item) -> ScenarioInfo | None:
@@ -70,6 +74,8 @@ def scenario_info(item: pytest.Item) -> ScenarioInfo | None:
     agreements = tuple(sorted({m for m in marks if m in AFSPRAKEN}))
     severity = next((m for m in ("kritiek", "hoog", "normaal") if m in marks), None)
     deelnemers: list[str] = []
+    if "grensgeval" in marks:
+        return ScenarioInfo(scenario, feature, agreements, (), severity, grensgeval=True)
     params = getattr(getattr(item, "callspec", None), "params", {})
     example = params.get("_pytest_bdd_example") or {}
     for value in (params.get("deelnemer_id"), example.get("deelnemer_id"), example.get("deelnemer")):
@@ -128,8 +134,9 @@ class TestEvidence:
     """Collects the evidence of the running test: writes each item under
     reports/bewijs/<test>/, attaches it to Allure, remembers warnings."""
 
-    def __init__(self, nodeid: str, reports_dir: Path | None) -> None:
+    def __init__(self, nodeid: str, reports_dir: Path | None, warnings_count: bool = True) -> None:
         self.nodeid = nodeid
+        self.warnings_count = warnings_count
         self.reports_dir = reports_dir
         self.dir = reports_dir / EVIDENCE_DIR / test_dir_name(nodeid) if reports_dir else None
         self.refs: list[EvidenceRef] = []
@@ -153,10 +160,10 @@ class TestEvidence:
             except OSError:
                 pass  # never fail a test over its evidence; writing the report will say what is wrong
         self.refs.append(ref)
-        if evidence.is_warning:
+        if evidence.is_warning and self.warnings_count:
             self.warnings.append(evidence.note or evidence.name)
         if self._allure_ready:
-            _allure_attach(evidence)
+            _allure_attach(evidence, self.warnings_count)
         else:
             self._allure_queue.append(evidence)
 
@@ -164,7 +171,7 @@ class TestEvidence:
         """The Allure test case exists now: flush what came before (setup)."""
         self._allure_ready = True
         for evidence in self._allure_queue:
-            _allure_attach(evidence)
+            _allure_attach(evidence, self.warnings_count)
         self._allure_queue.clear()
 
     def from_values(self, values: list[Any]) -> None:
@@ -181,8 +188,8 @@ class TestEvidence:
                 self.add(evidence)
 
 
-def _allure_attach(evidence: Evidence) -> None:
-    """To Allure when it is active (no-op otherwise)."""
+def _allure_attach(evidence: Evidence, tag_warning: bool = True) -> None:
+    """To Allure when it is active (no-op otherwise); a warning tags the test unless ``tag_warning`` is off."""
     try:
         import allure_commons
     except ImportError:
@@ -191,7 +198,7 @@ def _allure_attach(evidence: Evidence) -> None:
         allure_commons.plugin_manager.hook.attach_data(
             body=evidence.content, name=evidence.name, attachment_type=evidence.kind.mime,
             extension=evidence.kind.extension)
-        if evidence.is_warning:
+        if evidence.is_warning and tag_warning:
             allure_commons.plugin_manager.hook.add_label(label_type="tag", labels=["waarschuwing"])
     except (KeyError, AttributeError):
         pass  # no Allure test case in progress (e.g. attached during teardown after it was written)
@@ -314,7 +321,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     if INFO not in item.stash:
         return (yield)
-    collector = TestEvidence(item.nodeid, item.config.stash[SESSION].reports_dir)
+    collector = TestEvidence(item.nodeid, item.config.stash[SESSION].reports_dir,
+                             warnings_count=not item.stash[INFO].grensgeval)
     item.stash[COLLECTOR] = collector
     ev_api.activate(collector)
     try:
