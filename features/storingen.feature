@@ -14,7 +14,9 @@ Functionaliteit: Storingen en misbruik
     Als de politie een melding doet over iemand in het werkgebied van het meldpunt
     Dan is de melding precies één keer bezorgd, na 4 pogingen
     En de verzending wordt getoetst aan V09
-    En voldoet de verzending aan de afspraak
+    En eindigt de melding in precies één eindtoestand: "bezorgd en bevestigd" of "onbestelbaar"
+    En herhaalt het postkantoor een tijdelijke fout ten minste 24 uur met steeds langere tussenpozen
+    En is de melding hoogstens één keer bezorgd en door het meldpunt één keer ontvangen
 
   @S02 @per_meldpunt @kritiek
   Scenario: Een meldpunt dat 5xx antwoordt maakt de melding onbestelbaar en de agent weet het
@@ -22,7 +24,9 @@ Functionaliteit: Storingen en misbruik
     Als de politie een melding doet over iemand in het werkgebied van het meldpunt
     Dan is de melding onbestelbaar na één poging en weet de agent waarom
     En de verzending wordt getoetst aan V09
-    En voldoet de verzending aan de afspraak
+    En eindigt de melding in precies één eindtoestand: "bezorgd en bevestigd" of "onbestelbaar"
+    En hoort de agent binnen 15 minuten na de laatste poging dat de melding onbestelbaar is
+    En is de melding hoogstens één keer bezorgd en door het meldpunt één keer ontvangen
 
   @S03 @per_meldpunt @kritiek
   Scenario: Verlopen DNSSEC-handtekeningen bij het meldpunt: de melding wordt niet verstuurd
@@ -30,7 +34,8 @@ Functionaliteit: Storingen en misbruik
     Als de politie een melding doet over iemand in het werkgebied van het meldpunt
     Dan is de melding niet verstuurd en weet de agent dat hij de alternatieve route moet gebruiken
     En de verzending wordt getoetst aan V02
-    En voldoet de verzending aan de afspraak
+    En wordt zonder veilige route niets verstuurd en hoort de agent de alternatieve route te gebruiken
+    En wordt de melding alleen overgedragen na STARTTLS met TLS 1.2 of hoger, een DANE-overeenkomst en DNSSEC-veilige MX- en TLSA-records
 
   @S03 @per_meldpunt @kritiek
   Scenario: Een kapotte DS bij het meldpunt: de melding wordt niet verstuurd
@@ -44,7 +49,8 @@ Functionaliteit: Storingen en misbruik
     Als de politie een melding doet over iemand in het werkgebied van het meldpunt
     Dan is de melding niet verstuurd en weet de agent dat hij de alternatieve route moet gebruiken
     En de verzending wordt getoetst aan V02
-    En voldoet de verzending aan de afspraak
+    En wordt zonder veilige route niets verstuurd en hoort de agent de alternatieve route te gebruiken
+    En wordt de melding alleen overgedragen na STARTTLS met TLS 1.2 of hoger, een DANE-overeenkomst en DNSSEC-veilige MX- en TLSA-records
 
   @S05 @per_meldpunt @kritiek
   Scenario: Een aanvaller haalt STARTTLS weg: de melding wordt niet verstuurd
@@ -104,7 +110,9 @@ Functionaliteit: Storingen en misbruik
     Als de politie een melding doet over iemand in het werkgebied van het meldpunt
     Dan is de melding precies één keer bezorgd, na 2 pogingen
     En de verzending wordt getoetst aan V09
-    En voldoet de verzending aan de afspraak
+    En eindigt de melding in precies één eindtoestand: "bezorgd en bevestigd" of "onbestelbaar"
+    En herhaalt het postkantoor een tijdelijke fout ten minste 24 uur met steeds langere tussenpozen
+    En is de melding hoogstens één keer bezorgd en door het meldpunt één keer ontvangen
 
   @S08 @per_meldpunt @kritiek
   Scenario: Een meldpunt dat crasht terwijl een melding binnenkomt: na de herstart precies één keer bezorgd en geregistreerd
@@ -113,7 +121,9 @@ Functionaliteit: Storingen en misbruik
     Dan is de melding precies één keer bezorgd, na 2 pogingen
     En heeft het meldpunt de melding precies één keer geregistreerd en bevestigd
     En de verzending wordt getoetst aan V09
-    En voldoet de verzending aan de afspraak
+    En eindigt de melding in precies één eindtoestand: "bezorgd en bevestigd" of "onbestelbaar"
+    En herhaalt het postkantoor een tijdelijke fout ten minste 24 uur met steeds langere tussenpozen
+    En is de melding hoogstens één keer bezorgd en door het meldpunt één keer ontvangen
 
   @S08 @per_meldpunt @kritiek
   Scenario: Een meldpunt dat crasht na zijn 250 maar vóór de registratie verliest de melding niet
@@ -122,4 +132,5 @@ Functionaliteit: Storingen en misbruik
     Dan is de melding precies één keer bezorgd, na 1 poging
     En heeft het meldpunt de melding precies één keer geregistreerd en bevestigd
     En de verzending wordt getoetst aan V09
-    En voldoet de verzending aan de afspraak
+    En eindigt de melding in precies één eindtoestand: "bezorgd en bevestigd" of "onbestelbaar"
+    En is de melding hoogstens één keer bezorgd en door het meldpunt één keer ontvangen
