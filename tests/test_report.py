@@ -328,6 +328,25 @@ def test_resultaten_json_records_outcome_message_and_evidence(synthetic):
         assert (synthetic.path / "reports" / e["bestand"]).stat().st_size == e["grootte"]
 
 
+def test_the_steps_are_recorded_as_the_feature_reads_them_with_their_evidence(synthetic):
+    run_synthetic(synthetic, {"B04": {"ggd-flevoland": "gefaald"}})
+    reports = synthetic.path / "reports"
+    tests = {(t["afspraken"][0], tuple(t["deelnemers"])): t
+             for t in json.loads((reports / "resultaten.json").read_text())["tests"]}
+    steps = lambda t: [(s["tekst"], s["uitslag"]) for s in t["stappen"]]  # noqa: E731
+    assert steps(tests[("B04", ("ggd-flevoland",))]) == [
+        ("Gegeven een deelnemer van de keten", "geslaagd"), ("Als de controle op B04 wordt uitgevoerd", "geslaagd"),
+        ("Dan voldoet de deelnemer aan de afspraak", "gefaald")]
+    assert steps(tests[("V02", ())]) == [("Als de testomgeving niet opstart", "gefaald"),
+                                          ("Dan wordt er niets verstuurd", "niet uitgevoerd")]
+    # in the stuurgroep report the evidence sits under the step that recorded it
+    html = (reports / "stuurgroep.html").read_text()
+    sent = re.search(r'<li class="stap" data-uitslag="geslaagd">.{0,80}Als een melding wordt verstuurd'
+                     r'<ul class="bewijsstukken">(.*?)</ul></li>', html, re.S)
+    assert sent and "Verzonden bericht" in sent.group(1) and "SMTP-gesprek" in sent.group(1), html[:3000]
+    assert "bij stap" not in sent.group(1)  # nested: the step need not be named again
+
+
 def test_report_cells_match_the_run_and_show_the_dutch_message(synthetic):
     run_synthetic(synthetic, {"B04": {"ggd-flevoland": "gefaald"}, "B02": {"politie-mn": "waarschuwing"}})
     reports = synthetic.path / "reports"

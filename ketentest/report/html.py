@@ -337,22 +337,36 @@ def _evidence(matrix: Matrix, reports_dir: Path) -> str:
 
 
 def _test_block(t: TestRecord, reports_dir: Path) -> str:
+    """A scenario: its steps as the feature reads them, each with the evidence it recorded
+    (evidence from before the first step, such as starting the keten, comes first)."""
     state = _OUTCOME_STATE[t.uitslag]
     label = t.uitslag.dutch
     message = f'<pre class="melding">{_e(t.melding)}</pre>' if t.melding else ""
-    items = "".join(_evidence_item(ev, reports_dir) for ev in t.bewijs)
-    evidence = f'<ul class="bewijsstukken">{items}</ul>' if items else '<p class="klein-grijs">Geen bewijsstukken vastgelegd.</p>'
+    texts = {s.tekst for s in t.stappen}
+    loose = "".join(_evidence_item(ev, reports_dir) for ev in t.bewijs if ev.stap not in texts)
+    body = f'<ul class="bewijsstukken">{loose}</ul>' if loose else ""
+    if t.stappen:
+        steps = []
+        for s in t.stappen:
+            items = "".join(_evidence_item(ev, reports_dir, nested=True) for ev in t.bewijs if ev.stap == s.tekst)
+            mark = {"geslaagd": "✓", "gefaald": "✗"}.get(s.uitslag, "–")
+            steps.append(f'<li class="stap" data-uitslag="{_e(s.uitslag)}"><span class="stapteken" '
+                         f'title="{_e(s.uitslag)}">{mark}</span> {_e(s.tekst)}'
+                         + (f'<ul class="bewijsstukken">{items}</ul>' if items else "") + "</li>")
+        body += f'<ol class="stappen">{"".join(steps)}</ol>'
+    if not body:
+        body = '<p class="klein-grijs">Geen bewijsstukken vastgelegd.</p>'
     return (f'<article class="test" data-nodeid="{_e(t.nodeid)}" data-uitslag="{_e(t.uitslag.value)}">'
             f'<p class="scenario">{_pill(state, None, label)} <b>Scenario:</b> {_e(t.scenario)}'
-            f' <span class="klein-grijs">— {_e(t.functionaliteit)}</span></p>{message}{evidence}</article>')
+            f' <span class="klein-grijs">— {_e(t.functionaliteit)}</span></p>{message}{body}</article>')
 
 
-def _evidence_item(ev: EvidenceRef, reports_dir: Path) -> str:
+def _evidence_item(ev: EvidenceRef, reports_dir: Path, nested: bool = False) -> str:
     try:
         kind = Kind(ev.soort)
     except ValueError:
         kind = Kind.TEXT
-    meta = f"{kind.dutch}, {_size(ev.grootte)}" + (f", bij stap “{ev.stap}”" if ev.stap else "")
+    meta = f"{kind.dutch}, {_size(ev.grootte)}" + (f", bij stap “{ev.stap}”" if ev.stap and not nested else "")
     verdict = ""
     if ev.oordeel in ("waarschuwing", "gefaald", "geslaagd"):
         verdict = " " + _pill(CellState(ev.oordeel))
@@ -463,6 +477,11 @@ table.lijst{border-collapse:collapse;width:100%}
 .scenario{margin:4px 0}
 .bewijsstukken{list-style:none;padding-left:10px;margin:4px 0}
 .bewijsstukken li{margin:3px 0}
+.stappen{list-style:none;padding-left:10px;margin:4px 0}
+.stap{margin:2px 0}
+.stap[data-uitslag="gefaald"]{font-weight:bold}
+.stap[data-uitslag="niet uitgevoerd"]{color:#666}
+.stapteken{display:inline-block;width:1.2em}
 summary{cursor:pointer}
 .toelichting{margin:4px 0;color:var(--oranje)}
 footer{max-width:1180px;margin:0 auto;padding:0 40px 30px;color:var(--grijs);font-size:13px}

@@ -34,6 +34,7 @@ from ketentest.report.results import (
     Outcome,
     OutcomeState,
     Run,
+    StapRecord,
     TestRecord,
     load_run,
     save_run,
@@ -142,6 +143,7 @@ class TestEvidence:
         self.refs: list[EvidenceRef] = []
         self.warnings: list[str] = []
         self.step = ""
+        self.steps: list[list[str]] = []  # [text, uitslag] of every step of the scenario, in order
         self.seen: set[int] = set()  # ids of fixture values already turned into evidence
         self._allure_ready = False
         self._allure_queue: list[Evidence] = []
@@ -339,11 +341,24 @@ def _collector(request: pytest.FixtureRequest) -> TestEvidence | None:
 def pytest_bdd_before_scenario(request, feature, scenario) -> None:
     if (c := _collector(request)) is not None:
         c.allure_ready()
+        c.steps = [[_step_text(s), "niet uitgevoerd"] for s in scenario.steps]
+
+
+def _step_text(step) -> str:
+    return f"{step.keyword} {step.name}".strip()
+
+
+def _step_done(c: TestEvidence, step, uitslag: str) -> None:
+    text = _step_text(step)
+    for entry in c.steps:
+        if entry[0] == text and entry[1] == "niet uitgevoerd":
+            entry[1] = uitslag
+            return
 
 
 def pytest_bdd_before_step(request, feature, scenario, step, step_func) -> None:
     if (c := _collector(request)) is not None:
-        c.step = f"{step.keyword} {step.name}".strip()
+        c.step = _step_text(step)
 
 
 @pytest.hookimpl(tryfirst=True)  # before Allure closes the step, so attachments nest in it
@@ -357,6 +372,7 @@ def pytest_bdd_after_step(request, feature, scenario, step, step_func, step_func
     fresh = [v for v in values if id(v) not in c.seen]
     c.from_values(values)
     c.from_values(tweede_oordelen(request, fresh))  # B06/V02: the reference MTA's opinion beside ours
+    _step_done(c, step, "geslaagd")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -365,6 +381,7 @@ def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func
         c.from_values(list(step_func_args.values()))
         for evidence in party_logs(request):
             c.add(evidence)
+        _step_done(c, step, "gefaald")
 
 
 def party_logs(request: pytest.FixtureRequest) -> list[Evidence]:
@@ -413,6 +430,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         deelnemers=info.deelnemers, uitslag=outcome, ernst=info.severity, melding=message,
         soort_fout=state.soort_fout if outcome in (Outcome.GEFAALD, Outcome.FOUT) else None,
         bewijs=tuple(collector.refs) if collector else (), duur=state.duur,
+        stappen=tuple(StapRecord(text, uitslag) for text, uitslag in collector.steps) if collector else (),
     )
     report.ketentest = record.to_dict()  # plain data: travels to the xdist controller
     return report

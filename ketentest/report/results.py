@@ -77,6 +77,19 @@ _EVIDENCE_DEFAULTS = {"naam": "", "soort": "text", "bestand": "", "grootte": 0, 
 
 
 @dataclass(frozen=True)
+class StapRecord:
+    """One step of a scenario as the reader sees it ("Dan eindigt het SPF-record op "-all"")
+    and how it went: geslaagd, gefaald, or niet uitgevoerd (after a failed step)."""
+
+    tekst: str
+    uitslag: str = "niet uitgevoerd"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StapRecord:
+        return cls(str(d.get("tekst", "")), str(d.get("uitslag", "niet uitgevoerd")))
+
+
+@dataclass(frozen=True)
 class TestRecord:
     """One test (a scenario, possibly for one deelnemer)."""
 
@@ -93,6 +106,7 @@ class TestRecord:
     soort_fout: FailureKind | None = None
     bewijs: tuple[EvidenceRef, ...] = ()
     duur: float = 0.0
+    stappen: tuple[StapRecord, ...] = ()  # the scenario's steps, in order (evidence names its step)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -107,6 +121,7 @@ class TestRecord:
             "soort_fout": self.soort_fout.value if self.soort_fout else None,
             "bewijs": [asdict(e) for e in self.bewijs],
             "duur": round(self.duur, 3),
+            "stappen": [asdict(s) for s in self.stappen],
         }
 
     @classmethod
@@ -123,6 +138,7 @@ class TestRecord:
             soort_fout=FailureKind(d["soort_fout"]) if d.get("soort_fout") else None,
             bewijs=tuple(EvidenceRef.from_dict(e) for e in d.get("bewijs", ())),
             duur=float(d.get("duur", 0.0)),
+            stappen=tuple(StapRecord.from_dict(s) for s in d.get("stappen", ())),
         )
 
 
