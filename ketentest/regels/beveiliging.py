@@ -48,7 +48,8 @@ REGELS: tuple[Regel, ...] = (
        drempels={"max_mx": _dns.MAX_MX}, optioneel=("dnssec.mx_aantal",)),
     # --- B02 SPF ------------------------------------------------------------------------------
     _r("B02", "publiceert het maildomein precies één SPF-record", ("spf.record",),
-       "Eén v=spf1-record op het domein: bij nul of twee records kan de ontvanger SPF niet toepassen (RFC 7208, 4.5)."),
+       "Eén v=spf1-record op het domein: bij nul of twee records kan de ontvanger SPF niet toepassen "
+       "(RFC 7208, 4.5)."),
     _r("B02", "is elk SPF-record in de boom syntactisch geldig", ("spf.syntax",),
        "Elk record, ook via include en redirect, volgt de syntax van RFC 7208."),
     _r("B02", "bestaan alle domeinen waar het SPF-record naar verwijst", ("spf.verwijzingen",),
