@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import io
 import threading
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
+
+import pikepdf
 
 from ketentest.delivery import Outcome
 from ketentest.errors import DataError
@@ -50,6 +53,42 @@ class Switches:
     verkeerd_meldpunt: bool = False  # routing error: the next meldpunt in the keten gets it
     overondertekenen: bool = True  # False: DKIM signs each header once, so one can be added (V03 must catch it)
     bevestiging_controleren: bool = True  # False: any receipt naming a kenmerk counts, whoever sent it (V07)
+    # > 0: the meldformulier PDF is padded to this many MB (2**20 bytes), still a valid and safe PDF (V04 size)
+    meldformulier_opvullen_tot_mb: float = 0.0
+
+
+#: Bounds of the numeric switches over the control API (MB; keeps memory bounded).
+SWITCH_BOUNDS = {"meldformulier_opvullen_tot_mb": (0, 32)}
+
+
+def pad_pdf(pdf: bytes, size: int) -> bytes:
+    """``pdf`` grown to exactly ``size`` bytes with an uncompressed stream of
+    spaces as private application data of the document (``/PieceInfo``, PDF
+    1.7 section 14.5): the fields and the pages stay as they are, and the file
+    stays a valid PDF without active content. A PDF already that large is
+    returned as it is, and so is one that even the smallest padding would make
+    larger than ``size``."""
+    if size <= len(pdf) or len(_with_padding(pdf, 0)) > size:
+        return pdf
+    padding = size - len(pdf)
+    for _ in range(8):  # the /Length digits and the xref shift the size a little: converge
+        out = _with_padding(pdf, max(padding, 0))
+        if len(out) == size:
+            return out
+        padding += size - len(out)
+    raise ValueError(f"kan de PDF niet precies op {size} bytes brengen (nu {len(out)})")
+
+
+def _with_padding(pdf: bytes, n: int) -> bytes:
+    with pikepdf.open(io.BytesIO(pdf)) as doc:
+        stream = doc.make_stream(b" " * n)
+        doc.Root.PieceInfo = pikepdf.Dictionary(Ketentest=pikepdf.Dictionary(
+            LastModified=pikepdf.String("D:20260101000000Z"), Private=doc.make_indirect(stream)))
+        buf = io.BytesIO()
+        # keep every existing stream as it is and leave the padding uncompressed, so the size is exact
+        doc.save(buf, compress_streams=False, stream_decode_level=pikepdf.StreamDecodeLevel.none,
+                 deterministic_id=True)
+        return buf.getvalue()
 
 
 class Postkantoor:
@@ -101,6 +140,8 @@ class Postkantoor:
         pdf = render(shown)
         if sw.pdf_met_javascript:
             pdf = onveilig.with_javascript(pdf)
+        if sw.meldformulier_opvullen_tot_mb:
+            pdf = pad_pdf(pdf, round(sw.meldformulier_opvullen_tot_mb * 2**20))
         data = compose_melding(melding.kenmerk, pdf, sender=self.deelnemer.adres, recipient=meldpunt.adres,
                                clock=self.party.clock, sender_name=self.deelnemer.naam).data
         if sw.bsn_in_onderwerp:
@@ -213,7 +254,7 @@ class Postkantoor:
         return {"eml_base64": base64.b64encode(self.queue.message(params["kenmerk"])).decode()}
 
     def set_switches(self, params: dict) -> dict:
-        self.switches = dataclasses.replace(self.switches, **typed_changes(Switches, params))
+        self.switches = dataclasses.replace(self.switches, **typed_changes(Switches, params, bounds=SWITCH_BOUNDS))
         return asdict(self.switches)
 
     def routes(self) -> dict:
@@ -241,4 +282,4 @@ class Postkantoor:
         return asdict(self.switches)
 
 
-__all__ = ["Postkantoor", "Switches", "DataError"]
+__all__ = ["Postkantoor", "Switches", "DataError", "pad_pdf"]
