@@ -7,7 +7,7 @@ import re
 
 from ketentest.checks import _vbase, v08_terugkoppeling
 from ketentest.melding import KENMERK_RE
-from ketentest.model import Keten
+from ketentest.model import Aannames, Keten
 from ketentest.regels import Regel
 
 _r = Regel
@@ -33,8 +33,13 @@ def _of(items) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " of " + items[-1]
 
 
-def _max_pdf_mb(k: Keten) -> int | float:
-    mb = k.aannames.max_pdf_bytes / 2**20
+def _aanname(naam: str):
+    """The keten's [aanname] ``naam``; without a keten (a step catalogue) the protocol's default."""
+    return lambda k: getattr(k.aannames if k is not None else Aannames(), naam)
+
+
+def _max_pdf_mb(k: Keten | None) -> int | float:
+    mb = _aanname("max_pdf_bytes")(k) / 2**20
     return int(mb) if mb.is_integer() else mb
 
 
@@ -140,7 +145,7 @@ REGELS: tuple[Regel, ...] = (
        ("v07.tijdig",),
        "Gemeten op de ketenklok van de bezorging (250) tot de ontvangst bij de politie [aanname bevestiging_minuten]. "
        "Alleen beoordeeld als er een bevestiging is.",
-       drempels={"minuten": lambda k: k.aannames.bevestiging_minuten}, optioneel=("v07.tijdig",)),
+       drempels={"minuten": _aanname("bevestiging_minuten")}, optioneel=("v07.tijdig",)),
     _r("V07", "gaat de ontvangstbevestiging naar het antwoordadres van de politie na " + _TRANSPORT,
        ("v07.veilige_route", "v07.extra_bevestigingen"),
        "Het meldpunt bezorgt net als de politie alleen over een veilige route (zoals V02). Alleen beoordeeld als er "
@@ -151,7 +156,7 @@ REGELS: tuple[Regel, ...] = (
        ("v08.tijdig",),
        "De eerste terugkoppeling met een geldige status bereikt de politie binnen de termijn na de bezorging "
        "[aanname terugkoppeling_werkdagen; maandag tot en met vrijdag, feestdagen niet meegeteld].",
-       drempels={"werkdagen": lambda k: k.aannames.terugkoppeling_werkdagen}),
+       drempels={"werkdagen": _aanname("terugkoppeling_werkdagen")}),
     _r("V08", "heeft elke terugkoppeling de status {statussen}", ("v08.status",),
        "Alleen de afgesproken statussen. Alleen beoordeeld als er een terugkoppeling is.",
        drempels={"statussen": _of(f'"{s}"' for s in v08_terugkoppeling.VALID)}, optioneel=("v08.status",)),
@@ -164,12 +169,12 @@ REGELS: tuple[Regel, ...] = (
        ("v09.herhalen",),
        "Back-off: nooit een kortere tussenpoos dan de vorige, niet steeds dezelfde; pas na de herhaalperiode "
        "opgeven [aanname herhalen_uren]. Alleen beoordeeld als een poging tijdelijk mislukte.",
-       drempels={"uren": lambda k: k.aannames.herhalen_uren}, optioneel=("v09.herhalen",)),
+       drempels={"uren": _aanname("herhalen_uren")}, optioneel=("v09.herhalen",)),
     _r("V09", "hoort de agent binnen {minuten:d} minuten na de laatste poging dat de melding onbestelbaar is",
        ("v09.agent_gemeld",),
        "Bij onbestelbaar krijgt de agent direct bericht, met de reden en de alternatieve route "
        "[aanname onbestelbaar_melden_minuten]. Alleen beoordeeld als de melding onbestelbaar is.",
-       drempels={"minuten": lambda k: k.aannames.onbestelbaar_melden_minuten}, optioneel=("v09.agent_gemeld",)),
+       drempels={"minuten": _aanname("onbestelbaar_melden_minuten")}, optioneel=("v09.agent_gemeld",)),
     _r("V09", "is de melding hoogstens één keer bezorgd en door het meldpunt één keer ontvangen",
        ("v09.eenmaal_bezorgd",),
        "Ook na een verbroken verbinding of een herstart: één bezorgde poging, één ontvangst bij het meldpunt."),
