@@ -85,6 +85,12 @@ Functionaliteit: Verzenden en ontvangen
     En ontvangt de politie hoogstens één ontvangstbevestiging voor het kenmerk
     En heeft het kenmerk de vorm XX-JJJJ-NNNNNN
 
+  @V06 @hoog
+  Scenario: Het postkantoor geeft elke melding een eigen kenmerk
+    Als de politie voor elk meldpunt een melding doet
+    En de kenmerken van alle meldingen van deze run worden getoetst aan V06
+    Dan krijgt elke melding een eigen kenmerk
+
   @V07 @per_meldpunt @hoog
   Scenario: Het meldpunt bevestigt de ontvangst op tijd over een veilige route
     Gegeven een meldpunt van de keten

@@ -347,15 +347,21 @@ punthaken na: `<naam>` is een **parameter** die u zelf invult, bijvoorbeeld
 `<kolomnaam>` in de zin, en elke rij van de tabel wordt een eigen scenario:
 
 ```gherkin
-Abstract Scenario: Elk maildomein voldoet aan de afspraak
-  Als het maildomein van de deelnemer wordt gecontroleerd op <afspraak>
-  Dan voldoet het maildomein aan de afspraak
+Abstract Scenario: DKIM-sleutels die niet of net wel voldoen
+  Gegeven de keten met voor "<deelnemer>" de instelling maildomein.dkim op <sleutels>
+  Als het maildomein van "<deelnemer>" wordt gecontroleerd op B03
+  Dan is de uitslag "<uitslag>"
 
   Voorbeelden:
-    | afspraak |
-    | B02      |
-    | B04      |
+    | deelnemer                 | sleutels                                     | uitslag |
+    | meldpunt-gooi-vechtstreek | [{selector: gv2026, type: rsa, bits: 1024}]  | gefaald |
+    | meldpunt-gooi-vechtstreek | [{selector: gv2026, type: rsa, bits: 3072}]  | geslaagd |
 ```
+
+Elke deelregel van een afspraak is een eigen `Dan`/`En`-zin met de drempel erin ("vraagt het
+SPF-record hoogstens 10 DNS-opvragingen en 2 lege"); wijkt de drempel af van wat de controle
+gebruikt, dan faalt de stap en zegt dat. Meer over regels en grensgevallen:
+[grensgevallen.md](grensgevallen.md).
 
 Een `…` in een zin staat voor tekst die de stap zelf herkent. Gebruikt u een zin die niet
 bestaat, dan faalt het scenario met de melding *Stap bestaat niet* en de zinnen die er het

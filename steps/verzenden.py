@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from ketentest.checks.verzending import check_verzending
+from ketentest.checks.verzending import check_unique_kenmerken, check_verzending
 from ketentest.melding import Melding
 from ketentest.model import Deelnemer, Keten
 from ketentest.synth import MeldingPool
@@ -58,6 +58,17 @@ def gewone_melding(sim, meldingen: Meldingen, deelnemer: Deelnemer) -> Verzendin
     if deelnemer.id not in meldingen.healthy:
         meldingen.healthy[deelnemer.id] = sim.doorloop(meldingen.voor(deelnemer))
     return meldingen.healthy[deelnemer.id]
+
+
+@when("de politie voor elk meldpunt een melding doet", target_fixture="verzendingen")
+def melding_per_meldpunt(sim, meldingen: Meldingen, keten: Keten) -> list[Verzending]:
+    return [sim.doorloop(meldingen.voor(m)) for m in keten.meldpunten]
+
+
+@when("de kenmerken van alle meldingen van deze run worden getoetst aan V06", target_fixture="controle")
+def kenmerken_getoetst(request, verzendingen: list[Verzending], meldingen: Meldingen, keten: Keten) -> CheckResult:
+    """V06 over a set: these meldingen and the run's earlier ones; no kenmerk may belong to two meldingen."""
+    return volg(request, check_unique_kenmerken([*verzendingen, *meldingen.healthy.values()], keten))
 
 
 @when("het postkantoor dezelfde melding nog een keer verstuurt", target_fixture="verzending")

@@ -39,11 +39,12 @@ def test_the_doc_is_what_the_code_makes_now():
 
 def test_a_stale_doc_is_caught_and_says_what_to_run():
     doc = stappen.DOC.read_text(encoding="utf-8")
-    edited = doc.replace("voldoet het maildomein aan de afspraak", "voldoet het mailadres aan de afspraak")
+    edited = doc.replace("bestaat _domainkey onder het maildomein", "bestaat _domainkey onder het mailadres")
     assert edited != doc
     message = stappen.stale_message(edited, stappen.generate())
     assert message is not None and "ketentest stappen --schrijf" in message
-    assert "-| `Dan voldoet het mailadres" in message and "+| `Dan voldoet het maildomein" in message
+    assert "-| `Dan bestaat _domainkey onder het mailadres" in message
+    assert "+| `Dan bestaat _domainkey onder het maildomein" in message
 
 
 def test_a_new_step_definition_makes_the_doc_stale(steps, tmp_path, monkeypatch):
@@ -83,7 +84,9 @@ def test_sentences_read_as_a_coordinator_writes_them(steps):
     assert regex_step.zin == "is de melding precies één keer bezorgd, na <n> pogingen"
     assert [(p.name, p.soort) for p in regex_step.params] == [("n", "een geheel getal")]
     assert by_function(steps, "tijdelijke_fouten").params[0].soort == "een geheel getal"  # {n:d}
-    assert by_function(steps, "voldoet").zin == "voldoet het maildomein aan de afspraak"  # plain string
+    assert by_function(steps, "regel_b03_domainkey").zin == "bestaat _domainkey onder het maildomein"  # no parameter
+    rule = by_function(steps, "regel_b02_aantal_lookups_void_lookups")  # a rule step: its thresholds are parameters
+    assert rule.zin == "vraagt het SPF-record hoogstens <max_lookups> DNS-opvragingen en <max_void> lege"
 
 
 @pytest.mark.parametrize("parser, expected", [
@@ -103,13 +106,14 @@ def test_a_filled_in_sentence_is_accepted_by_its_step(steps):
     """What the catalogue shows is what the step accepts: every sentence with
     its parameters filled in matches its own definition (and a wrong filling not)."""
     def fill(s: stappen.Stap, value: str) -> str:
-        return "".join(p if isinstance(p, str) else ("3" if p.soort == "een geheel getal" else value) for p in s.delen)
+        return "".join(p if isinstance(p, str) else ("3" if p.soort in ("een geheel getal", "een getal") else value)
+                       for p in s.delen)
 
     for s in steps:
         assert s.matches(s.type, fill(s, "B03")), s.zin
     wrong = by_function(steps, "tijdelijke_fouten")
     assert not wrong.matches("given", wrong.zin.replace("<n>", "drie"))  # {n:d} takes digits only
-    assert not by_function(steps, "voldoet").matches("when", "voldoet het maildomein aan de afspraak")
+    assert not by_function(steps, "regel_b03_domainkey").matches("when", "bestaat _domainkey onder het maildomein")
 
 
 def test_examples_come_from_the_features(steps):
@@ -166,11 +170,11 @@ def test_the_intro_example_uses_existing_sentences(steps, tmp_path):
 
 
 def test_closest_sentences(steps):
-    message = stappen.not_found_message("Dan", "then", "voldoet het maildomijn aan de afspraak", "", steps)
+    message = stappen.not_found_message("Dan", "then", "publiceert het maildomijn precies één SPF-record", "", steps)
     assert message.splitlines()[:3] == [
-        "Stap bestaat niet: 'Dan voldoet het maildomijn aan de afspraak'.",
+        "Stap bestaat niet: 'Dan publiceert het maildomijn precies één SPF-record'.",
         "Bedoelde u:",
-        "  Dan voldoet het maildomein aan de afspraak",  # not 'voldoet de verzending', the near miss
+        "  Dan publiceert het maildomein precies één SPF-record",  # not the DMARC sentence, the near miss
     ]
     assert message.splitlines()[-1] == "Alle zinnen met een voorbeeld: docs/stappen.md (of 'ketentest stappen')."
     top = stappen.closest("when", "het maildomijn van de deelnemer wordt gekontroleerd op B03", steps)
@@ -201,7 +205,7 @@ FEATURE = """\
 Functionaliteit: Proef met stappen
   Scenario: Een verschreven stap
     Als het maildomijn van de deelnemer wordt gekontroleerd op B03
-    Dan voldoet het maildomein aan de afspraak
+    Dan bestaat _domainkey onder het maildomein
 
   Scenario: Alleen bestaande stappen
     Gegeven de deelnemer "politie-mn"
@@ -235,7 +239,7 @@ def test_a_misspelt_step_fails_with_the_closest_sentence(tmp_path):
     assert "Traceback" not in failure and "scenario.py" not in failure and "Step definition is not found" not in out
     # the correct sentences are not reported
     assert "Stap bestaat niet: 'Gegeven de deelnemer" not in out
-    assert "Stap bestaat niet: 'Dan voldoet" not in out
+    assert "Stap bestaat niet: 'Dan bestaat" not in out
     assert "PASSED test_proef.py::test_alleen_bestaande_stappen" in out, out
 
 

@@ -84,10 +84,10 @@ class Beoordeling:
     def ok(self) -> bool:
         return self.uitslag.ok
 
-    def melding(self, controle: CheckResult, wie: str) -> str:
-        """Dutch message for a failed step: the rule, who, and what the check said."""
+    def melding(self, controle: CheckResult, wie: str, keten: Keten | None = None) -> str:
+        """Dutch message for a failed step: the rule (with the keten's thresholds), who, and what the check said."""
         a = self.regel.afspraak
-        lines = [f"{a} — {wie} ({controle.domain}): niet voldaan aan \"{self.regel.voorbeeld()}\""]
+        lines = [f"{a} — {wie} ({controle.domain}): niet voldaan aan \"{self.regel.voorbeeld(keten)}\""]
         lines += [f"  {s}" for s in self.afwijkingen]
         lines += [f"  {s}" for s in self.subtests if s.verdict is not Uitslag.GESLAAGD]
         if not self.subtests and not self.afwijkingen:
