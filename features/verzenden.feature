@@ -87,7 +87,7 @@ Functionaliteit: Verzenden en ontvangen
 
   @V06 @hoog
   Scenario: Het postkantoor geeft elke melding een eigen kenmerk
-    Als de politie voor elk meldpunt een melding doet
+    Als de politie voor elk meldpunt een gewone melding doet
     En de kenmerken van alle meldingen van deze run worden getoetst aan V06
     Dan krijgt elke melding een eigen kenmerk
 

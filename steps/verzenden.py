@@ -22,6 +22,12 @@ class Meldingen(MeldingPool):
     def __init__(self, keten: Keten, seed: int) -> None:
         super().__init__(keten, seed, 400)
         self.healthy: dict[str, Verzending] = {}
+        self.alle: list[Verzending] = []  # every journey of the session, for V06 (one kenmerk per melding)
+
+    def doorloop(self, sim, melding: Melding) -> Verzending:
+        verzending = sim.doorloop(melding)
+        self.alle.append(verzending)
+        return verzending
 
     def voor(self, meldpunt: Deelnemer) -> Melding:
         return super().voor(meldpunt.id)
@@ -49,26 +55,27 @@ def een_meldpunt(keten, deelnemer_id: str) -> Deelnemer:
 
 @when("de politie een melding doet over iemand in het werkgebied van het meldpunt", target_fixture="verzending")
 def melding_in_werkgebied(sim, meldingen: Meldingen, deelnemer: Deelnemer) -> Verzending:
-    return sim.doorloop(meldingen.voor(deelnemer))
+    return meldingen.doorloop(sim, meldingen.voor(deelnemer))
 
 
 @when("de politie een gewone melding doet over iemand in het werkgebied van het meldpunt", target_fixture="verzending")
 def gewone_melding(sim, meldingen: Meldingen, deelnemer: Deelnemer) -> Verzending:
     """One healthy journey per meldpunt, judged by every V scenario."""
     if deelnemer.id not in meldingen.healthy:
-        meldingen.healthy[deelnemer.id] = sim.doorloop(meldingen.voor(deelnemer))
+        meldingen.healthy[deelnemer.id] = meldingen.doorloop(sim, meldingen.voor(deelnemer))
     return meldingen.healthy[deelnemer.id]
 
 
-@when("de politie voor elk meldpunt een melding doet", target_fixture="verzendingen")
-def melding_per_meldpunt(sim, meldingen: Meldingen, keten: Keten) -> list[Verzending]:
-    return [sim.doorloop(meldingen.voor(m)) for m in keten.meldpunten]
+@when("de politie voor elk meldpunt een gewone melding doet", target_fixture="verzendingen")
+def gewone_melding_per_meldpunt(sim, meldingen: Meldingen, keten: Keten) -> list[Verzending]:
+    """The healthy journey of every meldpunt (made once per run, shared with the V scenarios)."""
+    return [gewone_melding(sim, meldingen, m) for m in keten.meldpunten]
 
 
 @when("de kenmerken van alle meldingen van deze run worden getoetst aan V06", target_fixture="controle")
 def kenmerken_getoetst(request, verzendingen: list[Verzending], meldingen: Meldingen, keten: Keten) -> CheckResult:
-    """V06 over a set: these meldingen and the run's earlier ones; no kenmerk may belong to two meldingen."""
-    return volg(request, check_unique_kenmerken([*verzendingen, *meldingen.healthy.values()], keten))
+    """V06 over every melding this run sent (at least one per meldpunt): no kenmerk may belong to two meldingen."""
+    return volg(request, check_unique_kenmerken(meldingen.alle, keten))
 
 
 @when("het postkantoor dezelfde melding nog een keer verstuurt", target_fixture="verzending")
@@ -79,7 +86,7 @@ def nog_een_keer(sim, verzending: Verzending) -> Verzending:
 @when(parsers.parse('de politie een melding doet over iemand met postcode "{postcode}" in {woonplaats}'),
       target_fixture="verzending")
 def melding_met_postcode(sim, meldingen: Meldingen, postcode: str, woonplaats: str) -> Verzending:
-    return sim.doorloop(meldingen.met_postcode(postcode, woonplaats))
+    return meldingen.doorloop(sim, meldingen.met_postcode(postcode, woonplaats))
 
 
 def toets(request, verzending: Verzending, keten: Keten, afspraak: str) -> CheckResult:
