@@ -55,8 +55,6 @@ def wie(request: pytest.FixtureRequest) -> str:
 
 
 def _step_for(regel: Regel):
-    fields = [name for name in _field_names(regel.zin)]
-
     def step(request: pytest.FixtureRequest, controle: CheckResult, **gelezen: Any) -> None:
         keten = request.getfixturevalue("keten")
         b = beoordeel(regel, controle, gelezen, keten)
@@ -71,17 +69,11 @@ def _step_for(regel: Regel):
 
     params = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD),
               inspect.Parameter("controle", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    params += [inspect.Parameter(f, inspect.Parameter.KEYWORD_ONLY) for f in fields]
+    params += [inspect.Parameter(f, inspect.Parameter.KEYWORD_ONLY) for f in regel.velden]
     step.__signature__ = inspect.Signature(params)  # pytest-bdd passes what the signature names
     step.__name__ = f"regel_{regel.afspraak.lower()}_{'_'.join(s.split('.')[-1] for s in regel.subtests)}"
     step.__doc__ = f"{regel.afspraak}: {regel.uitleg} (sub-tests: {', '.join(regel.subtests)})"
     return step
-
-
-def _field_names(zin: str) -> list[str]:
-    import string
-
-    return [f for _, f, _, _ in string.Formatter().parse(zin) if f]
 
 
 for _regel in REGELS:

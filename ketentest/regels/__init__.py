@@ -51,6 +51,13 @@ class Regel:
     def __post_init__(self) -> None:
         object.__setattr__(self, "drempels", MappingProxyType(dict(self.drempels)))
 
+    @property
+    def velden(self) -> tuple[str, ...]:
+        """The names of the ``{fields}`` in the sentence (the step's parameters)."""
+        import string
+
+        return tuple(f for _, f, _, _ in string.Formatter().parse(self.zin) if f)
+
     def drempel(self, naam: str, keten: Keten | None) -> Any:
         value = self.drempels[naam]
         return value(keten) if callable(value) else value
@@ -112,6 +119,18 @@ def beoordeel(regel: Regel, controle: CheckResult, gelezen: Mapping[str, Any],
                 f"feature aan, of de afspraak (de aanname in het ketenbestand of de controle).")
     found = tuple(s for s in controle.subtests if s.id in regel.subtests)
     return Beoordeling(regel, found, tuple(afwijkingen))
+
+
+def lowest_tls(versions) -> str:
+    """The lowest of ("TLSv1.3", "TLSv1.2") as a reader writes it: "1.2"."""
+    plain = (v.removeprefix("TLSv") for v in versions)
+    return min(plain, key=lambda v: tuple(map(int, v.split("."))))
+
+
+def of_list(items) -> str:
+    """Dutch enumeration: 'a of b', 'a, b of c'."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " of " + items[-1]
 
 
 def _alle() -> tuple[Regel, ...]:

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 from ketentest.checks import _dns, b02_spf, b03_dkim, b05_starttls, ncsc
 from ketentest.dane import Usage
-from ketentest.regels import Regel
+from ketentest.regels import Regel, lowest_tls, of_list
 
 _r = Regel
-
-
-def _lowest_tls_version() -> str:
-    """"1.2" when B05 allows TLSv1.3 and TLSv1.2."""
-    versions = (v.removeprefix("TLSv") for v in b05_starttls.ALLOWED_VERSIONS)
-    return min(versions, key=lambda v: tuple(map(int, v.split("."))))
 
 
 def _passing_ratings() -> str:
     """The NCSC ratings B05 lets pass, in Dutch: "goed of voldoende"."""
     ok = [r.value for r, v in b05_starttls.RATING_VERDICT.items() if v is b05_starttls.P]
-    return " of ".join(ok)
+    return of_list(ok)
 
 
 def _weakest_signature_hash() -> str:
@@ -100,7 +94,7 @@ REGELS: tuple[Regel, ...] = (
        "Zonder STARTTLS in het EHLO-antwoord gaat mail naar die server onversleuteld."),
     _r("B05", "accepteert elk adres alleen TLS {versie} of hoger", ("starttls.tls_versies",),
        "TLS 1.1, 1.0 en SSL zijn niet meer veilig (NCSC): een server die ze nog accepteert faalt.",
-       drempels={"versie": _lowest_tls_version()}),
+       drempels={"versie": lowest_tls(b05_starttls.ALLOWED_VERSIONS)}),
     _r("B05", "accepteert elk adres alleen cipher suites die het NCSC {oordelen} noemt", ("starttls.ciphers",),
        "Een suite met oordeel 'uitfaseren' (CBC, 3DES, statische RSA) waarschuwt, 'onvoldoende' (zoals RC4, MD5 "
        "of zonder authenticatie) faalt; de zwakste suite beslist.",

@@ -8,14 +8,9 @@ import re
 from ketentest.checks import _vbase, v08_terugkoppeling
 from ketentest.melding import KENMERK_RE
 from ketentest.model import Aannames, Keten
-from ketentest.regels import Regel
+from ketentest.regels import Regel, lowest_tls, of_list
 
 _r = Regel
-
-
-def _min_tls() -> str:
-    """The lowest TLS version V02 and V07 accept, as a reader writes it: "1.2"."""
-    return min(v.removeprefix("TLSv") for v in _vbase.GOOD_TLS)
 
 
 def _kenmerk_vorm() -> str:
@@ -25,12 +20,6 @@ def _kenmerk_vorm() -> str:
     vorm = re.sub(r"\[A-Z\]\{(\d+)\}", lambda m: "X" * int(m.group(1)), vorm)
     vorm = re.sub(r"\(\?P<jaar>\\d\{(\d+)\}\)", lambda m: "J" * int(m.group(1)), vorm)
     return re.sub(r"\(\?P<volgnummer>\\d\{(\d+)\}\)", lambda m: "N" * int(m.group(1)), vorm)
-
-
-def _of(items) -> str:
-    """'a, b of c'."""
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " of " + items[-1]
 
 
 def _aanname(naam: str):
@@ -66,7 +55,7 @@ REGELS: tuple[Regel, ...] = (
        "Elke MX-host die (een deel van) de melding kreeg, kreeg haar pas na STARTTLS met TLS 1.3 of 1.2, een "
        "DANE-overeenkomst (RFC 7672) en DNSSEC-veilige MX- en TLSA-records. Ontbreekt een veilige route, dan "
        "beoordeelt de volgende regel het (v02.transport ontbreekt dan); een overgeslagen onveilige MX is informatie.",
-       drempels={"tls": _min_tls()}, optioneel=("v02.transport", "v02.onveilige_mx_overgeslagen")),
+       drempels={"tls": lowest_tls(_vbase.GOOD_TLS)}, optioneel=("v02.transport", "v02.onveilige_mx_overgeslagen")),
     _r("V02", "wordt zonder veilige route niets verstuurd en hoort de agent de alternatieve route te gebruiken",
        ("v02.geen_veilige_route",),
        "Vond de laatste poging geen veilige route, dan is niets bezorgd, heeft het meldpunt niets ontvangen en "
@@ -150,7 +139,7 @@ REGELS: tuple[Regel, ...] = (
        ("v07.veilige_route", "v07.extra_bevestigingen"),
        "Het meldpunt bezorgt net als de politie alleen over een veilige route (zoals V02). Alleen beoordeeld als er "
        "een bevestiging is; een tweede bevestiging is informatie (V06 beoordeelt die).",
-       drempels={"tls": _min_tls()}, optioneel=("v07.veilige_route", "v07.extra_bevestigingen")),
+       drempels={"tls": lowest_tls(_vbase.GOOD_TLS)}, optioneel=("v07.veilige_route", "v07.extra_bevestigingen")),
     # --- V08 Terugkoppeling ----------------------------------------------------------------------
     _r("V08", "koppelt het meldpunt binnen {werkdagen:d} werkdagen op de ketenklok terug wat het met de melding deed",
        ("v08.tijdig",),
@@ -159,12 +148,12 @@ REGELS: tuple[Regel, ...] = (
        drempels={"werkdagen": _aanname("terugkoppeling_werkdagen")}),
     _r("V08", "heeft elke terugkoppeling de status {statussen}", ("v08.status",),
        "Alleen de afgesproken statussen. Alleen beoordeeld als er een terugkoppeling is.",
-       drempels={"statussen": _of(f'"{s}"' for s in v08_terugkoppeling.VALID)}, optioneel=("v08.status",)),
+       drempels={"statussen": of_list(f'"{s}"' for s in v08_terugkoppeling.VALID)}, optioneel=("v08.status",)),
     # --- V09 Niets raakt zoek --------------------------------------------------------------------
     _r("V09", "eindigt de melding in precies één eindtoestand: {eindtoestanden}", ("v09.eindtoestand",),
        "Bezorgd en bevestigd (met bezorg- en bevestigingsmoment), of onbestelbaar (met reden, niets bezorgd). Een "
        "melding die na de termijnen nog onderweg is, faalt.",
-       drempels={"eindtoestanden": _of(f'"{s}"' for s in _vbase.FINAL_STATES)}),
+       drempels={"eindtoestanden": of_list(f'"{s}"' for s in _vbase.FINAL_STATES)}),
     _r("V09", "herhaalt het postkantoor een tijdelijke fout ten minste {uren:d} uur met steeds langere tussenpozen",
        ("v09.herhalen",),
        "Back-off: nooit een kortere tussenpoos dan de vorige, niet steeds dezelfde; pas na de herhaalperiode "
