@@ -22,6 +22,7 @@ RECORD = "v=spf1 ip4:127.60.3.10"
 NEW_ROWS = [
     f"| ggd-flevoland | maildomein.spf | {RECORD} | gefaald  | all-mechanisme, neutral |",
     f"| ggd-flevoland | maildomein.spf | {RECORD} | geslaagd | all-mechanisme          |",  # wrong on purpose
+    f"| ggd-flevoland | maildomein.spf | {RECORD} | gefaald  | softfail                |",  # key word absent
 ]
 HALF_SCENARIO = """
   @B02
@@ -62,14 +63,48 @@ def test_a_new_row_runs_and_passes_or_fails_as_it_says(tmp_path):
     proc, results = run(tmp_path, b02_outline_with(NEW_ROWS) + HALF_SCENARIO)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
-    rows = sorted((t for t in results.values() if "spf" in t["scenario"].lower()), key=lambda t: t["nodeid"])
-    assert [t["uitslag"] for t in rows] == ["geslaagd", "gefaald"], out
+    rows = [t for t in results.values() if "spf" in t["scenario"].lower()]
+    assert sorted(t["uitslag"] for t in rows) == ["gefaald", "gefaald", "geslaagd"], out
+    failed = [t["melding"] for t in rows if t["uitslag"] == "gefaald"]
     # the wrong row says what the row expected and what the check found
-    assert 'verwacht geslaagd, maar de uitslag is gefaald' in rows[1]["melding"], rows[1]["melding"]
-    assert "eindigt niet op een all-mechanisme" in rows[1]["melding"], rows[1]["melding"]
+    wrong = next(m for m in failed if "verwacht geslaagd, maar de uitslag is gefaald" in m)
+    assert "eindigt niet op een all-mechanisme" in wrong, wrong
+    # the right verdict with a key word the explanation lacks fails too, naming the word
+    assert any("de toelichting noemt softfail niet" in m for m in failed), failed
     # the row that expects 'gefaald' is a passing test, not a failing or warning agreement of the keten
-    assert rows[0]["deelnemers"] == []
+    assert next(t for t in rows if t["uitslag"] == "geslaagd")["deelnemers"] == []
     # a scenario that names one rule of B02 while spf.all fails, fails: the finding is not left unjudged
     half = next(t for t in results.values() if "maar één regel" in t["scenario"])
     assert half["uitslag"] == "gefaald", out
     assert "beoordeelt niet alles" in half["melding"] and "spf.all" in half["melding"], half["melding"]
+
+
+# --- malformed rows: one clear error, before any keten starts ----------------------------------------
+
+@pytest.mark.parametrize("deelnemer, instelling, waarde, fout", [
+    ("ggd-nergens", "maildomein.spf", "v=spf1 -all", "onbekende deelnemer"),
+    ("ggd-flevoland", "maildomein.spf", "[niet: gesloten", "geen geldige YAML-waarde"),
+    ("ggd-flevoland", "schakelaar", "true", "schakelaar. zonder naam"),
+    ("ggd-flevoland", "keten", "1", "keten. zonder naam"),
+])
+def test_a_malformed_row_is_one_clear_error(deelnemer, instelling, waarde, fout):
+    from ketentest.config import load_keten
+    from ketentest.defecten import overlay
+    from ketentest.errors import KetenConfigError
+
+    with pytest.raises(KetenConfigError, match=fout):
+        overlay(load_keten(None), deelnemer, instelling, waarde)
+
+
+def test_a_row_becomes_the_same_overlay_as_a_defect():
+    from ketentest.config import load_keten
+    from ketentest.defecten import overlay
+
+    keten = load_keten(None)
+    assert overlay(keten, "ggd-flevoland", "maildomein.spf", "null").keten == {
+        "meldpunten.ggd-flevoland.maildomein.spf": None}
+    assert overlay(keten, "politie-mn", "maildomein.tlsa", '["3 1 1"]').keten == {"politie.maildomein.tlsa": ["3 1 1"]}
+    assert overlay(keten, "politie-mn", "schakelaar.herhalen", "false").schakelaars == {"politie": {"herhalen": False}}
+    assert overlay(keten, "ggd-flevoland", "schakelaar.mail.perm_failure", "true").schakelaars == {
+        "ggd-flevoland": {"mail": {"perm_failure": True}}}
+    assert overlay(keten, "ggd-flevoland", "keten.aannames.max_pdf_mb", "5").keten == {"aannames.max_pdf_mb": 5}
