@@ -3,6 +3,7 @@ keten as fixtures. Steps live in steps/, features in features/."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from ketentest.afspraken import AFSPRAKEN
 from ketentest.errors import KetentestError
 from ketentest.model import Keten
+from simulators import netns
 
 pytest_plugins = ["steps.regels", "steps.dns", "steps.beveiliging", "steps.verzenden", "steps.storingen",
                   "steps.grensgevallen", "steps.catalogus",
@@ -41,6 +43,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "per_deelnemer: scenario draait voor elke deelnemer van de keten")
     config.addinivalue_line("markers", "per_meldpunt: scenario draait voor elk meldpunt van de keten")
     config.addinivalue_line("markers", "containers: test die een container-engine nodig heeft (./run tests start er een)")
+    config.addinivalue_line("markers", "belasting: lange test onder een CPU-belasting die de test zelf start (issue 14); "
+                                       "draait gewoon mee in ./run tests")
+    if os.environ.get("PYTEST_XDIST_WORKER") and netns.available():
+        netns.enter_own()  # each xdist worker its own loopback: ketens side by side (issue 14, point 4)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Container tests share one engine and the host's loopback: with
+    pytest-xdist (--dist loadgroup) they all go to one worker, one at a time."""
+    if config.pluginmanager.hasplugin("xdist"):
+        for item in items:
+            if item.get_closest_marker("containers"):
+                item.add_marker(pytest.mark.xdist_group("containers"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    """A container test talks to the engine's parties on the host's loopback."""
+    if item.get_closest_marker("containers"):
+        with netns.host_network():
+            return (yield)
+    return (yield)
 
 
 def pytest_exception_interact(node, call, report) -> None:

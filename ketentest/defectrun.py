@@ -148,8 +148,12 @@ def to_json(healthy: Run, detections: list[Detectie]) -> dict:
         "gezond": {"seconden": round(healthy.seconden, 1),
                    "gefaald": sorted({str(Verwachting(a, d)) for a, d, _ in healthy.failing(("gefaald", "fout",
                                                                                              "waarschuwing"))})},
-        "defecten": [{"id": x.defect.id, "titel": x.defect.titel, "wat": x.defect.wat,
-                      "verwacht": [str(v) for v in x.defect.verwacht], "gevangen": list(x.gevangen),
-                      "gemist": list(x.gemist), "bijschade": list(x.bijschade), "fouten": list(x.fouten),
-                      "in_orde": x.in_orde, "seconden": round(x.run.seconden, 1)} for x in detections],
+        "defecten": [to_json_detection(x) for x in detections],
     }
+
+
+def to_json_detection(x: Detectie) -> dict:
+    return {"id": x.defect.id, "titel": x.defect.titel, "wat": x.defect.wat,
+            "verwacht": [str(v) for v in x.defect.verwacht], "gevangen": list(x.gevangen),
+            "gemist": list(x.gemist), "bijschade": list(x.bijschade), "fouten": list(x.fouten),
+            "in_orde": x.in_orde, "seconden": round(x.run.seconden, 1)}
