@@ -264,6 +264,8 @@ def _names(items: Sequence[str], limit: int = 6) -> str:
 def judge_versions(scan: TlsScan) -> ServerVerdict:
     accepted = [v for v, ok in scan.versions.items() if ok]
     ev = {"versies": accepted}
+    if scan.refused_at_once:  # how it was measured: one hello with every suite, instead of one per suite
+        ev["in_één_handdruk_geweigerd"] = list(scan.refused_at_once)
     old = [v for v in accepted if v not in ALLOWED_VERSIONS]
     if old:
         return F, f"accepteert {', '.join(old)} (NCSC: {', '.join(ncsc.version_rating(v).value for v in old)})", ev

@@ -145,6 +145,7 @@ class TlsScan:
     certificates: tuple[CertInfo, ...] = ()
     preference: CipherPreference | None = None
     errors: dict[str, str] = field(default_factory=dict)  # aspect -> Dutch reason
+    refused_at_once: tuple[str, ...] = ()  # legacy versions refused for a hello offering all their suites
 
 
 # --- SMTP before TLS -----------------------------------------------------------
@@ -351,8 +352,9 @@ def _error_text(attempt) -> str:
     return f"sslyze kon dit niet meten ({reason}{'; ' + detail if detail else ''})"
 
 
-def from_sslyze(target: Target, result) -> TlsScan:
-    """Pure: one sslyze ServerScanResult -> :class:`TlsScan`."""
+def from_sslyze(target: Target, result, refused: frozenset[str] = frozenset()) -> TlsScan:
+    """Pure: one sslyze ServerScanResult -> :class:`TlsScan`. Versions in
+    ``refused`` were not enumerated: the server refused them outright."""
     from sslyze import ScanCommandAttemptStatusEnum, ServerConnectivityStatusEnum
 
     if result.connectivity_status is not ServerConnectivityStatusEnum.COMPLETED:
@@ -364,6 +366,9 @@ def from_sslyze(target: Target, result) -> TlsScan:
     versions: dict[str, bool] = {}
     suites: list[AcceptedSuite] = []
     for version, command in _VERSION_COMMANDS.items():
+        if version in refused:
+            versions[version] = False
+            continue
         attempt = getattr(scan, command)
         if attempt.status is not ScanCommandAttemptStatusEnum.COMPLETED:
             errors[f"versie {version}"] = _error_text(attempt)
@@ -396,13 +401,58 @@ def from_sslyze(target: Target, result) -> TlsScan:
         client_renegotiation=reneg.is_vulnerable_to_client_renegotiation_dos if reneg else None,
         extended_master_secret=(values["tls_extended_master_secret"].supports_ems_extension
                                 if "tls_extended_master_secret" in values else None),
-        certificates=tuple(certificates), errors=errors,
+        certificates=tuple(certificates), errors=errors, refused_at_once=tuple(v for v in _VERSION_COMMANDS if v in refused),
     )
+
+
+#: Versions sslyze tests with its legacy OpenSSL only: one hello can offer every suite it knows for them.
+_LEGACY_VERSIONS = {"SSLv2": "SSL_2_0", "SSLv3": "SSL_3_0", "TLSv1.0": "TLS_1_0", "TLSv1.1": "TLS_1_1"}
+#: The list sslyze enumerates for those versions, one suite per handshake (its cipher_suites.py).
+_LEGACY_ALL_SUITES = "ALL:COMPLEMENTOFALL:-PSK:-SRP"
+
+
+def refused_versions(location, network) -> frozenset[str]:
+    """Legacy versions (SSLv2 .. TLS 1.1) that the server refuses outright.
+
+    sslyze spends one SMTP connection and handshake per cipher suite per
+    version: ~400 for these four versions, which a sound server refuses all of.
+    One hello offering every one of those suites tells the same in one
+    handshake: a server that supports the version with any of them must accept
+    it. Only a clean refusal (sslyze's ServerRejectedTlsHandshake: an alert or a
+    closed handshake) counts; a time-out, a lost connection or anything else
+    leaves the version to sslyze's per-suite enumeration. sslyze has no such
+    probe, hence these lines (it is what testssl.sh does first)."""
+    from sslyze.errors import ServerRejectedTlsHandshake
+    from sslyze.server_connectivity import (ServerConnectivityInfo, TlsVersionEnum,
+                                            check_connectivity_to_server)
+
+    try:
+        info = ServerConnectivityInfo(server_location=location, network_configuration=network,
+                                      tls_probing_result=check_connectivity_to_server(location, network))
+    except Exception:  # noqa: BLE001 -- sslyze's own scan reports the connectivity problem
+        return frozenset()
+    refused = set()
+    for name, enum in _LEGACY_VERSIONS.items():
+        try:
+            connection = info.get_preconfigured_tls_connection(override_tls_version=TlsVersionEnum[enum],
+                                                               should_use_legacy_openssl=True)
+        except Exception:  # noqa: BLE001 -- enumerate this version as usual
+            continue
+        try:
+            connection.ssl_client.set_cipher_list(_LEGACY_ALL_SUITES)
+            connection.connect()
+        except ServerRejectedTlsHandshake:
+            refused.add(name)
+        except Exception:  # noqa: BLE001 -- accepted with a quirk, or unclear: enumerate per suite
+            pass
+        finally:
+            connection.close()
+    return frozenset(refused)
 
 
 def scan_tls(targets: Iterable[Target], *, timeout: float = DEFAULT_TIMEOUT, ehlo: str = EHLO_NAME,
              ca_file: str | Path | None = None, connections: int = CONNECTIONS_PER_SERVER,
-             deadline: float = SCAN_DEADLINE) -> dict[Target, TlsScan]:
+             deadline: float = SCAN_DEADLINE, probe: bool = True) -> dict[Target, TlsScan]:
     """Scan every target with sslyze over SMTP STARTTLS, all in parallel;
     a target without a result after ``deadline`` seconds gets an error."""
     from sslyze import (CertificateInfoExtraArgument, ProtocolWithOpportunisticTlsEnum, ScanCommand,
@@ -416,14 +466,17 @@ def scan_tls(targets: Iterable[Target], *, timeout: float = DEFAULT_TIMEOUT, ehl
     extra = ScanCommandsExtraArguments(
         certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(ca_file))) if ca_file else \
         ScanCommandsExtraArguments()
+    places = {t: (ServerNetworkLocation(t.host, t.port, ip_address=t.ip),
+                  ServerNetworkConfiguration(t.host, tls_opportunistic_encryption=ProtocolWithOpportunisticTlsEnum.SMTP,
+                                             smtp_ehlo_hostname=ehlo, network_timeout=max(1, int(timeout)),
+                                             network_max_retries=1)) for t in targets}
+    end = time.monotonic() + deadline  # the probe below counts too
+    refused = dict(zip(targets, in_parallel(lambda t: refused_versions(*places[t]) if probe else frozenset(), targets)))
     requests = {}
     for t in targets:
-        request = ServerScanRequest(
-            server_location=ServerNetworkLocation(t.host, t.port, ip_address=t.ip),
-            network_configuration=ServerNetworkConfiguration(
-                t.host, tls_opportunistic_encryption=ProtocolWithOpportunisticTlsEnum.SMTP,
-                smtp_ehlo_hostname=ehlo, network_timeout=max(1, int(timeout)), network_max_retries=1),
-            scan_commands=commands, scan_commands_extra_arguments=extra)
+        skip = {ScanCommand(_VERSION_COMMANDS[v]) for v in refused[t]}
+        request = ServerScanRequest(server_location=places[t][0], network_configuration=places[t][1],
+                                    scan_commands=commands - skip, scan_commands_extra_arguments=extra)
         requests[request.uuid] = (t, request)
     scanner = Scanner(per_server_concurrent_connections_limit=connections,
                       concurrent_server_scans_limit=max(1, len(targets)))
@@ -443,7 +496,6 @@ def scan_tls(targets: Iterable[Target], *, timeout: float = DEFAULT_TIMEOUT, ehl
     threading.Thread(target=collect, name="ketentest-sslyze", daemon=True).start()
     out: dict[Target, TlsScan] = {}
     failure = ""
-    end = time.monotonic() + deadline
     while len(out) < len(targets):
         try:
             item = done.get(timeout=max(0.0, end - time.monotonic()))
@@ -455,7 +507,7 @@ def scan_tls(targets: Iterable[Target], *, timeout: float = DEFAULT_TIMEOUT, ehl
             failure = f"sslyze liep vast ({item.__class__.__name__}: {item})"
             continue
         t = requests[item.uuid][0]
-        out[t] = from_sslyze(t, item)
+        out[t] = from_sslyze(t, item, refused[t])
     for t in targets:
         if t not in out:
             why = failure or (f"de TLS-scan van {t.label} duurde langer dan {deadline:g} s en is afgebroken (de "
