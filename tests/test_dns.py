@@ -252,3 +252,39 @@ def test_a_keten_world_starts_as_described_and_unbound_host_agrees(internet_lab,
             assert set(answer.algorithms) == {int(world.rsplit("-", 1)[1])}
         # The healthy neighbour is untouched.
         assert net.resolver.lookup("politie.test", "MX").state is DnssecState.SECURE
+
+
+def test_a_reset_signs_only_the_zones_that_changed(monkeypatch):
+    """Signing is most of a reset's work: an unchanged zone is served as it
+    was; a changed one (or its parent, for a DS) is signed again, and so is
+    anything older than REUSE_SECONDS."""
+    import dns.dnssec
+    import dns.name
+    import dns.rdatatype
+
+    from simulators.dns import zones as zones_mod
+    from simulators.dns.zones import ZoneTree
+
+    tree = ZoneTree({"": ("127.0.0.1", True), "test": ("127.0.0.2", True), "a.test": ("127.0.0.3", True),
+                     "b.test": ("127.0.0.4", True)}, [])
+    name = {o.to_text(): z for o, z in tree.zones.items()}
+    before = {k: z.served for k, z in name.items()}
+    tree.reset()
+    assert all(name[k].served is before[k] for k in before)  # nothing changed, nothing signed again
+
+    tree.add("mx.a.test.", "A", "127.0.0.10")
+    assert name["a.test."].served is not before["a.test."]
+    assert name["a.test."].served.get_rrset(dns.name.from_text("mx.a.test."), dns.rdatatype.A) is not None
+    assert name["b.test."].served is before["b.test."]
+    tree.break_ds("b.test.")  # the parent publishes a new DS: both signed again
+    assert name["test."].served is not before["test."]
+    tree.reset()  # back to the baseline: the changed zones are signed again, without the record
+    assert name["a.test."].served.get_rrset(dns.name.from_text("mx.a.test."), dns.rdatatype.A) is None
+    ds = name["test."].served.find_rrset(dns.name.from_text("b.test."), dns.rdatatype.DS)
+    assert ds[0] == dns.dnssec.make_ds(dns.name.from_text("b.test."), name["b.test."].ksk[1], "SHA256")
+
+    kept = name["."].served
+    real = zones_mod._now
+    monkeypatch.setattr(zones_mod, "_now", lambda: real() + zones_mod.REUSE_SECONDS + 1)
+    tree.reset()  # old signatures are made again, even without a change
+    assert name["."].served is not kept

@@ -38,6 +38,9 @@ EXPIRED_WINDOW = (-40 * 24 * 3600, -7 * 24 * 3600)
 FUTURE_WINDOW = (7 * 24 * 3600, 40 * 24 * 3600)
 TTL = 3600
 NEGATIVE_TTL = 60
+#: A zone built again from the same inputs within this many seconds is served as it was (not signed again).
+REUSE_SECONDS = 600
+_now = time.time  # the age of a build (a test moves it)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ class ZoneTree:
     def __init__(self, zones: dict[str, tuple[str, bool | SigningState]], records: list[Record]) -> None:
         """zones: label ("" for root) -> (server ip, signed or a SigningState)."""
         self._lock = threading.RLock()
+        self._built: dict[dns.name.Name, tuple[tuple, float]] = {}  # origin -> (inputs of its last build, when)
         self.zones: dict[dns.name.Name, SimZone] = {}
         for label, (ip, signing) in zones.items():
             origin = dns.name.from_text(label) if label else dns.name.root
@@ -209,6 +213,24 @@ class ZoneTree:
         return out
 
     def _build(self, zone: SimZone) -> dns.zone.Zone:
+        """The zone as served: its records, glue and DS of its children,
+        signed per its state. Signing is most of a keten reset's work and a
+        reset rebuilds every zone, so a zone whose inputs are the same as at
+        its last build (and whose signatures were made less than
+        REUSE_SECONDS ago) is served as it was."""
+        glue = self._glue_records(zone)
+        if zone.state.signed:
+            zone.ensure_keys()
+        inputs = (tuple(zone.records), tuple(glue), tuple(sorted(vars(zone.state).items())),
+                  tuple(k[1].to_text() for k in (zone.ksk, zone.zsk) if k) if zone.state.signed else ())
+        built = self._built.get(zone.origin)
+        if zone.served is not None and built and built[0] == inputs and _now() - built[1] < REUSE_SECONDS:
+            return zone.served
+        served = self._sign(zone, glue)
+        self._built[zone.origin] = (inputs, _now())
+        return served
+
+    def _sign(self, zone: SimZone, glue: list[Record]) -> dns.zone.Zone:
         origin = zone.origin
         zone_obj = dns.zone.Zone(origin, relativize=False)
         with zone_obj.writer() as txn:
@@ -219,7 +241,7 @@ class ZoneTree:
             )
             txn.add(origin, TTL, soa)
             txn.add(origin, TTL, dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.NS, zone.ns_name.to_text()))
-            for r in [*zone.records, *self._glue_records(zone)]:
+            for r in [*zone.records, *glue]:
                 txn.add(r.owner, r.ttl, r.to_rdata(origin))
         if zone.state.signed:
             zone.ensure_keys()
