@@ -9,7 +9,9 @@ can put a second instance in front of it unnoticed (RFC 6376 8.15). A
 verifier takes the *last* instance and a reader often the *first*; without
 over-signing, an added ``X-Kenmerk`` relabels a genuinely signed message.
 
-Ed25519 in dkimpy needs PyNaCl.
+Ed25519 in dkimpy needs PyNaCl. RSA signatures come from OpenSSL (through
+``cryptography``) instead of dkimpy's pure-Python arithmetic: the same bytes,
+about 20 times faster (see :func:`_rsa_sign`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import dkim
+import dkim.crypto
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
 from ketentest.dns import DnsAnswer, Lookup
 from ketentest.errors import InfrastructureError
@@ -77,6 +84,43 @@ def sign(message: bytes, keys: Sequence[SigningKey], *, oversign: bool = True) -
             linesep=b"\r\n",
         ))
     return b"".join(signatures) + message
+
+
+# --- RSA signing through OpenSSL ----------------------------------------------------
+# dkimpy signs RSA with Python's big-int pow (dkim/crypto.py): ~33 ms per
+# signature with a 3072-bit key, three per melding in the keten. PKCS#1 v1.5
+# signatures are deterministic, so OpenSSL gives the very same bytes in ~1 ms.
+# dkimpy's signer calls the module-level name ``dkim.RSASSA_PKCS1_v1_5_sign``;
+# only that name is replaced. Anything OpenSSL refuses (an odd key, an unknown
+# hash) goes to dkimpy's own code, which raises its own errors. Verifying stays
+# dkimpy's (public exponent 65537: cheap).
+
+_DKIMPY_RSA_SIGN = dkim.crypto.RSASSA_PKCS1_v1_5_sign
+_HASHES = {"sha256": hashes.SHA256, "sha1": hashes.SHA1}
+_OPENSSL_KEYS: dict[tuple[int, int], rsa.RSAPrivateKey] = {}
+
+
+def _rsa_sign(digest, private_key: dict) -> bytes:
+    """RSASSA-PKCS1-v1_5 of dkimpy's hash object with dkimpy's parsed key."""
+    algorithm = _HASHES.get(digest.name.lower())
+    if algorithm is None:
+        return _DKIMPY_RSA_SIGN(digest, private_key)
+    ident = (private_key["modulus"], private_key["privateExponent"])
+    try:
+        key = _OPENSSL_KEYS.get(ident)
+        if key is None:
+            pk = private_key
+            key = rsa.RSAPrivateNumbers(
+                p=pk["prime1"], q=pk["prime2"], d=pk["privateExponent"], dmp1=pk["exponent1"],
+                dmq1=pk["exponent2"], iqmp=pk["coefficient"],
+                public_numbers=rsa.RSAPublicNumbers(pk["publicExponent"], pk["modulus"])).private_key()
+            _OPENSSL_KEYS[ident] = key
+        return key.sign(digest.digest(), padding.PKCS1v15(), Prehashed(algorithm()))
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return _DKIMPY_RSA_SIGN(digest, private_key)
+
+
+dkim.RSASSA_PKCS1_v1_5_sign = _rsa_sign
 
 
 def _include_headers(message: bytes, oversign: bool = True) -> list[bytes]:
