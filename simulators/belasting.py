@@ -69,7 +69,7 @@ def run_load(sim: KetenSimulatie, n: int, seed: int, batch: int = 100, progress=
 
 
 def tally(sim: KetenSimulatie, kenmerken: list[str], faults: Counter, seconds: float) -> Belastingsresultaat:
-    entries = {e["kenmerk"]: e for e in sim.politie.get("/meldingen")}
+    entries = {e["kenmerk"]: e for e in sim.politie.get("/overzicht")}  # without the traces
     registered: dict[str, list[dict]] = {}
     for mp in sim.meldpunten.values():
         for r in mp.get("/meldingen"):

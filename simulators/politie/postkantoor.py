@@ -91,6 +91,14 @@ def _with_padding(pdf: bytes, n: int) -> bytes:
         return buf.getvalue()
 
 
+def overview(entry: Entry) -> dict:
+    """One melding's state without the delivery traces (for a tally of many)."""
+    return {"kenmerk": entry.kenmerk, "meldpunt": entry.meldpunt, "status": entry.status,
+            "submitted": entry.submitted, "delivered_at": entry.delivered_at, "confirmed_at": entry.confirmed_at,
+            "attempts": [{"outcome": a.outcome, "at": a.at} for a in entry.attempts],
+            "bevestigingen": len(entry.bevestigingen)}
+
+
 class Postkantoor:
     def __init__(self, party: Party) -> None:
         self.party = party
@@ -262,6 +270,7 @@ class Postkantoor:
             ("POST", "/meldingen"): self.submit,
             ("GET", "/meldingen"): lambda p: [asdict(e) for e in self.queue.all()],
             ("GET", "/telling"): lambda p: dict(Counter(e.status for e in self.queue.all())),
+            ("GET", "/overzicht"): lambda p: [overview(e) for e in self.queue.all()],
             ("GET", "/meldingen/{kenmerk}"): lambda p: asdict(self.entry(p["kenmerk"])),
             ("GET", "/meldingen/{kenmerk}/wacht"): self.wait,
             ("GET", "/rust"): lambda p: {"rustig": self.queue.wait_idle(timeout_param(p)),
