@@ -72,11 +72,14 @@ def cmd_keten(args: argparse.Namespace, extra: list[str]) -> int:
     from ketentest.config import load_keten
 
     keten = load_keten(args.keten)
+    if args.schrijf:
+        return _write_keten(keten, args.schrijf)
     print(f"Keten {keten.naam} ({keten.source})")
     if keten.beschrijving:
         print(f"  {keten.beschrijving}")
     print(f"  DNS: root {keten.dns.root_ip}, resolver {keten.dns.resolver_ip}")
-    for d in keten.deelnemers:
+    compact = len(keten.meldpunten) > COMPACT_FROM and not args.volledig
+    for d in (keten.politie,) if compact else keten.deelnemers:
         dom = d.domain
         print(f"\n  {d.naam} [{d.id}] — {d.rol.value}, {d.adres}")
         print(f"    maildomein {dom.name} (DNS {dom.dns_ip}, {'DNSSEC' if dom.dnssec else 'niet ondertekend'})")
@@ -93,12 +96,65 @@ def cmd_keten(args: argparse.Namespace, extra: list[str]) -> int:
         if d.werkgebied:
             namen = sorted(referentie.gemeenten()[c].naam for c in d.werkgebied)
             print(f"    werkgebied ({len(namen)} gemeenten): {', '.join(namen)}")
+    if compact:
+        _print_meldpunten_compact(keten)
     for z in keten.zones:
         print(f"\n  zone {z.name} (DNS {z.dns_ip}, {'DNSSEC' if z.dnssec else 'niet ondertekend'})")
         _print_records(z.records)
     print("\nAannames:")
     for label, value in keten.aannames.as_dutch().items():
         print(f"  {label}: {value}")
+    return 0
+
+
+#: Above this many meldpunten ``ketentest keten`` shows one line per meldpunt.
+COMPACT_FROM = 6
+
+
+def _print_meldpunten_compact(keten) -> None:
+    """One line per meldpunt: id, maildomein, addresses, keys, werkgebied."""
+    from ketentest import referentie
+
+    gemeenten = referentie.gemeenten()
+    rows = []
+    for m in keten.meldpunten:
+        dom = m.domain
+        bijzonder = [w for w, on in (("niet ondertekend", not dom.dnssec), ("null MX", dom.null_mx),
+                                     (f"{len(dom.records)} vrije records", dom.records), ("geen DMARC", not dom.dmarc),
+                                     ("geen TLSA", not dom.tlsa)) if on]
+        regions = {gemeenten[c].veiligheidsregio for c in m.werkgebied}
+        vr = next(iter(regions))
+        if len(regions) == 1 and m.werkgebied == referentie.gemeenten_in_veiligheidsregio(vr):
+            gebied = f"{vr} {gemeenten[sorted(m.werkgebied)[0]].veiligheidsregio_naam} ({len(m.werkgebied)} gemeenten)"
+        else:
+            namen = sorted(gemeenten[c].naam for c in m.werkgebied)
+            gebied = f"{len(namen)} gemeenten: {', '.join(namen[:3])}{', …' if len(namen) > 3 else ''}"
+        rows.append((m.id, dom.name, dom.dns_ip, " ".join(mx.ip for mx in dom.mx) or "-",
+                     ", ".join(f"{k.algorithm}{' ' + str(k.bits) if k.bits else ''}" for k in dom.dkim) or "geen",
+                     gebied + (f"  [{'; '.join(bijzonder)}]" if bijzonder else "")))
+    head = ("id", "maildomein", "DNS", "MX", "DKIM", "werkgebied")
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head) - 1)]
+    source = keten.source.removeprefix("ingebouwd:")
+    print(f"\n  Meldpunten ({len(rows)}), één regel per meldpunt; alles: ketentest keten --keten {source} --volledig")
+    for r in (head, *rows):
+        print("    " + "  ".join(v.ljust(w) for v, w in zip(r, widths)) + "  " + r[-1])
+
+
+def _write_keten(keten, target: Path) -> int:
+    """The keten as a file to edit: a built-in's text (generated or not), or a copy of the file."""
+    from ketentest.config import builtin_keten_text
+
+    if keten.source.startswith("ingebouwd:"):
+        text = builtin_keten_text(keten.source.removeprefix("ingebouwd:"))
+    else:
+        text = Path(keten.source).read_text(encoding="utf-8")
+    try:
+        target.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise KetentestError(f"{target}: niet te schrijven: {e.strerror}", "kies een pad in een bestaande map "
+                             "waar u mag schrijven") from None
+    print(f"keten {keten.naam} geschreven naar {target} ({len(keten.meldpunten)} meldpunten); "
+          f"gebruik: ketentest run --keten {target}")
     return 0
 
 
@@ -280,7 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     backend_help = ("hoe de partijen draaien: processen (standaard) of containers (elke partij een eigen container; "
                     "Docker Engine of Podman via DOCKER_HOST, zie docker/README.md)")
     run.add_argument("--backend", choices=("processen", "containers"), help=backend_help)
-    add("keten", cmd_keten, "controleer een ketenbestand en toon wat het beschrijft")
+    keten = add("keten", cmd_keten, "controleer een ketenbestand en toon wat het beschrijft")
+    keten.add_argument("--volledig", action="store_true",
+                       help=f"toon elk meldpunt volledig, ook bij meer dan {COMPACT_FROM} meldpunten")
+    keten.add_argument("--schrijf", type=Path, metavar="PAD",
+                       help="schrijf de keten als ketenbestand naar PAD (om aan te passen), bijv. de gegenereerde "
+                            "landelijke keten")
     add("dns", cmd_dns, "start de gesimuleerde DNS en Unbound van een keten, tot Ctrl-C")
     check = add("check", cmd_check, "toets maildomeinen op B01-B06 (standaard: elke deelnemer van de keten)")
     check.add_argument("domeinen", nargs="*", metavar="domein", help="maildomein(en); standaard alle deelnemers")

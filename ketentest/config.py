@@ -20,7 +20,7 @@ import dns.rdataclass
 import dns.rdatatype
 import yaml
 
-from ketentest import policy, referentie
+from ketentest import landelijk, policy, referentie
 from ketentest.errors import KetenConfigError
 from ketentest.model import (
     RESERVED_TLDS,
@@ -74,7 +74,17 @@ def shown(value: Any) -> str:
 
 def builtin_ketens() -> list[str]:
     folder = resources.files("ketentest.data").joinpath("ketens")
-    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+    files = {p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")}
+    return sorted(files | set(landelijk.INGEBOUWD))
+
+
+def builtin_keten_text(name: str) -> str:
+    """A built-in keten as keten-file text: its file, or the generated
+    ``landelijk`` keten (ketentest/landelijk.py)."""
+    aantal = landelijk.aantal_uit_naam(name)
+    if aantal is not None:
+        return landelijk.keten_yaml(aantal)
+    return resources.files("ketentest.data").joinpath("ketens", f"{name}.yaml").read_text(encoding="utf-8")
 
 
 def load_keten(source: str | Path | None = None) -> Keten:
@@ -95,11 +105,13 @@ def load_keten(source: str | Path | None = None) -> Keten:
                                    "controleer het pad en de leesrechten") from None
         return parse_keten(decode_keten(raw, str(path)), str(path))
     name = str(source)
+    aantal = landelijk.aantal_uit_naam(name)  # landelijk-<n>: generated, no YAML to parse
+    if aantal is not None:
+        return _Parser(f"ingebouwd:{name}").keten(landelijk.keten_data(aantal))
     if name not in builtin_ketens():
         raise KetenConfigError(name, "(keten)", "geen bestand en geen ingebouwde keten",
                                f"ingebouwde ketens: {', '.join(builtin_ketens())}")
-    text = resources.files("ketentest.data").joinpath("ketens", f"{name}.yaml").read_text(encoding="utf-8")
-    return parse_keten(text, f"ingebouwd:{name}")
+    return parse_keten(builtin_keten_text(name), f"ingebouwd:{name}")
 
 
 def _too_big(source: str) -> KetenConfigError:

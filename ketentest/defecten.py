@@ -154,13 +154,12 @@ def keten_with_overlay(keten: Keten, defect: Defect, workdir=None) -> Keten:
     import tempfile
     from pathlib import Path
 
-    from ketentest.config import load_keten
+    from ketentest.config import builtin_keten_text, load_keten
 
     if not defect.keten:
         return keten
     if keten.source.startswith("ingebouwd:"):
-        name = keten.source.removeprefix("ingebouwd:")
-        text = resources.files("ketentest.data").joinpath("ketens", f"{name}.yaml").read_text(encoding="utf-8")
+        text = builtin_keten_text(keten.source.removeprefix("ingebouwd:"))  # a file, or generated (landelijk)
     else:
         text = Path(keten.source).read_text(encoding="utf-8")
     folder = Path(workdir) if workdir else Path(tempfile.gettempdir()) / "ketentest-defecten"

@@ -15,12 +15,11 @@ import os
 import re
 import tempfile
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from ketentest.config import load_keten
+from ketentest.config import builtin_keten_text, load_keten
 from ketentest.model import Keten
 from simulators.containers.image import ROOT, image_tag
 from simulators.containers.mounts import container_user, fill_pki, prepare_mounts
@@ -47,8 +46,7 @@ class ComposeResult:
 def keten_bytes(keten: Keten) -> bytes:
     """The keten file as written: a file, or the built-in keten's YAML."""
     if keten.source.startswith("ingebouwd:"):
-        name = keten.source.removeprefix("ingebouwd:")
-        return resources.files("ketentest.data").joinpath("ketens", f"{name}.yaml").read_bytes()
+        return builtin_keten_text(keten.source.removeprefix("ingebouwd:")).encode()  # a file, or generated
     return Path(keten.source).read_bytes()
 
 
