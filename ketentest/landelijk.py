@@ -222,7 +222,22 @@ def keten_yaml(aantal: int | None = None) -> str:
             f"# (gemeenten.csv, pc4_gemeente.csv). Aannames en peildata: docs/landelijk.md.\n"
             f"# Formaat: docs/keten-formaat.md. Alle namen onder .test, alle adressen op loopback.\n")
     body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=110)
-    return head + body
+    return head + _WERKGEBIED.sub(_with_names, body)
+
+
+_WERKGEBIED = re.compile(r"(?P<key>gemeenten|veiligheidsregio): \[(?P<codes>[A-Z0-9,\s]*)\]")
+
+
+def _with_names(match: re.Match) -> str:
+    """A werkgebied line with the names as a comment, for whoever edits the file."""
+    codes = match["codes"].replace(",", " ").split()
+    gemeenten = referentie.gemeenten()
+    if match["key"] == "gemeenten":
+        names = ", ".join(gemeenten[c].naam for c in codes)
+    else:
+        names = ", ".join(f"{gemeenten[min(referentie.gemeenten_in_veiligheidsregio(vr))].veiligheidsregio_naam} "
+                          f"({len(referentie.gemeenten_in_veiligheidsregio(vr))} gemeenten)" for vr in codes)
+    return f"{match[0]}  # {names}"
 
 
 def aantal_uit_naam(name: str) -> int | None:
