@@ -3,7 +3,6 @@ keten as fixtures. Steps live in steps/, features in features/."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,7 +46,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "containers: test die een container-engine nodig heeft (./run tests start er een)")
     config.addinivalue_line("markers", "belasting: lange test onder een CPU-belasting die de test zelf start (issue 14); "
                                        "draait gewoon mee in ./run tests")
-    if os.environ.get("PYTEST_XDIST_WORKER") and netns.available():
+    if hasattr(config, "workerinput") and netns.available():  # a worker itself, not a pytest it started
         # Each xdist worker its own loopback: ketens side by side (issue 14, point 4). Without the
         # right (a container without CAP_SYS_ADMIN) the workers share one and wait for each other's keten.
         try:

@@ -30,6 +30,7 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     argv = [
         str(ROOT / "features"),
         "-p", "no:cacheprovider",
+        "-p", "no:hypothesispytest",  # no property tests here; its summary hook imports all of hypothesis
         "-p", "ketentest.report.plugin",  # a no-op once conftest.py lists it in pytest_plugins
         f"--rapportmap={REPORTS}",
         f"--alluredir={REPORTS / 'allure-results'}", "--clean-alluredir",

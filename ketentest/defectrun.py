@@ -82,6 +82,7 @@ def run_features(defect_id: str | None, workdir: Path, extra: list[str] = (), ti
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     cmd = [*(_netns_prefix() if own_netns else []), sys.executable, "-m", "pytest", str(ROOT / "features"), "-q", "-p", "no:cacheprovider",
+           "-p", "no:hypothesispytest",  # no property tests in features/; its summary hook imports all of hypothesis
            "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), f"--rapportmap={out}",
            "-m", "not grensgeval", *extra]  # example rows judge their own configuration, not the keten's
     if defect_id:
