@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ketentest.errors import InfrastructureError
 from ketentest.model import RESERVED_TLDS
-from simulators.wachten import StartupDeadline
+from simulators.wachten import StartupDeadline, load_factor
 
 _COMMON = """\
 server:
@@ -176,7 +176,7 @@ class Unbound:
 
     def control(self, *args: str) -> str:
         out = subprocess.run([find_program("unbound-control"), "-c", str(self.conf), *args],
-                             capture_output=True, text=True, timeout=10)
+                             capture_output=True, text=True, timeout=10 * load_factor())
         if out.returncode != 0:
             raise InfrastructureError(f"unbound-control {' '.join(args)} faalde: {out.stderr.strip() or out.stdout.strip()}",
                                       "controleer of Unbound nog draait")
