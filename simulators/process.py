@@ -6,20 +6,24 @@ for that line (an event, not a poll) and then only uses HTTP.
 
 from __future__ import annotations
 
+import math
 import os
 import selectors
 import subprocess
 import sys
 import threading
-import time
 from collections import deque
 
 import httpx
 
 from ketentest.errors import InfrastructureError
 from simulators.resolver.unbound import die_with_parent, stop_process
+from simulators.control import MAX_TIMEOUT
+from simulators.wachten import StartupDeadline, load_factor
 
 READY = "KLAAR"
+#: What a control request may take besides a long poll's wait, on an idle machine.
+REQUEST_TIMEOUT = 30.0
 
 
 #: When set (in the container image), announce_ready also writes the control
@@ -54,17 +58,41 @@ class ControlClient:
 
     def _connect(self, url: str) -> None:
         self.url = url
-        self.client = httpx.Client(base_url=url, timeout=30.0, headers={"Authorization": f"Bearer {self.token}"})
+        self.client = httpx.Client(base_url=url, timeout=REQUEST_TIMEOUT,
+                                   headers={"Authorization": f"Bearer {self.token}"})
 
     # -- control API ----------------------------------------------------------
     def get(self, path: str, missing_ok: bool = False, **params):
-        """GET a control route; with missing_ok a 404 gives None."""
-        return self._check(self.client.get(path, params=params), missing_ok=missing_ok)
+        """GET a control route; with missing_ok a 404 gives None.
+
+        A long poll's ``timeout`` is a give-up bound on an event: it is
+        stretched by the machine's load (simulators.wachten), and the request
+        itself may take that long plus the party's own answering time."""
+        factor = load_factor()
+        waits = 0.0
+        try:
+            asked = float(params["timeout"])
+        except (KeyError, ValueError):
+            asked = math.nan
+        if math.isfinite(asked) and asked >= 0:  # anything else: the party refuses it with its own message
+            waits = min(asked * factor, MAX_TIMEOUT)
+            params["timeout"] = f"{waits:g}"
+        return self._check(self._send("GET", path, waits + REQUEST_TIMEOUT * factor, params=params),
+                           missing_ok=missing_ok)
 
     def post(self, path: str, body: dict | None = None, refusal_ok: bool = False):
         """POST to a control route; with refusal_ok a 422 (the party refused
         the request, e.g. an invalid melding) gives its JSON instead of raising."""
-        return self._check(self.client.post(path, json=body or {}), refusal_ok=refusal_ok)
+        return self._check(self._send("POST", path, REQUEST_TIMEOUT * load_factor(), json=body or {}),
+                           refusal_ok=refusal_ok)
+
+    def _send(self, method: str, path: str, timeout: float, **kwargs) -> httpx.Response:
+        try:
+            return self.client.request(method, path, timeout=timeout, **kwargs)
+        except httpx.TimeoutException:
+            raise InfrastructureError(f"{self.name} antwoordde niet binnen {timeout:.0f} s op {method} {path}",
+                                      "de partij hangt of de machine is zwaar overbelast; zie de log van de partij"
+                                      ) from None
 
     def _check(self, response: httpx.Response, missing_ok: bool = False, refusal_ok: bool = False):
         data = response.json()
@@ -115,14 +143,14 @@ class SimulatorProcess(ControlClient):
         assert self.proc and self.proc.stdout
         sel = selectors.DefaultSelector()
         sel.register(self.proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + self.ready_timeout
+        deadline = StartupDeadline(self.ready_timeout)  # the bound grows with the machine's load
         try:
             while True:
-                left = deadline - time.monotonic()
+                left = deadline.left()
                 if left <= 0:
-                    raise InfrastructureError(f"simulator {self.name} kwam niet op binnen {self.ready_timeout:.0f} s",
+                    raise InfrastructureError(f"simulator {self.name} kwam niet op binnen {deadline.describe()}",
                                               "log: " + " | ".join(list(self.log)[-8:]))
-                if not sel.select(left):
+                if not sel.select(min(left, 1.0)):  # re-read the load each second
                     continue
                 line = self.proc.stdout.readline()
                 if not line:
