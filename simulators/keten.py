@@ -38,14 +38,24 @@ def keten_argument(keten: Keten) -> str:
     return keten.source
 
 
+def _signal_all(handles) -> None:
+    """SIGTERM to every party process still running, without waiting."""
+    for h in handles:
+        proc = getattr(h, "proc", None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+
+
 class ProcessBackend:
     """Every party as a local process; the simulated internet in the harness's
     own process (the default)."""
 
     name = "processen"
-    #: Sequential: a child's PR_SET_PDEATHSIG fires when the *thread* that
-    #: started it ends, so processes must not be started from a pool thread.
+    #: A child's PR_SET_PDEATHSIG fires when the *thread* that started it
+    #: ends: every process is spawned from the calling thread, and only the
+    #: waits for their start-up run side by side (SimulatorProcess.spawn/ready).
     parallel_start = False
+    spawn_then_wait = True
 
     def token(self, workdir: Path) -> tuple[str, Path]:
         return new_token(workdir)
@@ -127,18 +137,25 @@ class KetenSimulatie:
         from concurrent.futures import ThreadPoolExecutor
 
         handles = [self.backend.start(spec, self.token) for spec in specs]
-        workers = len(handles) if getattr(self.backend, "parallel_start", False) else 1
+        spawn_first = getattr(self.backend, "spawn_then_wait", False)
+        workers = len(handles) if spawn_first or getattr(self.backend, "parallel_start", False) else 1
         if workers == 1:
             for h in handles:
                 self._stack.enter_context(h)
             return list(zip(specs, handles))
+        if spawn_first:
+            for h in handles:  # all from this thread (PR_SET_PDEATHSIG), none waited for yet
+                self._stack.callback(h.close)
+                h.spawn()
+            self._stack.callback(_signal_all, handles)  # runs first: they stop side by side, then each is reaped
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="start") as pool:
-            futures = [pool.submit(h.__enter__) for h in handles]
+            futures = [pool.submit(h.ready if spawn_first else h.__enter__) for h in handles]
             failures = []
             for h, f in zip(handles, futures):
                 try:
                     f.result()
-                    self._stack.push(h.__exit__)
+                    if not spawn_first:  # a spawned one is already on the stack
+                        self._stack.push(h.__exit__)
                 except BaseException as e:  # noqa: BLE001 - the first is raised below, after all are done
                     failures.append(e)
         if failures:
