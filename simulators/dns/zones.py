@@ -156,6 +156,8 @@ class ZoneTree:
         """zones: label ("" for root) -> (server ip, signed or a SigningState)."""
         self._lock = threading.RLock()
         self._built: dict[dns.name.Name, tuple[tuple, float]] = {}  # origin -> (inputs of its last build, when)
+        self._children: dict[dns.name.Name, list[SimZone]] | None = None  # origin -> child zones (see children())
+        self._ns_home: dict[dns.name.Name, dns.name.Name | None] | None = None  # origin -> zone holding its NS name
         self.zones: dict[dns.name.Name, SimZone] = {}
         for label, (ip, signing) in zones.items():
             origin = dns.name.from_text(label) if label else dns.name.root
@@ -190,7 +192,16 @@ class ZoneTree:
         return self.zones[home] if home is not None else None
 
     def children(self, origin: dns.name.Name) -> list[SimZone]:
-        return [z for z in self.zones.values() if z.origin != origin and self.parent(z.origin) is not None and self.parent(z.origin).origin == origin]
+        # The set of zones is fixed after __init__: the tree is computed once
+        # (every build asks; scanning all zones per zone was O(n^2) on a national keten).
+        if self._children is None:
+            tree: dict[dns.name.Name, list[SimZone]] = {}
+            for z in self.zones.values():
+                p = self.parent(z.origin)
+                if p is not None and p.origin != z.origin:
+                    tree.setdefault(p.origin, []).append(z)
+            self._children = tree
+        return list(self._children.get(origin, ()))
 
     def zone_for(self, name: str | dns.name.Name) -> SimZone:
         qname = dns.name.from_text(name) if isinstance(name, str) else name
@@ -207,8 +218,11 @@ class ZoneTree:
             out.append(Record(cname, "NS", child.ns_name.to_text()))
             out += [Record(cname, "DS", ds.to_text()) for ds in child.ds_rdata()]
         # Address records for name servers that live below a cut (glue), incl. our own.
+        if self._ns_home is None:  # fixed after __init__, like the tree
+            origins = list(self.zones)
+            self._ns_home = {z.origin: zone_of(z.ns_name, origins) for z in self.zones.values()}
         for z in self.zones.values():
-            if z.ns_name.is_subdomain(zone.origin) and zone_of(z.ns_name, list(self.zones)) != zone.origin:
+            if z.ns_name.is_subdomain(zone.origin) and self._ns_home[z.origin] != zone.origin:
                 out.append(Record(z.ns_name.to_text(), "A", z.ip))
         return out
 
