@@ -33,6 +33,16 @@ maintained Python library does DANE for SMTP. Steps per attempt:
    out connection, or a drop during DATA: temporary. 5xx to MAIL/RCPT/DATA:
    permanent. A 4xx/5xx greeting moves on to the next MX.
 
+Connection reuse (optional, issue 14): with ``pool=Verbindingen()`` an
+authenticated connection that just delivered stays open for the next message
+to the same MX address, for a few seconds and a bounded number of messages.
+Before each reuse the chain that connection presented is checked again
+against the TLSA records of *this* attempt's DNS look-ups (step 2 runs for
+every message); no match: it is closed and a new connection is made. The
+host's transcript then shows how that connection was opened (STARTTLS, TLS,
+DANE) followed by this transaction. A closed or failed connection is never
+reused. Without ``pool`` every attempt has its own connection.
+
 Outcome over all hosts: delivered by any host wins; a 4xx/5xx answer to the
 transaction ends the attempt at once (no other MX is tried for it);
 otherwise, if any host failed temporarily (a secure route may come back)
@@ -49,6 +59,7 @@ import re
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -231,13 +242,82 @@ def deliver(
     port: int = 25,
     timeout: float = DEFAULT_TIMEOUT,
     clock=None,
+    pool: "Verbindingen | None" = None,
 ) -> DeliveryAttempt:
     """Deliver ``message`` (bytes as signed, CRLF) to ``rcpt_to`` over DANE-
     authenticated STARTTLS, or not at all. ``resolver`` has
     ``lookup(name, rdtype) -> DnsAnswer`` (the keten's validating Unbound);
-    ``clock`` (a KetenClock) dates the trace and the DANE-TA validity check."""
-    run = _Run(message, mail_from, rcpt_to, resolver, source_ip, helo, port, timeout, clock)
+    ``clock`` (a KetenClock) dates the trace and the DANE-TA validity check;
+    ``pool`` keeps authenticated connections for the next message (see above)."""
+    run = _Run(message, mail_from, rcpt_to, resolver, source_ip, helo, port, timeout, clock, pool)
     return run.go()
+
+
+# --- connection reuse ----------------------------------------------------------------
+
+
+@dataclass
+class _Open:
+    """An authenticated connection between two transactions."""
+
+    client: "_TracingSMTP"
+    tls: TlsSession
+    chain: list[bytes]
+    opening: tuple[SmtpLine, ...]  # connect, EHLO, STARTTLS, TLS, DANE, EHLO: how it was authenticated
+    messages: int = 0
+    idle_since: float = 0.0
+
+
+class Verbindingen:
+    """Authenticated SMTP connections kept for the next message to the same
+    MX address (thread-safe). ``max_idle`` seconds unused or ``max_messages``
+    sent: closed. Use one per sending party; ``close()`` at the end."""
+
+    def __init__(self, max_idle: float = 5.0, max_messages: int = 100) -> None:
+        self.max_idle, self.max_messages = max_idle, max_messages
+        self._lock = threading.Lock()
+        self._idle: dict[tuple, list[_Open]] = {}
+        self.reused = 0  # messages that went over a kept connection
+        self.kept = 0  # new connections kept after their first message
+
+    def take(self, key: tuple) -> _Open | None:
+        expired, found = [], None
+        with self._lock:
+            stack = self._idle.get(key, [])
+            now = time.monotonic()
+            while stack:
+                conn = stack.pop()
+                if now - conn.idle_since <= self.max_idle:
+                    found = conn
+                    break
+                expired.append(conn)
+        for conn in expired:
+            _close(conn.client)
+        return found
+
+    def give(self, key: tuple, conn: _Open, reused: bool = False) -> None:
+        with self._lock:
+            if reused:
+                self.reused += 1
+            else:
+                self.kept += 1
+            if conn.messages < self.max_messages:
+                conn.idle_since = time.monotonic()
+                self._idle.setdefault(key, []).append(conn)
+                return
+        _close(conn.client)
+
+    def close(self) -> None:
+        with self._lock:
+            conns = [c for stack in self._idle.values() for c in stack]
+            self._idle.clear()
+        for conn in conns:
+            _close(conn.client)
+
+
+def _close(client: "_TracingSMTP") -> None:
+    client.quit_quietly()
+    client.close()
 
 
 # --- one attempt -----------------------------------------------------------------
@@ -260,13 +340,14 @@ class _Mx:
 
 
 class _Run:
-    def __init__(self, message, mail_from, rcpt_to, resolver, source_ip, helo, port, timeout, clock) -> None:
+    def __init__(self, message, mail_from, rcpt_to, resolver, source_ip, helo, port, timeout, clock, pool=None) -> None:
         if isinstance(message, str):
             raise TypeError("deliver() verwacht het bericht als bytes (zoals ondertekend)")
         self.message = bytes(message)
         self.mail_from, self.rcpt_to = mail_from, rcpt_to
         self.resolver, self.source_ip, self.helo = resolver, source_ip, helo
         self.port, self.timeout, self.clock = port, timeout, clock
+        self.pool: Verbindingen | None = pool
         self.domain = rcpt_to.rpartition("@")[2].rstrip(".").lower()
 
     def now(self) -> dt.datetime:
@@ -363,10 +444,42 @@ class _Run:
 
     def _smtp(self, mx: _Mx, ip: str, a: DnsAnswer, look: TlsaLookup) -> HostAttempt:
         started = self.now()
-        trace: list[SmtpLine] = []
-        client = _TracingSMTP(trace, local_hostname=self.helo, timeout=self.timeout,
-                              source_address=(self.source_ip, 0))
+        key = (self.source_ip, self.helo, ip, self.port, mx.host)
+        notes: list[SmtpLine] = []
+        while self.pool is not None:  # a kept connection, if its chain still matches this attempt's TLSA
+            kept = self.pool.take(key)
+            if kept is None:
+                break
+            result = verify(kept.chain, look.answer.records, mx.host, names=look.names, now=self.now())
+            if not result.matched:
+                _close(kept.client)
+                notes.append(SmtpLine("C", "[bewaarde verbinding gesloten: haar certificaat past niet meer bij de "
+                                           "TLSA-records van nu]"))
+                continue
+            attempt = self._transaction(mx, ip, a, look, started, kept, result, notes)
+            if attempt is not None:
+                return attempt
+            notes.append(SmtpLine("C", "[bewaarde verbinding bleek gesloten vóór MAIL FROM; nieuwe verbinding]"))
+        return self._transaction(mx, ip, a, look, started, None, None, notes)
+
+    def _transaction(self, mx: _Mx, ip: str, a: DnsAnswer, look: TlsaLookup, started: dt.datetime,
+                     kept: _Open | None, kept_dane: DaneResult | None, notes: list[SmtpLine]) -> HostAttempt | None:
+        """One connection (new, or ``kept`` and already authenticated) and one
+        transaction. None: the kept connection turned out closed before
+        anything was sent (the caller opens a new one)."""
+        trace: list[SmtpLine] = list(notes)
         state = {"stage": "verbinden", "tls": None, "dane": None, "reply": None}
+        if kept is not None:
+            client = kept.client
+            client._trace = trace
+            trace += kept.opening
+            client.note(f"[verbinding hergebruikt: bericht {kept.messages + 1} over deze verbinding; DANE opnieuw "
+                        f"getoetst tegen de TLSA-records van nu: "
+                        f"{'overeenkomst' if kept_dane.matched else 'GEEN overeenkomst'}]")
+            state["tls"], state["dane"] = kept.tls, kept_dane
+        else:
+            client = _TracingSMTP(trace, local_hostname=self.helo, timeout=self.timeout,
+                                  source_address=(self.source_ip, 0))
 
         def reply(stage: str, code: int, text: bytes | str) -> SmtpReply:
             state["stage"] = stage
@@ -374,59 +487,70 @@ class _Run:
             state["reply"] = r
             return r
 
-        outcome, reason, failed = Outcome.TEMPORARY, "", None
+        outcome, reason, failed, keep = Outcome.TEMPORARY, "", None, False
+        chain: list[bytes] = []
+        opening: tuple[SmtpLine, ...] = ()
         try:
-            code, text = client.connect(ip, self.port)
-            r = reply("begroeting", code, text)
-            if code != 220:
-                client.quit_quietly()
-                raise _Stop(_by_code(code), f"{mx.host} weigert de verbinding: {r}", reply=r)
-            code, text = client.ehlo(self.helo)
-            r = reply("EHLO", code, text)
-            if code // 100 == 4:
-                client.quit_quietly()
-                raise _Stop(Outcome.TEMPORARY, f"{mx.host} antwoordt op EHLO met {r}", reply=r)
-            if code != 250 or not client.has_extn("starttls"):
-                client.quit_quietly()
-                raise _Stop(Outcome.NO_SECURE_ROUTE,
-                            f"{mx.host} biedt geen STARTTLS aan (afgeschermd of uitgeschakeld?): versleuteling "
-                            f"is verplicht, dus niets verstuurd", Safeguard.STARTTLS)
-            code, text = client.docmd("STARTTLS")
-            r = reply("STARTTLS", code, text)
-            if code != 220:
-                client.quit_quietly()
-                raise _Stop(Outcome.NO_SECURE_ROUTE, f"{mx.host} weigert STARTTLS ({r}): niets verstuurd",
-                            Safeguard.STARTTLS, reply=r)
-            state["stage"] = "TLS-handshake"
-            try:
-                client.wrap_tls(policy.client_context(), mx.host)
-            except ssl.SSLError as e:  # protocol version, cipher, ...: a downgrade is no route
-                detail = e.reason or str(e)
-                client.note(f"[TLS mislukt: {detail}]")
-                if isinstance(e, ssl.SSLEOFError) or "EOF" in detail:
-                    detail = (f"de server brak de handshake af ({detail}; biedt hij alleen TLS 1.0/1.1 "
-                              f"of zwakke suites?)")
-                raise _Stop(Outcome.NO_SECURE_ROUTE,
-                            f"de TLS-verbinding met {mx.host} komt niet tot stand volgens het NCSC-profiel "
-                            f"(TLS 1.2 of hoger, goede cipher suites): {detail}", Safeguard.TLS) from None
-            chain = peer_chain(client.sock)
-            state["tls"] = _tls_session(client.sock, chain)
-            state["stage"] = "DANE"
-            result = verify(chain, look.answer.records, mx.host, names=look.names, now=self.now())
-            state["dane"] = result
-            client.note(f"[DANE: {'overeenkomst' if result.matched else 'GEEN overeenkomst'} "
-                        f"({len(look.answer.records)} TLSA-records op {look.owner}, {len(chain)} certificaten)]")
-            if not result.matched:
-                client.quit_quietly()
-                raise _Stop(Outcome.NO_SECURE_ROUTE, f"DANE: {result.explanation} Niets verstuurd.", Safeguard.DANE)
-            # Authenticated: from here on the transaction.
-            code, text = client.ehlo(self.helo)
-            r = reply("EHLO", code, text)
-            if code != 250:
-                client.quit_quietly()
-                raise _Stop(_by_code(code), f"{mx.host} antwoordt na STARTTLS op EHLO met {r}", reply=r)
+            if kept is None:
+                code, text = client.connect(ip, self.port)
+                r = reply("begroeting", code, text)
+                if code != 220:
+                    client.quit_quietly()
+                    raise _Stop(_by_code(code), f"{mx.host} weigert de verbinding: {r}", reply=r)
+                code, text = client.ehlo(self.helo)
+                r = reply("EHLO", code, text)
+                if code // 100 == 4:
+                    client.quit_quietly()
+                    raise _Stop(Outcome.TEMPORARY, f"{mx.host} antwoordt op EHLO met {r}", reply=r)
+                if code != 250 or not client.has_extn("starttls"):
+                    client.quit_quietly()
+                    raise _Stop(Outcome.NO_SECURE_ROUTE,
+                                f"{mx.host} biedt geen STARTTLS aan (afgeschermd of uitgeschakeld?): versleuteling "
+                                f"is verplicht, dus niets verstuurd", Safeguard.STARTTLS)
+                code, text = client.docmd("STARTTLS")
+                r = reply("STARTTLS", code, text)
+                if code != 220:
+                    client.quit_quietly()
+                    raise _Stop(Outcome.NO_SECURE_ROUTE, f"{mx.host} weigert STARTTLS ({r}): niets verstuurd",
+                                Safeguard.STARTTLS, reply=r)
+                state["stage"] = "TLS-handshake"
+                try:
+                    client.wrap_tls(policy.client_context(), mx.host)
+                except ssl.SSLError as e:  # protocol version, cipher, ...: a downgrade is no route
+                    detail = e.reason or str(e)
+                    client.note(f"[TLS mislukt: {detail}]")
+                    if isinstance(e, ssl.SSLEOFError) or "EOF" in detail:
+                        detail = (f"de server brak de handshake af ({detail}; biedt hij alleen TLS 1.0/1.1 "
+                                  f"of zwakke suites?)")
+                    raise _Stop(Outcome.NO_SECURE_ROUTE,
+                                f"de TLS-verbinding met {mx.host} komt niet tot stand volgens het NCSC-profiel "
+                                f"(TLS 1.2 of hoger, goede cipher suites): {detail}", Safeguard.TLS) from None
+                chain = peer_chain(client.sock)
+                state["tls"] = _tls_session(client.sock, chain)
+                state["stage"] = "DANE"
+                result = verify(chain, look.answer.records, mx.host, names=look.names, now=self.now())
+                state["dane"] = result
+                client.note(f"[DANE: {'overeenkomst' if result.matched else 'GEEN overeenkomst'} "
+                            f"({len(look.answer.records)} TLSA-records op {look.owner}, {len(chain)} certificaten)]")
+                if not result.matched:
+                    client.quit_quietly()
+                    raise _Stop(Outcome.NO_SECURE_ROUTE, f"DANE: {result.explanation} Niets verstuurd.",
+                                Safeguard.DANE)
+                # Authenticated: from here on the transaction.
+                code, text = client.ehlo(self.helo)
+                r = reply("EHLO", code, text)
+                if code != 250:
+                    client.quit_quietly()
+                    raise _Stop(_by_code(code), f"{mx.host} antwoordt na STARTTLS op EHLO met {r}", reply=r)
+                opening = tuple(trace[len(notes):])
             options = [f"SIZE={len(self.message)}"] if client.has_extn("size") else []
-            code, text = client.mail(self.mail_from, options)
+            try:
+                code, text = client.mail(self.mail_from, options)
+            except (smtplib.SMTPServerDisconnected, ConnectionError, ssl.SSLEOFError):
+                if kept is None:
+                    raise
+                client.close()  # the kept connection was closed meanwhile; nothing sent
+                return None
             r = reply("MAIL FROM", code, text)
             if code != 250:
                 client.quit_quietly()
@@ -442,8 +566,11 @@ class _Run:
             if code != 250:
                 client.quit_quietly()
                 raise _Stop(_by_code(code), f"{mx.host} weigert het bericht: {r}", reply=r)
-            client.quit_quietly()
             outcome, reason = Outcome.DELIVERED, f"geaccepteerd: {r}"
+            if self.pool is not None:
+                keep = True
+            else:
+                client.quit_quietly()
         except _Stop as stop:
             outcome, reason, failed = stop.outcome, stop.reason, stop.failed
         except PermissionError as e:  # a local policy forbids this destination (e.g. off loopback): no retry helps
@@ -452,12 +579,20 @@ class _Run:
             outcome, reason = Outcome.TEMPORARY, _network_reason(mx.host, ip, state["stage"], e, client.data_sent)
             state["reply"] = None
         finally:
-            client.close()
-        return HostAttempt(
+            if not keep:
+                client.close()
+        attempt = HostAttempt(
             mx.host, mx.preference, outcome, reason, failed, a, look.answer, look.owner, look.cname_chain, ip,
             state["tls"], state["dane"], tuple(trace), state["reply"], state["stage"], client.data_sent, started,
             self.now(),
         )
+        if keep:
+            conn = kept or _Open(client, state["tls"], chain, opening)
+            conn.messages += 1
+            client.data_sent = False
+            client._trace = []  # the next transaction brings its own transcript
+            self.pool.give((self.source_ip, self.helo, ip, self.port, mx.host), conn, reused=kept is not None)
+        return attempt
 
     # -- the verdict over hosts -------------------------------------------------------
 
