@@ -14,6 +14,7 @@ from email import message_from_bytes, policy
 from typing import Any
 
 from ketentest.clock import UTC, add_werkdagen
+from ketentest.delivery import Verbindingen
 from ketentest.mail import dkim
 from ketentest.mail.auth import AuthResult
 from ketentest.mail.origin import check_origin
@@ -26,7 +27,7 @@ from simulators.mailserver.server import MailServer
 from simulators.mailserver.switches import api_changes
 from simulators.mailserver.store import StoredMessage
 from simulators.party import Party
-from simulators.politie.queue import DeliveryQueue, Entry
+from simulators.politie.queue import DeliveryQueue, Entry, deliver_as
 from simulators.quarantaine import Quarantine, message_facts
 from simulators.store import read_json, write_json
 
@@ -45,6 +46,8 @@ class Switches:
     pdf_controleren_alle_delen: bool = True  # False: defect, only the first part labelled PDF is checked
     herkomst_controleren: bool = True  # False: defect, mail of unproven origin is registered (S06 must catch it)
     verwerking_pauzeren: bool = False  # hold the back office: mail is accepted (250) but not yet registered
+    # True: keep an authenticated connection to the police MX for the next reply (DANE checked each time)
+    verbindingen_hergebruiken: bool = False
 
 
 #: Bounds of the numeric switches over the control API.
@@ -74,6 +77,7 @@ class Meldpunt:
         self.register_dir = party.data / "register"
         self.register_dir.mkdir(parents=True, exist_ok=True)
         self.changed = threading.Condition()
+        self.connections = Verbindingen()  # used while switch verbindingen_hergebruiken is on
         self.outbound = DeliveryQueue(party.data / "uitgaand", party.clock, self._deliver,
                                       retry_hours=self.keten.aannames.herhalen_uren)
         self.mx = MailServer.for_deelnemer(self.keten, self.deelnemer, party.pki, party.data / "maildir",
@@ -188,7 +192,8 @@ class Meldpunt:
 
     # -- outbound ---------------------------------------------------------
     def _deliver(self, message: bytes, entry: Entry):
-        return self.party.deliver(message, entry.rcpt)
+        return deliver_as(self.party, message, entry.rcpt,
+                          self.connections if self.switches.verbindingen_hergebruiken else None)
 
     # -- control API ------------------------------------------------------
     def melding(self, params: dict) -> dict:
@@ -232,6 +237,8 @@ class Meldpunt:
         with self.changed:
             self.switches = replace(self.switches, **own)
             self.changed.notify_all()  # e.g. a paused back office resumes
+        if not self.switches.verbindingen_hergebruiken:
+            self.connections.close()
         if mail_changes:
             self.mx.switches.set(**mail_changes)
         return self.get_switches({})
@@ -243,6 +250,7 @@ class Meldpunt:
         with self.changed:
             self.switches = Switches()
             self.changed.notify_all()
+        self.connections.close()
         self.mx.switches.reset()
         return self.get_switches({})
 

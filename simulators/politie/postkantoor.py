@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import io
+import multiprocessing
+import os
 import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import pikepdf
 
-from ketentest.delivery import Outcome
+from ketentest.delivery import Outcome, Verbindingen
 from ketentest.errors import DataError
 from ketentest.mail import dkim
 from ketentest.mail.compose import KIND_HEADER, STATUS_HEADER, MessageKind, compose_melding, read_kenmerk
@@ -32,7 +37,7 @@ from simulators.mailserver.store import StoredMessage
 from simulators.party import Party
 from simulators.politie import onveilig
 from simulators.politie.onveilig import deliver_carelessly
-from simulators.politie.queue import DeliveryQueue, Entry, Status
+from simulators.politie.queue import DeliveryQueue, Entry, Status, deliver_as
 from simulators.quarantaine import Quarantine
 
 
@@ -55,6 +60,9 @@ class Switches:
     bevestiging_controleren: bool = True  # False: any receipt naming a kenmerk counts, whoever sent it (V07)
     # > 0: the meldformulier PDF is padded to this many MB (2**20 bytes), still a valid and safe PDF (V04 size)
     meldformulier_opvullen_tot_mb: float = 0.0
+    # True: keep an authenticated connection for the next melding to the same MX (DANE checked again each
+    # time against that attempt's TLSA records); off by default, so every attempt meets the MX's switches afresh
+    verbindingen_hergebruiken: bool = False
 
 
 #: Bounds of the numeric switches over the control API (MB; keeps memory bounded).
@@ -99,6 +107,74 @@ def overview(entry: Entry) -> dict:
             "bevestigingen": len(entry.bevestigingen)}
 
 
+def build_message(melding: Melding, recipient: str, sender: str, sender_name: str, date: dt.datetime,
+                  sw: Switches, keys: list) -> bytes:
+    """The signed e-mail of one melding: meldformulier (V04), message without
+    personal data (V05), DKIM (V03), with the content defects ``sw`` asks for.
+    A pure function of its arguments, so it can run in a worker process."""
+    shown = melding
+    if sw.pdf_wijzigen:
+        shown = dataclasses.replace(melding, signaal=melding.signaal + " (gewijzigd)")
+    pdf = render(shown)
+    if sw.pdf_met_javascript:
+        pdf = onveilig.with_javascript(pdf)
+    if sw.meldformulier_opvullen_tot_mb:
+        pdf = pad_pdf(pdf, round(sw.meldformulier_opvullen_tot_mb * 2**20))
+    data = compose_melding(melding.kenmerk, pdf, sender=sender, recipient=recipient, date=date,
+                           sender_name=sender_name).data
+    if sw.bsn_in_onderwerp:
+        data = onveilig.subject_with(data, f"BSN {melding.persoon.bsn}")
+    if sw.naam_in_tekst:
+        data = onveilig.body_with(data, f"{melding.persoon.voornamen} {melding.persoon.achternaam}")
+    if sw.dkim_ondertekenen and keys:
+        data = dkim.sign(data, keys, oversign=sw.overondertekenen)
+    if sw.wijzigen_na_ondertekenen:
+        data = onveilig.altered_in_transit(data)
+    return data
+
+
+#: Worker processes that build messages (0: in the postkantoor's own process).
+OPMAAK_PROCESSEN = min(4, os.cpu_count() or 1)
+
+
+class Opmaak:
+    """Builds the messages (render the PDF, compose, sign: most of the CPU per
+    melding) in a few long-lived worker processes, so the postkantoor's own
+    process, one interpreter with one lock, keeps delivering and receiving
+    while officers submit (issue 14). Started on first use; a broken pool is
+    replaced, and until then the message is built here."""
+
+    def __init__(self, workers: int = OPMAAK_PROCESSEN) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _executor(self) -> ProcessPoolExecutor | None:
+        if self.workers < 1:
+            return None
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            return self._pool
+
+    def build(self, *args) -> bytes:
+        pool = self._executor()
+        if pool is not None:
+            try:
+                return pool.submit(build_message, *args).result()
+            except BrokenProcessPool:
+                with self._lock:
+                    if self._pool is pool:
+                        self._pool = None
+        return build_message(*args)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 class Postkantoor:
     def __init__(self, party: Party) -> None:
         self.party = party
@@ -108,6 +184,8 @@ class Postkantoor:
         self.switches = Switches()
         self._lock = threading.Lock()
         self.keys = party.dkim_keys
+        self.opmaak = Opmaak()
+        self.connections = Verbindingen()  # used while switch verbindingen_hergebruiken is on
         self.queue = DeliveryQueue(party.data / "wachtrij", party.clock, self._deliver,
                                    retry_hours=self.keten.aannames.herhalen_uren)
         self.unmatched: list[dict[str, Any]] = []  # authentic receipts that matched no melding state
@@ -119,7 +197,8 @@ class Postkantoor:
 
     # -- outbound ---------------------------------------------------------
     def _deliver(self, message: bytes, entry: Entry):
-        outcome, reason, trace = self.party.deliver(message, entry.rcpt)
+        pool = self.connections if self.switches.verbindingen_hergebruiken else None
+        outcome, reason, trace = deliver_as(self.party, message, entry.rcpt, pool)
         if outcome is Outcome.NO_SECURE_ROUTE and not self.switches.alleen_veilige_route:
             outcome, reason = deliver_carelessly(message, self.deelnemer.adres, entry.rcpt,
                                                  resolver_ip=self.keten.dns.resolver_ip, source_ip=self.sender.ip,
@@ -142,24 +221,8 @@ class Postkantoor:
         if sw.verkeerd_meldpunt:
             others = [m for m in self.keten.meldpunten if m.id != meldpunt.id]
             meldpunt = others[0] if others else meldpunt
-        shown = melding
-        if sw.pdf_wijzigen:
-            shown = dataclasses.replace(melding, signaal=melding.signaal + " (gewijzigd)")
-        pdf = render(shown)
-        if sw.pdf_met_javascript:
-            pdf = onveilig.with_javascript(pdf)
-        if sw.meldformulier_opvullen_tot_mb:
-            pdf = pad_pdf(pdf, round(sw.meldformulier_opvullen_tot_mb * 2**20))
-        data = compose_melding(melding.kenmerk, pdf, sender=self.deelnemer.adres, recipient=meldpunt.adres,
-                               clock=self.party.clock, sender_name=self.deelnemer.naam).data
-        if sw.bsn_in_onderwerp:
-            data = onveilig.subject_with(data, f"BSN {melding.persoon.bsn}")
-        if sw.naam_in_tekst:
-            data = onveilig.body_with(data, f"{melding.persoon.voornamen} {melding.persoon.achternaam}")
-        if sw.dkim_ondertekenen and self.keys:
-            data = dkim.sign(data, self.keys, oversign=sw.overondertekenen)
-        if sw.wijzigen_na_ondertekenen:
-            data = onveilig.altered_in_transit(data)
+        data = self.opmaak.build(melding, meldpunt.adres, self.deelnemer.adres, self.deelnemer.naam,
+                                 self.party.clock.now(), sw, self.keys)
         entry = self.queue.submit(melding.kenmerk, meldpunt.id, meldpunt.adres, data)
         return {"kenmerk": melding.kenmerk, "meldpunt": meldpunt.id, "routering": str(routering),
                 "status": entry.status}
@@ -263,6 +326,8 @@ class Postkantoor:
 
     def set_switches(self, params: dict) -> dict:
         self.switches = dataclasses.replace(self.switches, **typed_changes(Switches, params, bounds=SWITCH_BOUNDS))
+        if not self.switches.verbindingen_hergebruiken:
+            self.connections.close()
         return asdict(self.switches)
 
     def routes(self) -> dict:
@@ -288,7 +353,8 @@ class Postkantoor:
 
     def reset_switches(self, params: dict) -> dict:
         self.switches = Switches()
+        self.connections.close()
         return asdict(self.switches)
 
 
-__all__ = ["Postkantoor", "Switches", "DataError", "pad_pdf"]
+__all__ = ["Opmaak", "Postkantoor", "Switches", "DataError", "build_message", "pad_pdf"]

@@ -6,23 +6,37 @@ failures are retried with back-off until the retry period (24 h by default)
 has passed; a permanent failure, no secure route, or an expired retry period
 makes the melding *onbestelbaar* and notifies the officer at once. Every
 melding ends in exactly one final state.
+
+Scale (issue 14): due entries sit in a heap (no scan of every melding per
+attempt), and the disk writes (fsync) happen outside the queue's lock, so
+several workers and submitters wait for the disk at the same time instead of
+one after the other. A state change is on disk before the call that made it
+returns and before waiters are told.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import os
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from ketentest.clock import KetenClock
 from ketentest.delivery import Outcome, officer_notice
-from simulators.store import read_json, write_atomic, write_json
+from simulators.store import read_json, write_json
 
 #: Back-off between attempts, in seconds of keten time; the last repeats.
 BACKOFF = (60, 5 * 60, 15 * 60, 30 * 60, 60 * 60, 2 * 3600)
+
+
+#: Delivery workers per queue: an attempt mostly waits (DNS, TLS, the receiver's checks).
+WORKERS = 4
+_STRIPES = 64  # file-write locks, by kenmerk
 
 
 class Status(str, Enum):
@@ -35,6 +49,9 @@ class Status(str, Enum):
     @property
     def final(self) -> bool:
         return self in (Status.BEZORGD_EN_BEVESTIGD, Status.ONBESTELBAAR)
+
+
+_PENDING = (Status.IN_WACHTRIJ.value, Status.OPNIEUW.value)
 
 
 @dataclass
@@ -78,7 +95,7 @@ Deliver = Callable[[bytes, Entry], tuple[Outcome, str, dict]]
 
 class DeliveryQueue:
     def __init__(self, directory: Path, clock: KetenClock, deliver: Deliver, retry_hours: int = 24,
-                 workers: int = 4) -> None:
+                 workers: int = WORKERS) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.clock = clock
@@ -92,14 +109,44 @@ class DeliveryQueue:
         self._threads: list[threading.Thread] = []
         self._in_flight: set[str] = set()  # kenmerken being attempted right now
         self.changed = threading.Condition(self._lock)  # notified on every state change
+        self._due: list[tuple[float, int, str]] = []  # heap of (next_attempt, seq, kenmerk); stale ones skipped
+        self._seq = itertools.count()
+        self._version: dict[str, int] = {}  # kenmerk -> last state handed to disk
+        self._on_disk: dict[str, int] = {}  # kenmerk -> version written
+        self._stripes = [threading.Lock() for _ in range(_STRIPES)]
         for path in sorted(self.dir.glob("*.json")):  # survive a restart
             entry = Entry.from_json(read_json(path))
             self._entries[entry.kenmerk] = entry
+            self._schedule(entry)
 
     # -- persistence ------------------------------------------------------
-    def _save(self, entry: Entry) -> None:
-        write_json(self.dir / f"{entry.kenmerk}.json", asdict(entry))
-        self.changed.notify_all()
+    def _schedule(self, entry: Entry) -> None:
+        """(Under the lock.) Make a pending entry due at its next_attempt."""
+        if entry.status in _PENDING:
+            heapq.heappush(self._due, (entry.next_attempt, next(self._seq), entry.kenmerk))
+
+    def _snapshot(self, entry: Entry) -> tuple[str, int, dict]:
+        """(Under the lock.) The entry's state as it must go to disk: what
+        ``asdict`` gives, without deep-copying the traces (an attempt, a
+        confirmation or a terugkoppeling is never changed once recorded)."""
+        version = self._version.get(entry.kenmerk, 0) + 1
+        self._version[entry.kenmerk] = version
+        data = {f.name: getattr(entry, f.name) for f in fields(Entry)}
+        data["attempts"] = [dict(vars(a)) for a in entry.attempts]
+        data["terugkoppelingen"] = list(entry.terugkoppelingen)
+        data["bevestigingen"] = list(entry.bevestigingen)
+        return entry.kenmerk, version, data
+
+    def _persist(self, snapshot: tuple[str, int, dict]) -> None:
+        """(Not under the lock.) Write a snapshot, unless a newer one of the
+        same entry is on disk already; then tell the waiters."""
+        kenmerk, version, data = snapshot
+        with self._stripes[hash(kenmerk) % _STRIPES]:
+            if self._on_disk.get(kenmerk, 0) < version:
+                write_json(self.dir / f"{kenmerk}.json", data)
+                self._on_disk[kenmerk] = version
+        with self._lock:
+            self.changed.notify_all()
 
     def message(self, kenmerk: str) -> bytes:
         return (self.dir / f"{kenmerk}.eml").read_bytes()
@@ -112,12 +159,21 @@ class DeliveryQueue:
         with self._lock:
             if kenmerk in self._entries:
                 return self._entries[kenmerk]
-            write_atomic(self.dir / f"{kenmerk}.eml", message)
             now = self.clock.timestamp()
             due = max(now, not_before or now)
             entry = Entry(kenmerk, meldpunt, rcpt, submitted=now, first_due=due, next_attempt=due)
-            self._entries[kenmerk] = entry
-            self._save(entry)
+            self._entries[kenmerk] = entry  # known at once (a second submit returns it), due once on disk
+            snapshot = self._snapshot(entry)
+        try:
+            _write_unsynced_dir(self.dir / f"{kenmerk}.eml", message)
+            self._persist(snapshot)  # its directory fsync makes the message's rename durable too
+        except BaseException:
+            with self._lock:  # not queued after all
+                self._entries.pop(kenmerk, None)
+                self._version.pop(kenmerk, None)
+            raise
+        with self._lock:
+            self._schedule(entry)
         self._wake()
         return entry
 
@@ -149,8 +205,9 @@ class DeliveryQueue:
                 entry.confirmed_at = now
                 if entry.status == Status.BEZORGD.value:
                     entry.status = Status.BEZORGD_EN_BEVESTIGD.value
-            self._save(entry)
-            return True
+            snapshot = self._snapshot(entry)
+        self._persist(snapshot)
+        return True
 
     def terugkoppeling(self, kenmerk: str, status: str, at: float | None = None) -> bool:
         with self._lock:
@@ -158,8 +215,9 @@ class DeliveryQueue:
             if entry is None:
                 return False
             entry.terugkoppelingen.append({"status": status, "at": self.clock.timestamp() if at is None else at})
-            self._save(entry)
-            return True
+            snapshot = self._snapshot(entry)
+        self._persist(snapshot)
+        return True
 
     # -- worker -----------------------------------------------------------
     def _wake(self) -> None:
@@ -168,10 +226,16 @@ class DeliveryQueue:
         self.clock.notify()
 
     def _next_due(self) -> Entry | None:
+        """The pending entry with the earliest next attempt (not in flight)."""
         with self._lock:
-            pending = [e for e in self._entries.values()
-                       if e.status in (Status.IN_WACHTRIJ.value, Status.OPNIEUW.value) and e.kenmerk not in self._in_flight]
-            return min(pending, key=lambda e: e.next_attempt, default=None)
+            while self._due:
+                at, _, kenmerk = self._due[0]
+                entry = self._entries.get(kenmerk)
+                if entry is not None and entry.status in _PENDING and entry.next_attempt == at \
+                        and kenmerk not in self._in_flight:
+                    return entry
+                heapq.heappop(self._due)  # stale: attempted, rescheduled or final since
+            return None
 
     def run_once(self) -> bool:
         """Attempt the entry that is due now, if any. Returns whether one was."""
@@ -179,6 +243,7 @@ class DeliveryQueue:
             entry = self._next_due()
             if entry is None or entry.next_attempt > self.clock.timestamp():
                 return False
+            heapq.heappop(self._due)  # that is the top
             self._in_flight.add(entry.kenmerk)
         try:
             outcome, reason, trace = self.deliver(self.message(entry.kenmerk), entry)
@@ -186,6 +251,7 @@ class DeliveryQueue:
         finally:
             with self._lock:
                 self._in_flight.discard(entry.kenmerk)
+                self._schedule(entry)  # a retry is due again (scheduled only once out of flight)
                 self.changed.notify_all()
         return True
 
@@ -225,7 +291,8 @@ class DeliveryQueue:
                 entry.status, entry.reason = Status.ONBESTELBAAR.value, reason
                 entry.officer_notified_at = now
                 entry.officer_notice = officer_notice(entry.kenmerk, entry.meldpunt, reason)
-            self._save(entry)
+            snapshot = self._snapshot(entry)
+        self._persist(snapshot)
 
     def _worker(self) -> None:
         while not self._stop.is_set():
@@ -255,3 +322,29 @@ class DeliveryQueue:
         """Block (real time) until predicate() holds after some state change."""
         with self._lock:
             return self.changed.wait_for(predicate, timeout)
+
+
+def deliver_as(party, message: bytes, rcpt: str, pool=None):
+    """``party.deliver`` (its address, sending host and clock, the
+    DANE-checked route) with an optional connection pool
+    (:class:`ketentest.delivery.Verbindingen`): (outcome, reason, trace)."""
+    if pool is None:
+        return party.deliver(message, rcpt)
+    from ketentest.delivery import deliver
+    from simulators.control import jsonable
+
+    sender = party.deelnemer.domain.senders[0]
+    attempt = deliver(message, party.deelnemer.adres, rcpt, resolver=party.resolver, source_ip=sender.ip,
+                      helo=sender.name, clock=party.clock, pool=pool)
+    return attempt.outcome, attempt.reason, {"beschrijving": attempt.describe(), **jsonable(attempt)}
+
+
+def _write_unsynced_dir(path: Path, data: bytes) -> None:
+    """Write, fsync and rename into place, without the directory fsync: the
+    caller's next write in the same directory does that (simulators.store)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
