@@ -34,7 +34,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench.meten import ROOT, PiekGeheugen, Voortgang, machine, percentiel, tree_cpu, versies
+from simulators.politie.queue import WORKERS
+
+from bench.meten import ROOT, PiekGeheugen, Voortgang, machine, percentiel, tree_cpu, tree_cpu_by_process, versies
 
 METINGEN = ("opstarten", "uitwisseling", "check", "features")
 PILOT = "midden-nederland"
@@ -79,7 +81,7 @@ def opstarten(keten_namen: list[str]) -> dict:
 
 
 def uitwisseling(keten_naam: str, n: int, seed: int, afzenders: int, stil_na: float = 300.0,
-                 basislijn: bool = True) -> dict:
+                 basislijn: bool = True, hergebruik: bool = True) -> dict:
     """N meldingen through the running keten, each submitted to the
     postkantoor by one of ``afzenders`` parallel officers, until every one is
     *bezorgd en bevestigd* (or nothing moved for ``stil_na`` seconds).
@@ -88,7 +90,10 @@ def uitwisseling(keten_naam: str, n: int, seed: int, afzenders: int, stil_na: fl
     confirmation comes back within the run without moving the keten clock;
     the terugkoppeling is composed and signed but due a werkdag later, so it
     is not sent. Latency: from the officer's submit to the confirmation
-    arriving at the police's MX (both clocks are real time here)."""
+    arriving at the police's MX (both clocks are real time here).
+    ``hergebruik``: postkantoor and meldpunten keep authenticated connections
+    (switch ``verbindingen_hergebruiken``; DANE checked for every message);
+    the baseline then reuses its connections as well."""
     from ketentest.config import load_keten
     from ketentest.synth import generate_meldingen
     from simulators.belasting import tally
@@ -99,18 +104,20 @@ def uitwisseling(keten_naam: str, n: int, seed: int, afzenders: int, stil_na: fl
     t = time.perf_counter()
     meldingen = generate_meldingen(keten, seed, n)
     voorbereiden = time.perf_counter() - t
-    result: dict = {"keten": keten.naam, "n": n, "afzenders": afzenders, "meldingen_maken_seconden": round(voorbereiden, 2)}
+    result: dict = {"keten": keten.naam, "n": n, "afzenders": afzenders, "verbindingen_hergebruiken": hergebruik,
+                    "bezorgers_per_partij": WORKERS, "meldingen_maken_seconden": round(voorbereiden, 2)}
     with PiekGeheugen() as geheugen:
         t = time.perf_counter()
         with KetenSimulatie(keten, Pki()) as sim:
             result["opstarten_seconden"] = round(time.perf_counter() - t, 2)
+            sim.politie.post("/schakelaars", {"verbindingen_hergebruiken": hergebruik})
             for mp in sim.meldpunten.values():
-                mp.post("/schakelaars", {"bevestiging_na_minuten": 0})
+                mp.post("/schakelaars", {"bevestiging_na_minuten": 0, "verbindingen_hergebruiken": hergebruik})
             skew = sim.now() - time.time()  # keten clock minus real time (0 unless a clock moved)
             submitted: dict[str, float] = {}
             refused: list[str] = []
             voortgang = Voortgang("uitwisseling", n)
-            cpu0 = tree_cpu()
+            cpu0, per_process0 = tree_cpu(), tree_cpu_by_process()
 
             def submit(melding) -> None:
                 submitted[melding.kenmerk] = time.time() + skew
@@ -134,6 +141,7 @@ def uitwisseling(keten_naam: str, n: int, seed: int, afzenders: int, stil_na: fl
                 errors = [str(f.exception()) for f in futures if f.exception() is not None]
             voortgang.close()
             cpu = tree_cpu() - cpu0
+            per_process = {k: round(v - per_process0.get(k, 0.0), 1) for k, v in tree_cpu_by_process().items()}
             overzicht = {e["kenmerk"]: e for e in sim.politie.get("/overzicht")}
             telling = tally(sim, [m.kenmerk for m in meldingen], Counter(), 0.0)
         confirmed = [e["confirmed_at"] for e in overzicht.values() if e["confirmed_at"] is not None]
@@ -148,6 +156,7 @@ def uitwisseling(keten_naam: str, n: int, seed: int, afzenders: int, stil_na: fl
             "latentie_p50_s": _r(percentiel(latencies, 50)), "latentie_p99_s": _r(percentiel(latencies, 99)),
             "bezorgd_p50_s": _r(percentiel(delivered, 50)), "bezorgd_p99_s": _r(percentiel(delivered, 99)),
             "cpu_seconden": round(cpu, 1), "cpu_ms_per_melding": round(cpu / n * 1000, 1) if n else None,
+            "cpu_seconden_per_proces": dict(sorted(per_process.items(), key=lambda kv: -kv[1])),
             "eindtoestanden": telling.eindtoestanden, "kwijt": len(telling.niet_afgerond),
             "dubbel_bezorgd": len(telling.dubbel_bezorgd), "dubbel_geregistreerd": len(telling.dubbel_geregistreerd),
             "niet_geregistreerd": len(telling.niet_geregistreerd), "pogingen": telling.pogingen,
@@ -155,7 +164,7 @@ def uitwisseling(keten_naam: str, n: int, seed: int, afzenders: int, stil_na: fl
             "piek_geheugen_mb": geheugen.mb,
         })
     if basislijn:
-        result["basislijn"] = raw_baseline(keten, n, seed, sim_workers=4)
+        result["basislijn"] = raw_baseline(keten, n, seed, senders=WORKERS, per_connection=100 if hergebruik else 1)
         raw = result["basislijn"]["per_seconde"]
         result["verhouding_tot_basislijn"] = round(result["per_seconde"] / raw, 4) if raw else None
     return result
@@ -165,7 +174,7 @@ def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 3)
 
 
-def raw_baseline(keten, n: int, seed: int, sim_workers: int, distinct: int = 20) -> dict:
+def raw_baseline(keten, n: int, seed: int, senders: int, per_connection: int = 1, distinct: int = 20) -> dict:
     """The same kind of message (a rendered melding, composed, as many bytes)
     N times over plain SMTP into an aiosmtpd sink: no TLS, no checks."""
     from bench.raw_smtp import Sink, numbered, send_all
@@ -182,11 +191,12 @@ def raw_baseline(keten, n: int, seed: int, sim_workers: int, distinct: int = 20)
     with PiekGeheugen() as geheugen:
         sink = Sink("127.0.0.1", 2525).start()
         try:
-            sent = send_all(messages, "127.0.0.1", 2525, senders=sim_workers, progress=voortgang.update)
+            sent = send_all(messages, "127.0.0.1", 2525, senders=senders, per_connection=per_connection,
+                            progress=voortgang.update)
         finally:
             counted = sink.stop()
     voortgang.close()
-    return {"n": n, "afzenders": sim_workers, "verbinding_per_bericht": True,
+    return {"n": n, "afzenders": senders, "berichten_per_verbinding": per_connection,
             "gemiddelde_grootte_bytes": round(sum(map(len, bodies)) / len(bodies)),
             "seconden": round(sent.seconden, 2), "per_seconde": round(sent.per_seconde, 1),
             "latentie_p50_s": _r(percentiel(sent.latenties, 50)), "latentie_p99_s": _r(percentiel(sent.latenties, 99)),
@@ -308,6 +318,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--landelijk", default=LANDELIJK, help=f"landelijke keten voor check en features (standaard {LANDELIJK})")
     p.add_argument("--afzenders", type=int, default=8, help="parallelle agenten die meldingen aanbieden (standaard 8)")
     p.add_argument("--zonder-basislijn", action="store_true", help="de basislijn (kaal SMTP) overslaan")
+    p.add_argument("--verbinding-per-bericht", action="store_true",
+                   help="geen verbindingen hergebruiken (postkantoor, meldpunten en basislijn): elk bericht een eigen "
+                        "verbinding met STARTTLS en DANE")
     p.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json", help="waar de JSON heen gaat")
     args = p.parse_args(argv)
     unknown = [m for m in args.metingen if m not in METINGEN]
@@ -340,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
     steps = {
         "opstarten": lambda: opstarten([args.keten, args.landelijk] if args.landelijk != args.keten else [args.keten]),
         "uitwisseling": lambda: uitwisseling(args.keten, args.n, args.seed, args.afzenders,
-                                             basislijn=not args.zonder_basislijn),
+                                             basislijn=not args.zonder_basislijn,
+                                             hergebruik=not args.verbinding_per_bericht),
         "check": lambda: check(args.landelijk),
         "features": lambda: features(args.landelijk),
     }

@@ -58,6 +58,33 @@ def tree_rss(root: int | None = None) -> int:
     return sum(procs[p][1] for p in _tree(procs, os.getpid() if root is None else root) if p in procs)
 
 
+def tree_cpu_by_process(root: int | None = None) -> dict[str, float]:
+    """CPU seconds per process of the tree, by a short name (module and --id)."""
+    procs = _scan()
+    out: dict[str, float] = {}
+    for pid in _tree(procs, os.getpid() if root is None else root):
+        if pid not in procs:
+            continue
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        name = _short_name([a.decode(errors="replace") for a in argv if a])
+        out[name] = round(out.get(name, 0.0) + procs[pid][2], 2)
+    return out
+
+
+def _short_name(argv: list[str]) -> str:
+    if not argv:
+        return "?"
+    name = Path(argv[0]).name
+    if "-m" in argv[:-1]:
+        name = argv[argv.index("-m") + 1]
+    if "--id" in argv[:-1]:
+        name += " " + argv[argv.index("--id") + 1]
+    return name
+
+
 def tree_cpu(root: int | None = None) -> float:
     """CPU seconds used so far by ``root`` (default: this process) and its living descendants
     (each with the children it has waited for)."""
