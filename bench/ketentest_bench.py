@@ -81,7 +81,7 @@ def opstarten(keten_namen: list[str]) -> dict:
 
 
 def uitwisseling(keten_naam: str, n: int, seed: int, afzenders: int, stil_na: float = 300.0,
-                 basislijn: bool = True, hergebruik: bool = True) -> dict:
+                 basislijn: bool = True, hergebruik: bool = True, tempo: float = 0.0) -> dict:
     """N meldingen through the running keten, each submitted to the
     postkantoor by one of ``afzenders`` parallel officers, until every one is
     *bezorgd en bevestigd* (or nothing moved for ``stil_na`` seconds).
@@ -93,7 +93,9 @@ def uitwisseling(keten_naam: str, n: int, seed: int, afzenders: int, stil_na: fl
     arriving at the police's MX (both clocks are real time here).
     ``hergebruik``: postkantoor and meldpunten keep authenticated connections
     (switch ``verbindingen_hergebruiken``; DANE checked for every message);
-    the baseline then reuses its connections as well."""
+    the baseline then reuses its connections as well. ``tempo`` > 0: offer
+    that many meldingen per second (latency below saturation) instead of all
+    at once (throughput; the latency then includes the wait in the queue)."""
     from ketentest.config import load_keten
     from ketentest.synth import generate_meldingen
     from simulators.belasting import tally
@@ -104,7 +106,8 @@ def uitwisseling(keten_naam: str, n: int, seed: int, afzenders: int, stil_na: fl
     t = time.perf_counter()
     meldingen = generate_meldingen(keten, seed, n)
     voorbereiden = time.perf_counter() - t
-    result: dict = {"keten": keten.naam, "n": n, "afzenders": afzenders, "verbindingen_hergebruiken": hergebruik,
+    result: dict = {"keten": keten.naam, "n": n, "afzenders": afzenders, "tempo_per_seconde": tempo or None,
+                    "verbindingen_hergebruiken": hergebruik,
                     "bezorgers_per_partij": WORKERS, "meldingen_maken_seconden": round(voorbereiden, 2)}
     with PiekGeheugen() as geheugen:
         t = time.perf_counter()
@@ -119,16 +122,18 @@ def uitwisseling(keten_naam: str, n: int, seed: int, afzenders: int, stil_na: fl
             voortgang = Voortgang("uitwisseling", n)
             cpu0, per_process0 = tree_cpu(), tree_cpu_by_process()
 
-            def submit(melding) -> None:
+            def submit(i: int, melding) -> None:
+                if tempo > 0:
+                    time.sleep(max(0.0, begin + i / tempo - time.monotonic()))
                 submitted[melding.kenmerk] = time.time() + skew
                 answer = sim.submit(melding.to_dict())
                 if "fout" in answer:
                     refused.append(f"{melding.kenmerk}: {answer['fout']}")
 
-            started = time.time() + skew
+            started, begin = time.time() + skew, time.monotonic()
             last_change, last_done = time.monotonic(), -1
             with ThreadPoolExecutor(max_workers=afzenders, thread_name_prefix="agent") as pool:
-                futures = [pool.submit(submit, m) for m in meldingen]
+                futures = [pool.submit(submit, i, m) for i, m in enumerate(meldingen)]
                 while True:
                     counts = sim.politie.get("/telling")
                     done = counts.get("bezorgd en bevestigd", 0) + counts.get("onbestelbaar", 0)
@@ -277,7 +282,8 @@ def table(report: dict) -> str:
         if "fout" in r:
             rows.append(("uitwisseling", r["fout"]))
         else:
-            rows.append((f"uitwisseling {r['n']} ({r['keten']})",
+            tempo = f", {r['tempo_per_seconde']:g}/s aangeboden" if r.get("tempo_per_seconde") else ""
+            rows.append((f"uitwisseling {r['n']} ({r['keten']}{tempo})",
                          f"{r['per_seconde']:.1f} meldingen/s, {r['seconden']:.1f} s; latentie p50 "
                          f"{_s(r['latentie_p50_s'])}, p99 {_s(r['latentie_p99_s'])}; kwijt {r['kwijt']}, dubbel "
                          f"{r['dubbel_bezorgd'] + r['dubbel_geregistreerd']}; {r['cpu_ms_per_melding']} ms cpu/melding; "
@@ -317,6 +323,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--keten", default=PILOT, help=f"keten voor de uitwisseling (standaard {PILOT})")
     p.add_argument("--landelijk", default=LANDELIJK, help=f"landelijke keten voor check en features (standaard {LANDELIJK})")
     p.add_argument("--afzenders", type=int, default=8, help="parallelle agenten die meldingen aanbieden (standaard 8)")
+    p.add_argument("--tempo", type=float, default=0.0,
+                   help="meldingen per seconde aanbieden (latentie onder verzadiging); standaard alles tegelijk "
+                        "(doorvoer; de latentie telt dan de wachtrij mee)")
     p.add_argument("--zonder-basislijn", action="store_true", help="de basislijn (kaal SMTP) overslaan")
     p.add_argument("--verbinding-per-bericht", action="store_true",
                    help="geen verbindingen hergebruiken (postkantoor, meldpunten en basislijn): elk bericht een eigen "
@@ -354,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         "opstarten": lambda: opstarten([args.keten, args.landelijk] if args.landelijk != args.keten else [args.keten]),
         "uitwisseling": lambda: uitwisseling(args.keten, args.n, args.seed, args.afzenders,
                                              basislijn=not args.zonder_basislijn,
-                                             hergebruik=not args.verbinding_per_bericht),
+                                             hergebruik=not args.verbinding_per_bericht, tempo=args.tempo),
         "check": lambda: check(args.landelijk),
         "features": lambda: features(args.landelijk),
     }
