@@ -56,20 +56,12 @@ def pytest_configure(config: pytest.Config) -> None:
                   file=sys.stderr)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Container tests share one engine and the host's loopback: with
-    pytest-xdist (--dist loadgroup) they all go to one worker, one at a time."""
-    if config.pluginmanager.hasplugin("xdist"):
-        for item in items:
-            if item.get_closest_marker("containers"):
-                item.add_marker(pytest.mark.xdist_group("containers"))
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem):
-    """A container test talks to the engine's parties on the host's loopback."""
-    if item.get_closest_marker("containers"):
-        with netns.host_network():
+    """A container test talks to the engine's parties on the host's loopback:
+    with xdist workers, one such test at a time, in the host's namespace."""
+    if item.get_closest_marker("containers") and netns.is_private():
+        with netns.host_loopback_turn(), netns.host_network():
             return (yield)
     return (yield)
 

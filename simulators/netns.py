@@ -63,6 +63,22 @@ def is_private() -> bool:
 
 
 @contextmanager
+def host_loopback_turn():
+    """One test at a time on the host's loopback and container engine, across
+    all workers (flock: released if the holder dies). pytest-xdist's own
+    grouping (--dist loadgroup) does not take effect with pytest 9 here."""
+    import fcntl
+    import tempfile
+
+    with open(os.path.join(tempfile.gettempdir(), "ketentest-host-loopback.lock"), "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextmanager
 def host_network():
     """Run the body in the host's network namespace (containers, the docker
     engine's published addresses); back to the private one afterwards. A no-op

@@ -43,11 +43,36 @@ def test_outside_a_private_namespace_host_network_changes_nothing():
         assert netns.current() == before
 
 
-def test_the_run_script_starts_workers_and_the_container_tests_share_one(pytestconfig):
+def test_the_run_script_starts_workers_and_container_tests_take_turns(pytestconfig):
     run = (pytestconfig.rootpath / "run").read_text()
-    assert '-n "${KETENTEST_WERKERS:-3}" --dist loadgroup' in run
+    assert '-n "${KETENTEST_WERKERS:-3}"' in run
     conftest = (pytestconfig.rootpath / "conftest.py").read_text()
-    assert 'xdist_group("containers")' in conftest and "netns.host_network()" in conftest
+    assert "netns.host_loopback_turn(), netns.host_network()" in conftest
+
+
+def test_container_tests_on_different_workers_take_turns():
+    """The turn is a flock: a second holder waits until the first is done."""
+    import threading
+
+    first_in, release, second_in = threading.Event(), threading.Event(), threading.Event()
+
+    def first():
+        with netns.host_loopback_turn():
+            first_in.set()
+            release.wait(30)
+
+    def second():
+        first_in.wait(30)
+        with netns.host_loopback_turn():
+            second_in.set()
+
+    a, b = threading.Thread(target=first), threading.Thread(target=second)
+    a.start(), b.start()
+    assert first_in.wait(30)
+    assert not second_in.wait(0.5)  # still the first one's turn
+    release.set()
+    assert second_in.wait(30)
+    a.join(), b.join()
 
 
 @pytest.mark.parametrize("own", [True, False], ids=["eigen-namespace", "gedeeld"])
