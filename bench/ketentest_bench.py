@@ -191,7 +191,7 @@ def raw_baseline(keten, n: int, seed: int, senders: int, per_connection: int = 1
     mp = keten.meldpunten[0]
     bodies = [compose_melding(m.kenmerk, render(m), sender=keten.politie.adres, recipient=mp.adres).data
               for m in samples]
-    messages = [numbered(bodies[i % len(bodies)], i) for i in range(n)]
+    messages = (n, lambda i: numbered(bodies[i % len(bodies)], i))
     voortgang = Voortgang("basislijn", n)
     with PiekGeheugen() as geheugen:
         sink = Sink("127.0.0.1", 2525).start()

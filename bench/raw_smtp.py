@@ -78,19 +78,22 @@ class Sink:
 
 def send_all(messages, ip: str, port: int, senders: int = 4, per_connection: int = 1, progress=None,
              helo: str = "bench.test") -> Basislijn:
-    """Send every message (bytes, already numbered) over plain SMTP with
-    ``senders`` threads; ``per_connection`` messages share one connection
-    (1: a new connection per message, as the postkantoor delivers)."""
-    messages = list(messages)
-    chunks = [messages[i:i + per_connection] for i in range(0, len(messages), per_connection)]
-    result = Basislijn(len(messages), 0)
+    """Send every message over plain SMTP with ``senders`` threads;
+    ``per_connection`` messages share one connection (1: a new connection per
+    message, as the postkantoor delivers without reuse). ``messages``: a list
+    of bytes (already numbered), or (count, make) with make(i) -> bytes, so
+    40,000 messages need not be in memory at once."""
+    count, make = messages if isinstance(messages, tuple) else (len(messages), messages.__getitem__)
+    chunks = [range(i, min(i + per_connection, count)) for i in range(0, count, per_connection)]
+    result = Basislijn(count, 0)
     lock = threading.Lock()
 
-    def send(chunk: list[bytes]) -> None:
+    def send(chunk: range) -> None:
         try:
             with smtplib.SMTP(ip, port, local_hostname=helo, timeout=30) as smtp:
                 smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                for message in chunk:
+                for i in chunk:
+                    message = make(i)
                     t = time.perf_counter()
                     smtp.sendmail("afzender@bench.test", ["ontvanger@bench.test"], message)
                     with lock:
