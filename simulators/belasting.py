@@ -8,6 +8,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ketentest.synth import generate_meldingen
@@ -42,7 +43,10 @@ class Belastingsresultaat:
                 + "; fouten ingezet: " + ", ".join(f"{k}: {v}" for k, v in sorted(self.fouten_ingezet.items())))
 
 
-def run_load(sim: KetenSimulatie, n: int, seed: int, batch: int = 100, progress=None) -> Belastingsresultaat:
+def run_load(sim: KetenSimulatie, n: int, seed: int, batch: int = 100, progress=None,
+             afzenders: int = 8) -> Belastingsresultaat:
+    """``afzenders`` officers submit each batch side by side (the postkantoor
+    builds messages in parallel); the faults are the same for any number."""
     rng = random.Random(seed)
     started = time.monotonic()
     meldingen = generate_meldingen(sim.keten, seed, n)
@@ -55,9 +59,9 @@ def run_load(sim: KetenSimulatie, n: int, seed: int, batch: int = 100, progress=
             faults["4xx"] += temp
             faults["verbinding weg tijdens DATA"] += drop
             mp.post("/schakelaars", {"mail": {"temp_failures": temp, "drop_in_data": drop}})
-        for m in meldingen[start:start + batch]:
-            answer = sim.submit(m.to_dict())
-            kenmerken.append(answer.get("kenmerk", m.kenmerk))
+        with ThreadPoolExecutor(max_workers=max(1, afzenders), thread_name_prefix="agent") as pool:
+            answers = list(pool.map(lambda m: sim.submit(m.to_dict()), meldingen[start:start + batch]))
+        kenmerken += [a.get("kenmerk", m.kenmerk) for a, m in zip(answers, meldingen[start:start + batch])]
         # Run the keten clock until this batch has left the postkantoor.
         sim.run_until(sim.now() + sim.keten.aannames.herhalen_uren * 3600 + 3600,
                       stop=lambda: not set(sim.politie.get("/telling")) - FINAL - {"bezorgd"})
