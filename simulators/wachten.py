@@ -16,12 +16,25 @@ import time
 MAX_FACTOR = 10.0
 
 
+def runnable_now() -> int:
+    """Tasks wanting a CPU at this moment, besides the caller (Linux
+    /proc/loadavg); 0 where unknown."""
+    try:
+        with open("/proc/loadavg") as f:
+            return max(0, int(f.read().split()[3].split("/")[0]) - 1)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def load_factor() -> float:
-    """How much slower than an idle machine: load average per core, at least 1."""
+    """How much slower than an idle machine: load per core, at least 1. The
+    load is the 1-minute average, or the tasks runnable right now when that
+    is higher (the average lags a minute behind load that just started)."""
     try:
         load = os.getloadavg()[0]
     except OSError:  # not available on this platform
-        return 1.0
+        load = 0.0
+    load = max(load, runnable_now())
     return min(MAX_FACTOR, max(1.0, load / (os.cpu_count() or 1)))
 
 

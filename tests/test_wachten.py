@@ -2,7 +2,17 @@
 
 import os
 
+import pytest
+
 from simulators import wachten
+
+REAL_RUNNABLE_NOW = wachten.runnable_now
+
+
+@pytest.fixture(autouse=True)
+def nothing_runnable(monkeypatch):
+    """The tests set the load average; the machine's own runnable tasks stay out."""
+    monkeypatch.setattr(wachten, "runnable_now", lambda: 0)
 
 
 def test_idle_machine_keeps_the_base_bound(monkeypatch):
@@ -14,6 +24,24 @@ def test_busy_machine_stretches_the_bound(monkeypatch):
     cores = os.cpu_count() or 1
     monkeypatch.setattr(os, "getloadavg", lambda: (cores * 4.0, 0, 0))
     assert wachten.StartupDeadline(15).bound == 60
+
+
+def test_load_that_just_started_counts_before_the_average_shows_it(monkeypatch):
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0, 0))
+    monkeypatch.setattr(wachten, "runnable_now", lambda: cores * 3)
+    assert wachten.StartupDeadline(15).bound == 45
+
+
+def test_runnable_tasks_are_read_from_the_kernel():
+    import time
+
+    from tests.belasting_helpers import cpu_hog
+
+    with cpu_hog(limit=30, processes=2):
+        deadline = time.monotonic() + 10
+        while REAL_RUNNABLE_NOW() < 2:  # two busy loops, once they run
+            assert time.monotonic() < deadline, "de rekenprocessen tellen niet mee"
 
 
 def test_the_stretch_is_capped(monkeypatch):
@@ -31,8 +59,6 @@ def test_time_left_runs_down_and_is_described(monkeypatch):
 def test_a_silent_simulator_is_given_up_on_after_the_load_scaled_bound(monkeypatch):
     """simulators/process.py waits for KLAAR with the same stretched bound."""
     import time
-
-    import pytest
 
     from ketentest.errors import InfrastructureError
     from simulators.process import SimulatorProcess
@@ -53,7 +79,6 @@ def test_a_long_poll_is_stretched_with_the_load_and_the_request_outlasts_it(monk
     machine, and itself waits for that plus the answer: a party answering at
     the end of its wait is never cut off by the client (issue 14, point 5)."""
     import httpx
-    import pytest
 
     from ketentest.errors import InfrastructureError
     from simulators.process import REQUEST_TIMEOUT, ControlClient
