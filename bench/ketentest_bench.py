@@ -263,7 +263,10 @@ def features(keten_naam: str) -> dict:
             ticker.join()
             voortgang.close()
     uitslagen = Counter(w.uitslag for w in run.waarnemingen)
+    why = Counter(f"{w.uitslag}: {' '.join(w.melding.split())[:200]}" for w in run.waarnemingen
+                  if w.uitslag != "geslaagd")
     return {"keten": keten_naam, "scenarios": len(run.waarnemingen), "uitslagen": dict(uitslagen),
+            "niet_geslaagd": [{"aantal": k, "uitslag_en_melding": m} for m, k in why.most_common(10)],
             "seconden": round(run.seconden, 1), "returncode": run.returncode, "piek_geheugen_mb": geheugen.mb}
 
 
