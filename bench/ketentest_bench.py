@@ -1,11 +1,12 @@
 """Eén ingang voor de metingen van issue 14: drukt een tabel af en schrijft JSON
 (machine, commando, seed, versies, per meting de cijfers en het piekgeheugen).
 
-    .venv/bin/python -m bench                          # alles, snel (een paar minuten)
+    .venv/bin/python -m bench                          # opstarten, uitwisseling, check (een paar minuten)
+    .venv/bin/python -m bench alles                    # ook de features op de landelijke keten (~15 min)
     .venv/bin/python -m bench uitwisseling --n 40000   # 40.000 meldingen van eind tot eind
     .venv/bin/python -m bench opstarten check --landelijk landelijk --json reports/bench.json
 
-Metingen (kies er een of meer bij naam; zonder naam: alle):
+Metingen (kies er een of meer bij naam; zonder naam de eerste drie):
 
 - ``opstarten``: de keten opstarten (DNS, Unbound, postkantoor, elk meldpunt), pilot en landelijk.
 - ``uitwisseling``: N meldingen van eind tot eind over de beveiligde route (PDF maken, DKIM
@@ -39,6 +40,8 @@ from simulators.politie.queue import WORKERS
 from bench.meten import ROOT, PiekGeheugen, Voortgang, machine, percentiel, tree_cpu, tree_cpu_by_process, versies
 
 METINGEN = ("opstarten", "uitwisseling", "check", "features")
+#: Without names: these (a few minutes); the feature suite on the national keten takes a quarter of an hour.
+STANDAARD = ("opstarten", "uitwisseling", "check")
 PILOT = "midden-nederland"
 LANDELIJK = "landelijk"
 NETNS_MARK = "KETENTEST_BENCH_NETNS"
@@ -320,7 +323,8 @@ def _s(x: float | None) -> str:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("metingen", nargs="*", metavar="meting", help=f"een of meer van: {', '.join(METINGEN)} (standaard alle)")
+    p.add_argument("metingen", nargs="*", metavar="meting",
+                   help=f"een of meer van: {', '.join(METINGEN)}, of 'alles' (standaard: {', '.join(STANDAARD)})")
     p.add_argument("--n", type=int, default=300, help="aantal meldingen voor de uitwisseling (standaard 300)")
     p.add_argument("--seed", type=int, default=20261128, help="zaad voor de synthetische meldingen")
     p.add_argument("--keten", default=PILOT, help=f"keten voor de uitwisseling (standaard {PILOT})")
@@ -335,12 +339,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "verbinding met STARTTLS en DANE")
     p.add_argument("--json", type=Path, default=ROOT / "reports" / "bench.json", help="waar de JSON heen gaat")
     args = p.parse_args(argv)
-    unknown = [m for m in args.metingen if m not in METINGEN]
+    unknown = [m for m in args.metingen if m not in (*METINGEN, "alles")]
     if unknown:
-        p.error(f"onbekende meting {', '.join(unknown)}; kies uit {', '.join(METINGEN)}")
+        p.error(f"onbekende meting {', '.join(unknown)}; kies uit {', '.join(METINGEN)} of alles")
     if not 1 <= args.n <= 100_000:
         p.error("--n moet tussen 1 en 100000 liggen")
-    args.metingen = [m for m in METINGEN if m in args.metingen] or list(METINGEN)
+    wanted = METINGEN if "alles" in args.metingen else args.metingen or STANDAARD
+    args.metingen = [m for m in METINGEN if m in wanted]
     return args
 
 

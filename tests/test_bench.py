@@ -48,7 +48,8 @@ def test_percentiles_are_nearest_rank():
 
 
 def test_arguments_pick_measurements_by_name_and_refuse_unknown_ones(capsys):
-    assert parse_args([]).metingen == list(METINGEN)
+    assert parse_args([]).metingen == ["opstarten", "uitwisseling", "check"]
+    assert parse_args(["alles"]).metingen == list(METINGEN)
     args = parse_args(["check", "uitwisseling", "--n", "12", "--seed", "7"])
     assert args.metingen == ["uitwisseling", "check"] and args.n == 12 and args.seed == 7
     with pytest.raises(SystemExit):
