@@ -134,7 +134,7 @@ def build_message(melding: Melding, recipient: str, sender: str, sender_name: st
 
 
 #: Worker processes that build messages (0: in the postkantoor's own process).
-OPMAAK_PROCESSEN = min(8, os.cpu_count() or 1)  # one per core, each ~90 MB
+OPMAAK_PROCESSEN = min(8, os.cpu_count() or 1)  # one per core, each ~70 MB
 
 
 class Opmaak:
