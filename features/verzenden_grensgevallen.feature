@@ -98,8 +98,8 @@ Functionaliteit: Grensgevallen van het verzenden en ontvangen
 
     Voorbeelden:
       | meldpunt                  | instelling                         | waarde | uitslag  | toelichting                           |
-      | ggd-flevoland             | schakelaar.bevestiging_na_minuten  | 14     | geslaagd | 14.0 minuten, binnen 15 minuten        |
-      | meldpunt-gooi-vechtstreek | schakelaar.bevestiging_na_minuten  | 16     | gefaald  | 16.0 minuten, later dan de afgesproken 15 minuten |
+      | ggd-flevoland             | schakelaar.bevestiging_na_minuten  | 14     | geslaagd | binnen 15 minuten                      |
+      | meldpunt-gooi-vechtstreek | schakelaar.bevestiging_na_minuten  | 16     | gefaald  | later dan de afgesproken 15 minuten    |
       | ggd-regio-utrecht         | schakelaar.bevestigen              | false  | gefaald  | geen ontvangstbevestiging, binnen 15 minuten |
 
   @V08 @grensgeval
