@@ -156,8 +156,8 @@ class Voortgang:
                 self.stream.write("\r" + text[:150].ljust(100))
                 self.stream.flush()
                 self._shown = now
-        elif decile > self._decile:
-            self._decile = decile
+        elif decile > self._decile or now - self._shown >= 60:  # a line per 10 %, and at least one a minute
+            self._decile, self._shown = max(decile, self._decile), now
             self.stream.write(text + "\n")
             self.stream.flush()
 
