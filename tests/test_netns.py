@@ -37,15 +37,17 @@ def test_a_worker_binds_the_same_address_as_another_in_its_own_namespace():
     assert out.split() == second.stdout.split() == ["True"] * 4
 
 
-def test_outside_a_private_namespace_host_network_changes_nothing():
+def test_host_network_goes_to_the_host_and_back_only_from_a_private_namespace():
     before = netns.current()
     with netns.host_network():
-        assert netns.current() == before
+        inside = netns.current()
+    assert netns.current() == before
+    assert (inside != before) == netns.is_private()  # an xdist worker: the host's; else: unchanged
 
 
 def test_the_run_script_starts_workers_and_container_tests_take_turns(pytestconfig):
     run = (pytestconfig.rootpath / "run").read_text()
-    assert '-n "${KETENTEST_WERKERS:-3}"' in run
+    assert '-n "${KETENTEST_WERKERS:-3}" --dist worksteal' in run
     conftest = (pytestconfig.rootpath / "conftest.py").read_text()
     assert "netns.host_loopback_turn(), netns.host_network()" in conftest
 
