@@ -63,14 +63,15 @@ def is_private() -> bool:
 
 
 @contextmanager
-def host_loopback_turn():
+def host_loopback_turn(lock_path: str | None = None):
     """One test at a time on the host's loopback and container engine, across
     all workers (flock: released if the holder dies). pytest-xdist's own
     grouping (--dist loadgroup) does not take effect with pytest 9 here."""
     import fcntl
     import tempfile
 
-    with open(os.path.join(tempfile.gettempdir(), "ketentest-host-loopback.lock"), "a+") as f:
+    lock_path = lock_path or os.path.join(tempfile.gettempdir(), "ketentest-host-loopback.lock")
+    with open(lock_path, "a+") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield

@@ -5,6 +5,7 @@ back to the host's loopback for its duration."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -52,20 +53,24 @@ def test_the_run_script_starts_workers_and_container_tests_take_turns(pytestconf
     assert "netns.host_loopback_turn(), netns.host_network()" in conftest
 
 
-def test_container_tests_on_different_workers_take_turns():
-    """The turn is a flock: a second holder waits until the first is done."""
+def test_container_tests_on_different_workers_take_turns(tmp_path):
+    """The turn is a flock: a second holder waits until the first is done.
+    Its own lock file: the real one may be held by a container test on
+    another worker for minutes."""
     import threading
+
+    lock = str(tmp_path / "beurt.lock")
 
     first_in, release, second_in = threading.Event(), threading.Event(), threading.Event()
 
     def first():
-        with netns.host_loopback_turn():
+        with netns.host_loopback_turn(lock):
             first_in.set()
             release.wait(30)
 
     def second():
         first_in.wait(30)
-        with netns.host_loopback_turn():
+        with netns.host_loopback_turn(lock):
             second_in.set()
 
     a, b = threading.Thread(target=first), threading.Thread(target=second)
@@ -81,7 +86,11 @@ def test_container_tests_on_different_workers_take_turns():
 def test_xdist_workers_really_are_apart(tmp_path, pytestconfig, own):
     """Two workers each hold a server on the same address at the same moment
     (a file barrier makes them overlap): fine in their own namespaces, an
-    'address in use' when they share one (the control)."""
+    'address in use' when they share one (the control). The address is one
+    no simulator uses, with a port that was free a moment ago: in the shared
+    case the runner's own namespace may hold a keten on 127.53.0.1:53."""
+    with socket.create_server(("127.231.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
     (tmp_path / "conftest.py").write_text(textwrap.dedent(f"""
         import os
         from simulators import netns
@@ -93,7 +102,7 @@ def test_xdist_workers_really_are_apart(tmp_path, pytestconfig, own):
         import pathlib, socket, time, pytest
         @pytest.mark.parametrize("i", [1, 2])
         def test_bind(i):
-            s = socket.create_server(("127.53.0.1", 53))
+            s = socket.create_server(("127.231.0.1", {port}))
             pathlib.Path({str(tmp_path)!r}, f"bound-{{i}}").touch()
             end = time.monotonic() + 20
             while len(list(pathlib.Path({str(tmp_path)!r}).glob("bound-*"))) < 2 and time.monotonic() < end:
