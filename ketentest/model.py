@@ -142,6 +142,33 @@ class MailDomain:
 
 
 @dataclass(frozen=True)
+class ImapToegang:
+    """A real mailbox the harness reads over IMAP with TLS (issue 15): what a
+    real deelnemer received, or its replies when it can only mail a normal
+    address. The password is never in the keten file, only a file name."""
+
+    host: str  # the name the server's certificate carries
+    ip: str | None = None  # connect here instead of resolving ``host``
+    port: int = 993
+    gebruiker: str = ""
+    wachtwoord_bestand: str = ""
+    map: str = "INBOX"
+    ca_bestand: str | None = None  # trust these CAs instead of the system's
+
+
+@dataclass(frozen=True)
+class Echt:
+    """A real (not simulated) deelnemer (keten key ``echt``): the harness
+    starts no simulator for it, mails only the addresses on the allowlist,
+    and judges it only on what it can observe."""
+
+    toegestane_adressen: frozenset[str]  # the only recipients mail may go to (lower case)
+    imap: ImapToegang | None = None
+    max_per_uur: int = 20  # real sends per hour to this deelnemer
+    resolver: str | None = None  # a resolver the coordinator names; None: a local Unbound, real root anchor
+
+
+@dataclass(frozen=True)
 class Deelnemer:
     id: str
     naam: str
@@ -149,6 +176,11 @@ class Deelnemer:
     adres: str  # mailbox: the police reply address, or the meldpunt's inbox
     domain: MailDomain
     werkgebied: frozenset[str] = frozenset()  # CBS gemeentecodes (meldpunt only)
+    echt: Echt | None = None  # None: simulated by the harness
+
+    @property
+    def simulated(self) -> bool:
+        return self.echt is None
 
 
 @dataclass(frozen=True)
