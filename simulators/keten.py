@@ -19,7 +19,7 @@ from dataclasses import asdict
 from ketentest.clock import UTC, add_werkdagen
 from ketentest.errors import InfrastructureError, KetenConfigError
 from ketentest.melding import Melding
-from ketentest.model import Keten
+from ketentest.model import Deelnemer, Keten
 from ketentest.verzending import OntvangenBericht, Verzending
 from simulators.control import new_token
 from simulators.internet import SimulatedInternet
@@ -44,6 +44,18 @@ def _signal_all(handles) -> None:
         proc = getattr(h, "proc", None)
         if proc is not None and proc.poll() is None:
             proc.terminate()
+
+
+class EchteDeelnemer(Exception):
+    """A deelnemer of the keten is real (``echt``): the harness runs no
+    simulator for it, so it has no control API, switches or clock to drive.
+    Scenarios that need one are not applicable to it (issue 15)."""
+
+    def __init__(self, deelnemer: Deelnemer) -> None:
+        self.deelnemer = deelnemer
+        super().__init__(f"{deelnemer.naam} ({deelnemer.id}) is een echte deelnemer: de ketentest draait er geen "
+                         "simulator voor, dus er is geen besturings-API, schakelaar of klok om te bedienen; een "
+                         "scenario dat dat vraagt is voor deze deelnemer niet van toepassing")
 
 
 class ProcessBackend:
@@ -168,7 +180,11 @@ class KetenSimulatie:
         return [p for p in (self.politie, *self.meldpunten.values()) if p is not None]
 
     def meldpunt(self, ident: str) -> ControlClient:
-        return self.meldpunten[self.keten.deelnemer(ident).id]
+        """A simulated meldpunt's handle; :class:`EchteDeelnemer` for a real one."""
+        deelnemer = self.keten.deelnemer(ident)
+        if not deelnemer.simulated:
+            raise EchteDeelnemer(deelnemer)
+        return self.meldpunten[deelnemer.id]
 
     def man_in_the_middle(self, ip: str, upstream: str):
         """A STARTTLS-stripping man in the middle on ``ip`` in front of the
@@ -181,7 +197,11 @@ class KetenSimulatie:
         return self.keten.politie.id if ident == "politie" else self.keten.deelnemer(ident).id
 
     def party(self, ident: str) -> ControlClient:
+        """A simulated party's handle; :class:`EchteDeelnemer` for a real one."""
         pid = self.party_id(ident)
+        deelnemer = self.keten.deelnemer(pid)
+        if not deelnemer.simulated:
+            raise EchteDeelnemer(deelnemer)
         return self.politie if pid == self.keten.politie.id else self.meldpunten[pid]
 
     def configure(self, ident: str, switches: dict) -> None:
@@ -194,7 +214,8 @@ class KetenSimulatie:
         """Every switch back to healthy and the DNS as the keten describes it.
         (The keten clock only moves forward; meldingen already made stay.)"""
         self.configuratie.clear()
-        self.politie.post("/schakelaars/herstel")
+        if self.politie is not None:  # None: the police are real
+            self.politie.post("/schakelaars/herstel")
         for p in self.meldpunten.values():
             p.post("/schakelaars/herstel")
         self.internet.reset()
@@ -256,7 +277,7 @@ class KetenSimulatie:
         state = self.wait_for(kenmerk, *settled, timeout=timeout)
         if state["status"] == "onbestelbaar":
             return self.verzending(melding, submitted)
-        meldpunt = self.meldpunten[submitted["meldpunt"]]
+        meldpunt = self.meldpunt(submitted["meldpunt"])
         arrived = meldpunt.get(f"/meldingen/{kenmerk}/wacht", timeout=str(timeout))
         if arrived["geregistreerd"]:
             delivered_at = self.politie.get(f"/meldingen/{kenmerk}")["delivered_at"]
@@ -278,7 +299,7 @@ class KetenSimulatie:
         self.run_until(self.now() + 3600, stop=lambda: self.politie.get(f"/meldingen/{again['herzending']}")["status"]
                        in ("bezorgd", "onbestelbaar"))
         if self.politie.get(f"/meldingen/{again['herzending']}")["status"] == "bezorgd":
-            self.meldpunten[verzending.meldpunt_id].get(f"/meldingen/{kenmerk}/wacht", ontvangen="2", timeout=str(timeout))
+            self.meldpunt(verzending.meldpunt_id).get(f"/meldingen/{kenmerk}/wacht", ontvangen="2", timeout=str(timeout))
         self.run_until(self.now() + self.keten.aannames.bevestiging_minuten * 60)
         return self.verzending(verzending.melding, {"kenmerk": kenmerk})
 

@@ -85,9 +85,12 @@ def dns_parties(keten: Keten, paths: RunPaths) -> list[PartySpec]:
 
 
 def deelnemer_parties(keten: Keten, paths: RunPaths) -> list[PartySpec]:
-    """The police postkantoor, then every meldpunt."""
+    """The police postkantoor, then every meldpunt; a real (``echt``)
+    deelnemer is not simulated, so it has no party here."""
     out = []
     for d, role in ((keten.politie, "politie"), *((m, "meldpunt") for m in keten.meldpunten)):
+        if not d.simulated:
+            continue
         args = ("--keten", paths.keten, "--id", d.id, "--data", paths.data_for(d.id), "--pki", paths.pki,
                 "--control-port", str(PARTY_CONTROL_PORT), "--token-bestand", paths.token)
         out.append(PartySpec(d.id, role, args, d.domain.mx[0].ip, PARTY_CONTROL_PORT))
