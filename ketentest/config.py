@@ -30,8 +30,10 @@ from ketentest.model import (
     DkimKeySpec,
     DnsLayout,
     DsState,
+    Echt,
     ExtraRecord,
     Host,
+    ImapToegang,
     Keten,
     MailDomain,
     MxHost,
@@ -45,6 +47,8 @@ from ketentest.model import (
 DEFAULT_KETEN = "midden-nederland"
 _HINT = "zie docs/keten-formaat.md voor het formaat van een ketenbestand"
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
+#: The local part of an allowlisted address: no spaces, quotes or angle brackets.
+_MAILBOX = re.compile(r"^[a-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}$")
 #: What an MX host offers, per host or for all of a maildomein's hosts.
 _MX_TLS_KEYS = ("certificaat", "tls", "starttls")
 _RECORD = re.compile(r"^(?P<name>\S+)\s+(?:(?P<ttl>\d+)\s+)?(?:IN\s+)?(?P<type>[A-Za-z][A-Za-z0-9]*)\s+(?P<rdata>.+)$")
@@ -249,29 +253,45 @@ class _Parser:
             raise self.fail(key, f"verwacht true of false, kreeg {shown(value)}")
         return value
 
-    def domain_name(self, value: Any, key: str) -> str:
+    def domain_name(self, value: Any, key: str, real: bool = False) -> str:
+        """A domain name; under a reserved TLD unless it belongs to a real
+        (``echt``) deelnemer, whose own domain is a real one."""
         name = self.text(value, key).lower().rstrip(".")
         labels = name.split(".")
         if not all(_LABEL.match(label) for label in labels):
             raise self.fail(key, f"{shown(name)} is geen geldige domeinnaam")
+        if real:
+            if len(labels) < 2:
+                raise self.fail(key, f"{shown(name)} is geen volledige domeinnaam",
+                                "geef de volledige naam, bijvoorbeeld ggd-voorbeeld.nl")
+            return name
         if labels[-1] not in RESERVED_TLDS:
             raise self.fail(key, f"{shown(name)} ligt niet onder een gereserveerd topdomein",
                             f"gebruik een naam onder .{', .'.join(RESERVED_TLDS)}, zodat nooit een echt domein bereikt wordt")
         return name
 
-    def address(self, value: Any, key: str) -> str:
+    def address(self, value: Any, key: str, real: bool = False) -> str:
+        """An IPv4 address; on loopback unless it belongs to a real (``echt``)
+        deelnemer, whose own hosts have real addresses."""
         text = self.text(value, key)
         try:
             ip = ipaddress.IPv4Address(text)
         except ValueError:
             raise self.fail(key, f"{shown(text)} is geen IPv4-adres") from None
+        if real:
+            if ip.is_unspecified or ip.is_multicast or ip == ipaddress.IPv4Address("255.255.255.255"):
+                raise self.fail(key, f"{text} is geen adres van een host", "geef het adres van de server zelf")
+            return text
         if not ip.is_loopback:
             raise self.fail(key, f"{text} ligt niet op loopback",
                             "geef elke gesimuleerde partij een eigen adres in 127.0.0.0/8; verkeer blijft op deze machine")
         return text
 
     def claim(self, ip: str, key: str) -> None:
-        """Each DNS server and host needs its own address."""
+        """Each DNS server and host needs its own address (on this machine:
+        real hosts elsewhere may share one, e.g. at a hosting party)."""
+        if not ipaddress.ip_address(ip).is_loopback:
+            return
         if ip in self.addresses and not self.addresses[ip].startswith("dns-shared"):
             raise self.fail(key, f"adres {ip} is al in gebruik bij {self.addresses[ip]}",
                             "geef elke gesimuleerde partij een eigen 127.x.y.z-adres")
@@ -373,25 +393,98 @@ class _Parser:
         return frozenset(codes)
 
     def deelnemer(self, raw: Any, key: str, rol: Rol) -> Deelnemer:
-        allowed = {"id", "naam", "adres", "maildomein"} | ({"werkgebied"} if rol is Rol.MELDPUNT else set())
+        allowed = {"id", "naam", "adres", "maildomein", "echt"} | ({"werkgebied"} if rol is Rol.MELDPUNT else set())
         required = {"id", "naam", "adres", "maildomein"} | ({"werkgebied"} if rol is Rol.MELDPUNT else set())
         d = self.mapping(raw, key, allowed, required)
         ident = self.text(d["id"], f"{key}.id")
-        domain = self.maildomein(d["maildomein"], f"{key}.maildomein")
+        real = "echt" in d
+        if real and not isinstance(d["echt"], dict):
+            raise self.fail(f"{key}.echt", f"verwacht een mapping met toegestane_adressen, kreeg {type(d['echt']).__name__}",
+                            "zie 'Echte deelnemers' in docs/keten-formaat.md; laat echt weg voor een gesimuleerde deelnemer")
+        domain = self.maildomein(d["maildomein"], f"{key}.maildomein", real=real)
         adres = self.text(d["adres"], f"{key}.adres").lower()
         local, _, at_domain = adres.partition("@")
         if not local or at_domain != domain.name:
             raise self.fail(f"{key}.adres", f"{shown(adres)} is geen adres in het maildomein {domain.name}")
         werkgebied = self.werkgebied(d["werkgebied"], f"{key}.werkgebied") if rol is Rol.MELDPUNT else frozenset()
-        return Deelnemer(ident, self.text(d["naam"], f"{key}.naam"), rol, adres, domain, werkgebied)
+        echt = self.echt(d["echt"], f"{key}.echt", domain.name, adres) if real else None
+        return Deelnemer(ident, self.text(d["naam"], f"{key}.naam"), rol, adres, domain, werkgebied, echt)
 
-    def hosts(self, raw: Any, key: str, domain: str, mx: bool) -> tuple:
+    def mail_address(self, value: Any, key: str, domain: str) -> str:
+        """A mailbox address in ``domain`` (or a subdomain of it), lower case."""
+        adres = self.text(value, key).lower()
+        local, at, at_domain = adres.rpartition("@")
+        if not at or not _MAILBOX.match(local) or not all(_LABEL.match(label) for label in at_domain.split(".")):
+            raise self.fail(key, f"{shown(adres)} is geen e-mailadres", "schrijf een adres als meldpunt@ggd-voorbeeld.nl")
+        if at_domain != domain and not at_domain.endswith("." + domain):
+            raise self.fail(key, f"{shown(adres)} ligt niet in het maildomein {domain} van deze deelnemer",
+                            "zet alleen adressen van deze deelnemer zelf op toegestane_adressen")
+        return adres
+
+    def file_name(self, value: Any, key: str) -> str:
+        """A file name, relative to the keten file's folder when that is a file."""
+        name = self.text(value, key)
+        path = Path(name).expanduser()
+        if not path.is_absolute() and not self.source.startswith(("ingebouwd:", "<")):
+            path = Path(self.source).parent / path
+        return str(path)
+
+    def echt(self, raw: Any, key: str, domain: str, adres: str) -> Echt:
+        """``echt``: a real deelnemer; the harness mails only its allowlist."""
+        e = self.mapping(raw, key, {"toegestane_adressen", "imap", "max_per_uur", "resolver"}, {"toegestane_adressen"})
+        listed = self.seq(e["toegestane_adressen"], f"{key}.toegestane_adressen")
+        if not listed:
+            raise self.fail(f"{key}.toegestane_adressen", "de lijst is leeg: de ketentest mag deze echte deelnemer dan niets sturen",
+                            f"noem minstens het adres van de deelnemer ({adres}); alleen deze adressen krijgen mail")
+        allowed = frozenset(self.mail_address(a, f"{key}.toegestane_adressen[{i}]", domain) for i, a in enumerate(listed))
+        if adres not in allowed:
+            raise self.fail(f"{key}.toegestane_adressen", f"het adres van de deelnemer ({adres}) staat er niet op",
+                            "zet het op de lijst, of geef als adres een adres dat er wel op staat: de ketentest "
+                            "stuurt een echte deelnemer alleen mail op toegestane adressen")
+        resolver = None
+        if e.get("resolver") is not None:
+            text = self.text(e["resolver"], f"{key}.resolver")
+            try:
+                resolver = str(ipaddress.ip_address(text))
+            except ValueError:
+                raise self.fail(f"{key}.resolver", f"{shown(text)} is geen IP-adres",
+                                "geef het adres van een valiterende resolver, of laat resolver weg voor een lokale "
+                                "Unbound met het echte root-sleutelanker") from None
+        imap = self.imap(e["imap"], f"{key}.imap") if e.get("imap") is not None else None
+        return Echt(allowed, imap, self.integer(e.get("max_per_uur", Echt.max_per_uur), f"{key}.max_per_uur", 1, 3600),
+                    resolver)
+
+    def imap(self, raw: Any, key: str) -> ImapToegang:
+        if isinstance(raw, dict) and "wachtwoord" in raw:
+            raise self.fail(f"{key}.wachtwoord", "een wachtwoord hoort niet in het ketenbestand",
+                            "zet het wachtwoord in een eigen bestand (alleen leesbaar voor u) en noem dat bestand "
+                            "met wachtwoord_bestand")
+        m = self.mapping(raw, key, {"host", "ip", "poort", "gebruiker", "wachtwoord_bestand", "map", "ca_bestand"},
+                         {"host", "gebruiker", "wachtwoord_bestand"})
+        ip = None
+        if m.get("ip") is not None:
+            text = self.text(m["ip"], f"{key}.ip")
+            try:
+                ip = str(ipaddress.ip_address(text))
+            except ValueError:
+                raise self.fail(f"{key}.ip", f"{shown(text)} is geen IP-adres") from None
+        return ImapToegang(
+            host=self.domain_name(m["host"], f"{key}.host", real=True),
+            ip=ip,
+            port=self.integer(m.get("poort", ImapToegang.port), f"{key}.poort", 1, 65535),
+            gebruiker=self.text(m["gebruiker"], f"{key}.gebruiker"),
+            wachtwoord_bestand=self.file_name(m["wachtwoord_bestand"], f"{key}.wachtwoord_bestand"),
+            map=self.text(m.get("map", ImapToegang.map), f"{key}.map"),
+            ca_bestand=self.file_name(m["ca_bestand"], f"{key}.ca_bestand") if m.get("ca_bestand") is not None else None,
+        )
+
+    def hosts(self, raw: Any, key: str, domain: str, mx: bool, real: bool = False) -> tuple:
         out = []
         for i, h in enumerate(self.seq(raw, key)):
             k = f"{key}[{i}]"
             h = self.mapping(h, k, {"host", "ip", "voorkeur", *_MX_TLS_KEYS} if mx else {"host", "ip"}, {"host", "ip"})
-            name = self.domain_name(h["host"], f"{k}.host")
-            ip = self.address(h["ip"], f"{k}.ip")
+            name = self.domain_name(h["host"], f"{k}.host", real)
+            ip = self.address(h["ip"], f"{k}.ip", real)
             self.claim(ip, f"{k}.ip")
             if mx:
                 out.append(MxHost(name, ip, self.integer(h.get("voorkeur", 10), f"{k}.voorkeur", 0, 65535)))
@@ -399,7 +492,7 @@ class _Parser:
                 out.append(Host(name, ip))
         return tuple(out)
 
-    def mx_hosts(self, m: dict, key: str, domain: str) -> tuple[MxHost, ...]:
+    def mx_hosts(self, m: dict, key: str, domain: str, real: bool = False) -> tuple[MxHost, ...]:
         """``mx``: the receiving hosts, at least one. ``null_mx: true`` without
         ``mx``: the domain receives no mail (published as ``MX 0 .``, RFC 7505)."""
         if self.boolean(m.get("null_mx", False), f"{key}.null_mx"):
@@ -413,22 +506,24 @@ class _Parser:
             raise self.fail(f"{key}.mx", "ontbreekt (verplicht)",
                             "noem de ontvangende mailservers, of schrijf null_mx: true voor een domein dat geen "
                             "mail ontvangt")
-        hosts = self.hosts(m["mx"], f"{key}.mx", domain, mx=True)
+        hosts = self.hosts(m["mx"], f"{key}.mx", domain, mx=True, real=real)
         if not hosts:
             raise self.fail(f"{key}.mx", "de lijst is leeg: zonder MX-host ontvangt het domein geen mail",
                             "noem minstens één {host, ip, voorkeur}, of schrijf null_mx: true (zonder mx) voor "
                             "een domein dat geen mail ontvangt (RFC 7505)")
         return hosts
 
-    def maildomein(self, raw: Any, key: str) -> MailDomain:
+    def maildomein(self, raw: Any, key: str, real: bool = False) -> MailDomain:
+        """A mail domain; ``real``: of a real (``echt``) deelnemer, so its own
+        names, addresses and free records need not stay on this machine."""
         allowed = {"naam", "dns", "dnssec", "mx", "verzenders", "spf", "dmarc", "dkim", "tlsa", "records", "null_mx", *_MX_TLS_KEYS}
         m = self.mapping(raw, key, allowed, {"naam", "dns", "verzenders"})
-        name = self.domain_name(m["naam"], f"{key}.naam")
-        dns_ip = self.address(m["dns"], f"{key}.dns")
+        name = self.domain_name(m["naam"], f"{key}.naam", real)
+        dns_ip = self.address(m["dns"], f"{key}.dns", real)
         self.claim(dns_ip, f"{key}.dns")
-        mx = self.mx_hosts(m, key, name)
+        mx = self.mx_hosts(m, key, name, real)
         mx = self.mx_tls(m, key, mx)
-        senders = self.hosts(m["verzenders"], f"{key}.verzenders", name, mx=False)
+        senders = self.hosts(m["verzenders"], f"{key}.verzenders", name, mx=False, real=real)
         spf = m.get("spf", "auto")
         if spf == "auto":
             spf = "v=spf1 " + " ".join(f"ip4:{h.ip}" for h in senders) + " -all"
@@ -457,7 +552,7 @@ class _Parser:
             if u > 3 or s > 1 or mt > 2:
                 raise self.fail(f"{key}.tlsa[{i}]", f"{shown(t)}: usage 0-3, selector 0-1, matching 0-2")
             tlsa.append(TlsaSpec(u, s, mt))
-        records = self.records(m.get("records", []), f"{key}.records", name)
+        records = self.records(m.get("records", []), f"{key}.records", name, real)
         signed, signing = self.dnssec(m.get("dnssec", True), f"{key}.dnssec")
         return MailDomain(name, dns_ip, signed, mx, senders, spf, dmarc, tuple(dkim), tuple(tlsa), records, signing)
 
@@ -509,7 +604,7 @@ class _Parser:
             out.append(dataclasses.replace(host, **values))
         return tuple(out)
 
-    def records(self, raw: Any, key: str, origin: str) -> tuple[ExtraRecord, ...]:
+    def records(self, raw: Any, key: str, origin: str, real: bool = False) -> tuple[ExtraRecord, ...]:
         out = []
         for i, line in enumerate(self.seq(raw, key)):
             k = f"{key}[{i}]"
@@ -533,15 +628,17 @@ class _Parser:
                 rdata = dns.rdata.from_text(dns.rdataclass.IN, rdtype, match["rdata"], origin=dns.name.from_text(origin or "."))
             except Exception as e:  # dnspython raises many kinds of syntax errors
                 raise self.fail(k, f"ongeldig {shown(rdtype_text)[1:-1]}-record: {shown(str(e))[1:-1]}") from None
-            self.record_data(rdata, k, dns.name.from_text(origin or "."))
+            self.record_data(rdata, k, dns.name.from_text(origin or "."), real)
             out.append(ExtraRecord(owner, int(ttl), dns.rdatatype.to_text(rdtype), rdata.to_text()))
         return tuple(out)
 
-    def record_data(self, rdata: dns.rdata.Rdata, key: str, origin: dns.name.Name) -> None:
+    def record_data(self, rdata: dns.rdata.Rdata, key: str, origin: dns.name.Name, real: bool = False) -> None:
         """What a free record points at stays on this machine, like the profile:
         addresses on loopback (A: 127.0.0.0/8, AAAA: only ::1), names under a
         reserved TLD; a null MX or SRV target "." is allowed."""
         rdtype = dns.rdatatype.to_text(rdata.rdtype)
+        if real and (rdtype in _ADDRESS_TYPES or rdtype in _TARGET_FIELDS):
+            return  # a real deelnemer's own zone points at its real hosts
         if rdtype in _ADDRESS_TYPES:
             ip = ipaddress.ip_address(rdata.address)
             if not ip.is_loopback:
