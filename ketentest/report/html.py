@@ -3,7 +3,8 @@
 Inline CSS, no scripts, no external resources: it opens offline and can be
 mailed as one attachment. Evidence is inlined (text) or embedded as a data:
 link (PDF), so the file stands on its own. Every matrix cell carries
-``data-afspraak``, ``data-deelnemer`` and ``data-uitslag`` for tests.
+``data-afspraak``, ``data-deelnemer`` and ``data-uitslag`` for tests; a
+deelnemer cell also ``data-soort`` (echt / gesimuleerd), shown as a mark.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from ketentest.report.evidence import Kind
 from ketentest.report.matrix import (
+    ECHT,
     KETEN,
     Advice,
     Cell,
@@ -38,6 +40,7 @@ _SYMBOL = {
     CellState.GEFAALD: "✗",
     CellState.NIET_GETEST: "?",
     CellState.NVT: "–",
+    CellState.NVT_ECHT: "⊘",
 }
 _OUTCOME_STATE = {
     Outcome.GESLAAGD: CellState.GESLAAGD,
@@ -45,7 +48,12 @@ _OUTCOME_STATE = {
     Outcome.GEFAALD: CellState.GEFAALD,
     Outcome.FOUT: CellState.NIET_GETEST,
     Outcome.OVERGESLAGEN: CellState.NIET_GETEST,
+    Outcome.NVT: CellState.NVT_ECHT,
 }
+#: The mark in every deelnemer cell and column head: was the deelnemer real or simulated?
+_SOORT_LABEL = {ECHT: "echt", "gesimuleerd": "gesim."}
+_SOORT_TITLE = {ECHT: "echte deelnemer: de ketentest toetst alleen wat hij kan waarnemen",
+                "gesimuleerd": "gesimuleerd door de ketentest"}
 _MONTHS = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
            "oktober", "november", "december")
 _DAYS = ("maandag", "dinsdag", "woensdag", "donderdag", "vrijdag", "zaterdag", "zondag")
@@ -84,6 +92,22 @@ def _pill(state: CellState, href: str | None = None, label: str | None = None) -
     if href:
         return f'<a class="pil {state.value}" href="{_e(href)}">{inner}</a>'
     return f'<span class="pil {state.value}">{inner}</span>'
+
+
+def _soort(soort: str) -> str:
+    return (f'<span class="soort {_e(soort)}" title="{_e(_SOORT_TITLE[soort])}">'
+            f"{_e(_SOORT_LABEL[soort])}</span>")
+
+
+def _deelnemers_fact(run: Run) -> str:
+    """Which deelnemers were real and which simulated (and the real sends, when counted)."""
+    real = [n for i, n in run.deelnemers if i in run.echt]
+    text = f"{len(run.deelnemers) - len(real)} gesimuleerd, {len(real)} echt"
+    if real:
+        text += ": " + ", ".join(real)
+    if run.echte_verzendingen is not None:
+        text += f"; {run.echte_verzendingen} bericht(en) verstuurd aan echte deelnemers"
+    return text
 
 
 def render(run: Run, previous: Run | None, reports_dir: Path) -> str:
@@ -135,6 +159,7 @@ def _header(run: Run) -> str:
         ("Duur", _e(_duration(run.duur))),
         ("Selectie", _e(f"alleen -m {run.selectie}") if run.selectie else "alle scenario's"),
         ("Scenario's", _e(f"{len(run.tests)} uitgevoerd")),
+        ("Deelnemers", _e(_deelnemers_fact(run))),
     ]
     rows = "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in facts)
     note = ('<p class="let-op">Let op: deze run is onderbroken; de uitslagen zijn onvolledig.</p>'
@@ -168,7 +193,8 @@ def _advice(summary, matrix: Matrix) -> str:
 <div class="advies-kop"><span class="advies-label">Advies</span><span class="advies-waarde">{_e(summary.advice.dutch)}</span></div>
 <div class="advies-tekst"><p class="advies-betekenis">{_e(meaning)}</p><p>{_e(summary.reason)}</p>
 <ul class="tellers">{items}</ul>
-<p class="klein-grijs">Van de {len(matrix.rows)} afspraken uit het afsprakenkader. GO alleen als geen afspraak faalt en alles getest is.</p></div>
+<p class="klein-grijs">Van de {len(matrix.rows)} afspraken uit het afsprakenkader. GO alleen als geen afspraak faalt en alles getest is;
+n.v.t. bij een echte deelnemer betekent: daar niet getest, en telt dus nooit als gehaald.</p></div>
 </section>"""
 
 
@@ -187,6 +213,13 @@ def _findings(matrix: Matrix, summary) -> str:
             detail = f'<ul class="wie">{rows}</ul>'
         items.append(f'<li class="bevinding {f.state.value}">{_pill(f.state, "#" + f.anchor, heading[f.state])}'
                      f' <span class="titel">{_e(f.title)}</span>{detail}</li>')
+    if summary.nvt_echt:
+        items.append(
+            f'<li class="bevinding nvt-echt">{_pill(CellState.NVT_ECHT, None, "Niet van toepassing")}'
+            f' <span class="titel">{len(summary.nvt_echt)} afspraken vragen een schakelaar die de ketentest bij een'
+            " echte deelnemer niet kan zetten: daar niet getest</span>"
+            f'<p class="afspraken-lijst">{_e(", ".join(summary.nvt_echt))}</p></li>'
+        )
     if summary.niet_getest:
         items.append(
             f'<li class="bevinding niet-getest">{_pill(CellState.NIET_GETEST, None, "Niet getest")}'
@@ -204,7 +237,8 @@ def _findings(matrix: Matrix, summary) -> str:
 
 
 def _matrix(matrix: Matrix) -> str:
-    head = "".join(f'<th scope="col">{_e(naam)}</th>' for _, naam in matrix.deelnemers)
+    head = "".join(f'<th scope="col" data-soort="{matrix.soort(d)}">{_e(naam)}<br>{_soort(matrix.soort(d))}</th>'
+                   for d, naam in matrix.deelnemers)
     width = len(matrix.deelnemers) + 2
     body = []
     current = None
@@ -225,7 +259,11 @@ def _matrix(matrix: Matrix) -> str:
         (CellState.GEFAALD, "afspraak niet gehaald"),
         (CellState.NIET_GETEST, "geen bewijs: niet getest, overgeslagen of de testomgeving faalde"),
         (CellState.NVT, "geen aparte toets voor deze deelnemer; zie de kolom Hele keten"),
+        (CellState.NVT_ECHT, "niet van toepassing bij deze echte deelnemer: het scenario vraagt een schakelaar die de"
+                             " ketentest bij een echte partij niet kan zetten; hier niet getest, telt nooit als gehaald"),
     ))
+    legend += (f"<li>{_soort(ECHT)} echte deelnemer (eigen systemen; de ketentest toetst wat hij kan waarnemen)</li>"
+               f"<li>{_soort('gesimuleerd')} gesimuleerd door de ketentest</li>")
     return f"""<section id="matrix">
 <h2>Gereedheid per deelnemer en afspraak</h2>
 <p class="uitleg">Elke cel vat de scenario's samen van één afspraak voor één deelnemer; klik op een cel voor het bewijs.
@@ -245,8 +283,9 @@ def _cell(c: Cell) -> str:
         href = f"#afspraak-{c.agreement}" if c.deelnemer == KETEN else f"#{c.anchor}"
     title = f' title="{_e(c.reason)}"' if c.reason else ""
     cls = "cel keten" if c.deelnemer == KETEN else "cel"
+    soort, mark = (f' data-soort="{_e(c.soort)}"', " " + _soort(c.soort)) if c.soort else ("", "")
     return (f'<td class="{cls}" data-afspraak="{_e(c.agreement)}" data-deelnemer="{_e(c.deelnemer)}"'
-            f' data-uitslag="{c.state.value}"{title}>{_pill(c.state, href)}</td>')
+            f' data-uitslag="{c.state.value}"{soort}{title}>{_pill(c.state, href)}{mark}</td>')
 
 
 def _change_item(kind: str, change, matrix: Matrix) -> str:
@@ -320,7 +359,8 @@ def _evidence(matrix: Matrix, reports_dir: Path) -> str:
                 tests = list(cell.tests)
                 if not tests:
                     continue
-                cell_state, title = cell.state, matrix.naam(cell.deelnemer)
+                cell_state = cell.state
+                title = f"{matrix.naam(cell.deelnemer)} ({'echte deelnemer' if cell.soort == ECHT else 'gesimuleerd'})"
             articles = "".join(_test_block(t, reports_dir) for t in tests)
             blocks.append(f'<div class="bewijscel" id="{_e(cell.anchor)}"><h4>{_e(title)} {_pill(cell_state)}</h4>'
                           f"{articles}</div>")
@@ -444,6 +484,10 @@ a.pil:hover{filter:brightness(.95);text-decoration:underline}
 .pil.gefaald{background:var(--rood-bg);color:var(--rood);border-color:#f2a9ae}
 .pil.niet-getest{background:var(--grijs-bg);color:var(--grijs);border-color:var(--lijn)}
 .pil.nvt{background:transparent;color:#8c959f;font-weight:400}
+.pil.nvt-echt{background:transparent;color:var(--grijs);border:1px dashed #8c959f;font-weight:400}
+.soort{display:inline-block;margin-left:4px;padding:0 5px;border-radius:3px;font-size:11px;font-weight:400;
+color:var(--grijs);border:1px solid var(--lijn);vertical-align:middle}
+.soort.echt{color:#fff;background:var(--blauw);border-color:var(--blauw);font-weight:700}
 .bevindingen{margin:0;padding-left:22px}
 .bevinding{margin:0 0 10px}
 .bevinding .titel{font-weight:700;color:var(--tekst);margin-left:6px}
@@ -454,7 +498,8 @@ font-size:12.5px;background:#f6f8fa;border:1px solid var(--lijn);border-radius:6
 max-height:420px;overflow:auto}
 pre.melding{background:#fff;border-left:4px solid var(--rood)}
 .waarschuwing pre.melding,article[data-uitslag=waarschuwing] pre.melding{border-left-color:#c98a00}
-article[data-uitslag=fout] pre.melding,article[data-uitslag=overgeslagen] pre.melding{border-left-color:var(--grijs)}
+article[data-uitslag=fout] pre.melding,article[data-uitslag=overgeslagen] pre.melding,
+article[data-uitslag=nvt] pre.melding{border-left-color:var(--grijs)}
 .tabel-wrap{overflow-x:auto}
 table.matrix{border-collapse:separate;border-spacing:0;width:100%;font-size:14px}
 .matrix th,.matrix td{padding:7px 10px;border-bottom:1px solid var(--lijn);text-align:center}

@@ -14,6 +14,11 @@ Rules (docs/rapportage.md):
 - Agreements that are not per deelnemer (V, S): a deelnemer cell shows the
   tests that concern that deelnemer; with none it is "n.v.t." and the keten
   column carries the verdict.
+- A test that is "niet van toepassing" (a real deelnemer the harness cannot
+  switch, steps/echt.py) makes its deelnemer cell "n.v.t." with the reason
+  (state NVT_ECHT, ranked between waarschuwing and niet getest): not tested
+  here, never geslaagd. In the keten column it counts as "niet getest".
+- Every deelnemer cell says whether the deelnemer was echt or gesimuleerd.
 - Advice: NO-GO if any agreement failed; GO only if, besides, every keten
   cell is geslaagd or waarschuwing; otherwise "nog geen GO" (incomplete).
 """
@@ -21,7 +26,7 @@ Rules (docs/rapportage.md):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from ketentest.afspraken import AFSPRAKEN, Afspraak, Hoofdstuk
@@ -35,19 +40,23 @@ class CellState(str, Enum):
     WAARSCHUWING = "waarschuwing"
     GEFAALD = "gefaald"
     NIET_GETEST = "niet-getest"
-    NVT = "nvt"
+    NVT = "nvt"  # no test concerns this deelnemer; the keten column carries the verdict
+    NVT_ECHT = "nvt-echt"  # not applicable to this real deelnemer: not tested here
 
     @property
     def dutch(self) -> str:
-        return {"niet-getest": "niet getest", "nvt": "n.v.t."}.get(self.value, self.value)
+        return {"niet-getest": "niet getest", "nvt": "n.v.t.", "nvt-echt": "n.v.t."}.get(self.value, self.value)
 
     @property
     def rank(self) -> int:
         return _RANK[self]
 
 
-_RANK = {CellState.NVT: 0, CellState.GESLAAGD: 1, CellState.WAARSCHUWING: 2,
-         CellState.NIET_GETEST: 3, CellState.GEFAALD: 4}
+_RANK = {CellState.NVT: 0, CellState.GESLAAGD: 1, CellState.WAARSCHUWING: 2, CellState.NVT_ECHT: 3,
+         CellState.NIET_GETEST: 4, CellState.GEFAALD: 5}
+
+ECHT = "echt"
+GESIMULEERD = "gesimuleerd"
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,8 @@ class Cell:
     deelnemer: str  # a deelnemer id, or KETEN
     state: CellState
     tests: tuple[TestRecord, ...] = ()
-    reason: str = ""  # Dutch, why "niet getest" (harness error, skipped, no scenario)
+    reason: str = ""  # Dutch, why "niet getest" or "n.v.t." (harness error, skipped, real deelnemer)
+    soort: str = ""  # ECHT or GESIMULEERD for a deelnemer cell; "" for the keten column
 
     @property
     def anchor(self) -> str:
@@ -77,6 +87,11 @@ class Row:
 class Matrix:
     deelnemers: tuple[tuple[str, str], ...]  # (id, naam)
     rows: tuple[Row, ...]
+    echt: frozenset[str] = frozenset()  # ids of the real deelnemers
+
+    def soort(self, deelnemer: str) -> str:
+        """ECHT or GESIMULEERD."""
+        return ECHT if deelnemer in self.echt else GESIMULEERD
 
     def cell(self, agreement: str, deelnemer: str) -> Cell:
         for row in self.rows:
@@ -101,6 +116,7 @@ def _test_state(t: TestRecord) -> CellState:
         Outcome.GEFAALD: CellState.GEFAALD,
         Outcome.FOUT: CellState.NIET_GETEST,
         Outcome.OVERGESLAGEN: CellState.NIET_GETEST,
+        Outcome.NVT: CellState.NVT_ECHT,
     }[t.uitslag]
 
 
@@ -116,7 +132,21 @@ def _fold(agreement: str, deelnemer: str, tests: tuple[TestRecord, ...], empty: 
     if state is CellState.NIET_GETEST:
         errors = sum(t.uitslag is Outcome.FOUT for t in ran)
         reason = f"testomgeving faalde bij {errors} van {len(tests)} scenario's"
+    elif state is CellState.NVT_ECHT:
+        reason = "\n".join(dict.fromkeys(t.melding for t in ran if t.uitslag is Outcome.NVT and t.melding))
     return Cell(agreement, deelnemer, state, tests, reason)
+
+
+def _keten_nvt(keten: Cell, cells: list[Cell], deelnemers) -> Cell:
+    """A keten cell whose worst is a real deelnemer's n.v.t.: not tested there, so "niet getest"."""
+    if keten.state is not CellState.NVT_ECHT:
+        return keten
+    who = [run_naam(deelnemers, c.deelnemer) for c in cells if c.state is CellState.NVT_ECHT]
+    if who:
+        why = f"n.v.t. bij echte deelnemer {', '.join(who)}: daar niet getest (de ketentest kan een echte partij niet schakelen)"
+    else:  # keten-wide scenarios (e.g. a grensgeval row about a real deelnemer)
+        why = "n.v.t. bij een echte deelnemer: niet getest" + (f" ({first_lines(keten.reason, 1)})" if keten.reason else "")
+    return replace(keten, state=CellState.NIET_GETEST, reason=why)
 
 
 def build_matrix(run: Run) -> Matrix:
@@ -127,13 +157,15 @@ def build_matrix(run: Run) -> Matrix:
             if d not in known:
                 deelnemers.append((d, d))
                 known.add(d)
+    echt = frozenset(run.echt)
     rows = []
     for a in AFSPRAKEN.values():
         mine = tuple(t for t in run.tests if a.id in t.afspraken)
         cells = []
         for d, _ in deelnemers:
             tests = tuple(t for t in mine if d in t.deelnemers)
-            cells.append(_fold(a.id, d, tests, CellState.NIET_GETEST if a.per_deelnemer else CellState.NVT))
+            cell = _fold(a.id, d, tests, CellState.NIET_GETEST if a.per_deelnemer else CellState.NVT)
+            cells.append(replace(cell, soort=ECHT if d in echt else GESIMULEERD))
         keten = _fold(a.id, KETEN, mine, CellState.NIET_GETEST)
         if a.per_deelnemer and cells:
             worst = max(cells, key=lambda c: c.state.rank)
@@ -143,8 +175,8 @@ def build_matrix(run: Run) -> Matrix:
                     missing = [run_naam(deelnemers, c.deelnemer) for c in cells if c.state is CellState.NIET_GETEST]
                     why = "niet getest voor " + ", ".join(missing)
                 keten = Cell(a.id, KETEN, worst.state, mine, why)
-        rows.append(Row(a, (*cells, keten)))
-    return Matrix(tuple(deelnemers), tuple(rows))
+        rows.append(Row(a, (*cells, _keten_nvt(keten, cells, deelnemers))))
+    return Matrix(tuple(deelnemers), tuple(rows), echt)
 
 
 def run_naam(deelnemers: list[tuple[str, str]] | tuple[tuple[str, str], ...], ident: str) -> str:
@@ -171,11 +203,19 @@ class Summary:
     waarschuwing: tuple[str, ...]
     gefaald: tuple[str, ...]
     niet_getest: tuple[str, ...]
+    nvt_echt: tuple[str, ...] = ()  # agreements with a real deelnemer's n.v.t. (not tested there)
+
+
+def nvt_rows(matrix: Matrix) -> tuple[str, ...]:
+    """Agreements with a "niet van toepassing" outcome (a real deelnemer)."""
+    return tuple(r.afspraak.id for r in matrix.rows
+                 if any(t.uitslag is Outcome.NVT for c in r.cells for t in c.tests))
 
 
 def summarize(matrix: Matrix) -> Summary:
     by = {s: tuple(r.afspraak.id for r in matrix.rows if r.keten.state is s) for s in CellState}
     failed, untested = by[CellState.GEFAALD], by[CellState.NIET_GETEST]
+    nvt = nvt_rows(matrix)
     if failed:
         advice = Advice.NO_GO
         reason = (f"{_count(len(failed), 'afspraak', 'afspraken')} niet gehaald: {', '.join(failed)}. "
@@ -189,7 +229,10 @@ def summarize(matrix: Matrix) -> Summary:
         reason = "Alle afspraken zijn getest en gehaald"
         reason += (f"; {len(by[CellState.WAARSCHUWING])} met een waarschuwing (geen beletsel)."
                    if by[CellState.WAARSCHUWING] else ".")
-    return Summary(advice, reason, by[CellState.GESLAAGD], by[CellState.WAARSCHUWING], failed, untested)
+    if nvt:
+        reason += (f" N.v.t. bij een echte deelnemer ({', '.join(nvt)}) betekent: daar niet getest, want de "
+                   "ketentest kan een echte partij niet schakelen; het telt nooit als gehaald.")
+    return Summary(advice, reason, by[CellState.GESLAAGD], by[CellState.WAARSCHUWING], failed, untested, nvt)
 
 
 def _count(n: int, one: str, many: str) -> str:

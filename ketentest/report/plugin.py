@@ -100,10 +100,12 @@ def _names(item: pytest.Item) -> tuple[str, str]:
     return (doc[0], doc[1]) if len(doc) == 2 else ("", item.name)
 
 
-def allure_labels(info: ScenarioInfo, naam: Callable[[str], str]) -> list[tuple[str, str]]:
+def allure_labels(info: ScenarioInfo, naam: Callable[[str], str],
+                  echt: Callable[[str], bool] = lambda d: False) -> list[tuple[str, str]]:
     """(label, value) pairs: epic = chapter, story = "B06 DANE", severity,
-    owner/tag = deelnemer; suites so Allure's tree reads chapter > agreement >
-    deelnemer."""
+    owner/tag = deelnemer, and whether it is a real or a simulated deelnemer
+    (label ``soort_deelnemer``, tag "echte deelnemer"); suites so Allure's
+    tree reads chapter > agreement > deelnemer."""
     labels: list[tuple[str, str]] = []
     for a in (AFSPRAKEN[i] for i in info.agreements):
         labels += [("epic", a.hoofdstuk.value), ("story", f"{a.id} {a.titel}"), ("afspraak", a.id)]
@@ -113,7 +115,9 @@ def allure_labels(info: ScenarioInfo, naam: Callable[[str], str]) -> list[tuple[
     if info.severity:
         labels.append(("severity", SEVERITY[info.severity]))
     for d in info.deelnemers:
-        labels += [("owner", naam(d)), ("tag", d), ("deelnemer", d)]
+        soort = "echt" if echt(d) else "gesimuleerd"
+        labels += [("owner", naam(d)), ("tag", d), ("deelnemer", d), ("soort_deelnemer", f"{naam(d)}: {soort}"),
+                   ("tag", "echte deelnemer" if echt(d) else "gesimuleerde deelnemer")]
     labels.append(("subSuite", ", ".join(naam(d) for d in info.deelnemers) if info.deelnemers else "Hele keten"))
     return list(dict.fromkeys(labels))
 
@@ -227,6 +231,16 @@ class ReportSession:
                     return d.naam
         return deelnemer
 
+    def echt(self, deelnemer: str) -> bool:
+        """A real deelnemer (keten key ``echt``), not simulated by the harness."""
+        return deelnemer in self.echte_ids
+
+    @property
+    def echte_ids(self) -> tuple[str, ...]:
+        if self.keten is None:
+            return ()
+        return tuple(d.id for d in self.keten.deelnemers if getattr(d, "echt", None) is not None)
+
     @property
     def is_worker(self) -> bool:
         return hasattr(self.config, "workerinput")
@@ -237,6 +251,8 @@ class ReportSession:
                "Zaad": str(self.config.getoption("seed", None))}
         env |= versions
         env |= {f"Aanname: {k}": v for k, v in self.aannames().items()}
+        if self.keten is not None:
+            env |= {f"Deelnemer: {d.naam}": "echt" if self.echt(d.id) else "gesimuleerd" for d in self.keten.deelnemers}
         return env
 
     def aannames(self) -> dict[str, str]:
@@ -315,7 +331,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if info is None:
             continue
         item.stash[INFO] = info
-        for name, value in allure_labels(info, session.naam):
+        for name, value in allure_labels(info, session.naam, session.echt):
             item.add_marker(pytest.mark.allure_label(value, label_type=name))
 
 
@@ -425,6 +441,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if collector is not None:
         state.warnings = list(collector.warnings)
     outcome, message = state.final()
+    if outcome is Outcome.NVT and collector is not None:
+        _mark_nvt(collector)
     record = TestRecord(
         nodeid=item.nodeid, scenario=info.scenario, functionaliteit=info.feature, afspraken=info.agreements,
         deelnemers=info.deelnemers, uitslag=outcome, ernst=info.severity, melding=message,
@@ -434,6 +452,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     )
     report.ketentest = record.to_dict()  # plain data: travels to the xdist controller
     return report
+
+
+def _mark_nvt(c: TestEvidence) -> None:
+    """The step that met the real deelnemer reads "n.v.t.", and Allure gets a tag."""
+    for entry in c.steps:
+        if entry[0] == c.step and entry[1] in ("niet uitgevoerd", "gefaald"):
+            entry[1] = "n.v.t."
+            break
+    try:
+        import allure_commons
+
+        allure_commons.plugin_manager.hook.add_label(label_type="tag", labels=["niet van toepassing"])
+    except (ImportError, KeyError, AttributeError):
+        pass  # no Allure, or its test case is closed already
+
+
+def _real_sends() -> int | None:
+    """Mails sent to real deelnemers in this process, if the harness counts them (ketentest.echt)."""
+    try:
+        from ketentest import echt
+    except ImportError:
+        return None
+    counter = getattr(echt, "verzonden_aantal", None) or getattr(echt, "echte_verzendingen", None)
+    try:
+        return int(counter()) if callable(counter) else None
+    except Exception:  # a counter that fails must not lose the report
+        return None
 
 
 def _write_all(rs: ReportSession, exitstatus: int) -> None:
@@ -468,6 +513,8 @@ def _write_all(rs: ReportSession, exitstatus: int) -> None:
         tests=tests,
         selectie=config.getoption("markexpr", "") or "",
         onderbroken=exitstatus == pytest.ExitCode.INTERRUPTED,
+        echt=rs.echte_ids,
+        echte_verzendingen=_real_sends(),
     )
     save_run(run, rs.reports_dir)
     previous = load_run(rs.reports_dir / PREVIOUS_FILE)

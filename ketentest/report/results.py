@@ -7,7 +7,11 @@ the exception that failed it:
 - ``fout``: the harness or simulated infrastructure broke
   (InfrastructureError, any other error): no verdict on the keten;
 - ``waarschuwing``: passed, with evidence carrying a warning verdict;
-- ``geslaagd`` / ``overgeslagen``.
+- ``geslaagd`` / ``overgeslagen``;
+- ``nvt`` (niet van toepassing): the scenario needs a switch (or the internal
+  state) of a real deelnemer the harness does not control (steps/echt.py). A
+  skip whose reason starts with :data:`NVT_PREFIX`; it proves nothing, so it
+  is never counted as geslaagd.
 
 The previous run's file is kept as vorige-resultaten.json for "wat is er
 veranderd".
@@ -25,6 +29,13 @@ from typing import Any
 FORMAT = "ketentest-resultaten/1"
 RESULTS_FILE = "resultaten.json"
 PREVIOUS_FILE = "vorige-resultaten.json"
+#: The reason of a skip that means "not applicable to this (real) deelnemer": the marker the report reads.
+NVT_PREFIX = "niet van toepassing: "
+
+
+def is_nvt(reason: str) -> bool:
+    """A skip reason that marks a "niet van toepassing" outcome."""
+    return reason.startswith(NVT_PREFIX)
 
 
 class Outcome(str, Enum):
@@ -33,10 +44,11 @@ class Outcome(str, Enum):
     GEFAALD = "gefaald"
     FOUT = "fout"
     OVERGESLAGEN = "overgeslagen"
+    NVT = "nvt"  # not applicable: a real deelnemer the harness cannot switch; not tested here
 
     @property
     def dutch(self) -> str:
-        return {"fout": "fout in testomgeving"}.get(self.value, self.value)
+        return {"fout": "fout in testomgeving", "nvt": "n.v.t."}.get(self.value, self.value)
 
 
 class FailureKind(str, Enum):
@@ -158,6 +170,8 @@ class Run:
     tests: tuple[TestRecord, ...]
     selectie: str = ""  # the -m expression, if any
     onderbroken: bool = False
+    echt: tuple[str, ...] = ()  # ids of the real (not simulated) deelnemers
+    echte_verzendingen: int | None = None  # mails sent to real deelnemers; None: not counted
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -170,7 +184,8 @@ class Run:
             "zaad": self.zaad,
             "selectie": self.selectie,
             "onderbroken": self.onderbroken,
-            "deelnemers": [{"id": i, "naam": n} for i, n in self.deelnemers],
+            "deelnemers": [{"id": i, "naam": n, "echt": i in self.echt} for i, n in self.deelnemers],
+            "echte_verzendingen": self.echte_verzendingen,
             "aannames": dict(self.aannames),
             "versies": dict(self.versies),
             "tests": [t.to_dict() for t in self.tests],
@@ -191,6 +206,8 @@ class Run:
             tests=tuple(TestRecord.from_dict(t) for t in d.get("tests", ())),
             selectie=d.get("selectie", ""),
             onderbroken=bool(d.get("onderbroken", False)),
+            echt=tuple(x["id"] for x in d.get("deelnemers", ()) if x.get("echt")),
+            echte_verzendingen=d.get("echte_verzendingen"),
         )
 
 
@@ -209,11 +226,15 @@ class OutcomeState:
     def add_phase(self, when: str, outcome: str, exception: BaseException | None, longrepr: Any,
                   duration: float) -> None:
         self.duur += duration
-        if outcome == "passed" or self.uitslag in (Outcome.GEFAALD, Outcome.FOUT, Outcome.OVERGESLAGEN):
+        if outcome == "passed" or self.uitslag in (Outcome.GEFAALD, Outcome.FOUT, Outcome.OVERGESLAGEN, Outcome.NVT):
             return
         if outcome == "skipped":
+            reason = skip_reason(longrepr)
+            if is_nvt(reason):
+                self.uitslag, self.melding = Outcome.NVT, reason[0].upper() + reason[1:]
+                return
             self.uitslag = Outcome.OVERGESLAGEN
-            self.melding = "Overgeslagen: " + skip_reason(longrepr)
+            self.melding = "Overgeslagen: " + reason
             return
         kind, message = classify(exception, longrepr)
         if when != "call" and kind is FailureKind.KETENDEFECT:
