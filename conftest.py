@@ -14,7 +14,7 @@ from ketentest.errors import KetentestError
 from ketentest.model import Keten
 from simulators import netns
 
-pytest_plugins = ["steps.regels", "steps.dns", "steps.beveiliging", "steps.verzenden", "steps.storingen",
+pytest_plugins = ["steps.echt", "steps.regels", "steps.dns", "steps.beveiliging", "steps.verzenden", "steps.storingen",
                   "steps.grensgevallen", "steps.catalogus",
                   "ketentest.report.plugin"]
 

@@ -13,6 +13,7 @@ from ketentest.checks import check_deelnemer
 from ketentest.defecten import keten_with_overlay, overlay
 from ketentest.verdict import CheckResult, Uitslag
 from ketentest.verzending import Verzending
+from steps.echt import deelnemer_of, require_simulated
 from steps.regels import beoordeeld, volg
 
 _UITSLAGEN = {u.dutch: u for u in Uitslag}
@@ -24,6 +25,7 @@ def keten_met_instelling(request: pytest.FixtureRequest, internet_lab, keten, tm
     """Start the keten with one setting changed: a keten-file setting gives a keten of its own (its
     zones, keys and servers made anew); a switch (``schakelaar.…``) is set on the running keten and
     undone after the scenario."""
+    _only_simulated(keten, partij, instelling)
     change = overlay(keten, partij, instelling, waarde)
     if change.schakelaars:
         sim = request.getfixturevalue("keten_sim")  # healthy keten; its teardown resets the switches
@@ -32,6 +34,18 @@ def keten_met_instelling(request: pytest.FixtureRequest, internet_lab, keten, tm
         return sim
     changed = keten_with_overlay(keten, change, tmp_path_factory.mktemp("voorbeeld"))
     return internet_lab.start_sim(changed)
+
+
+def _only_simulated(keten, partij: str, instelling: str) -> None:
+    """A row that changes a real deelnemer is n.v.t.: the harness cannot change its settings or switches."""
+    try:
+        d = deelnemer_of(keten, partij)
+    except KeyError:
+        return  # overlay() names the unknown deelnemer
+    if instelling.startswith("schakelaar."):
+        require_simulated(d, switch=instelling.removeprefix("schakelaar."))
+    elif not instelling.startswith("keten."):  # a keten-wide setting (aannames) does not touch the party
+        require_simulated(d, action=f"zijn instelling '{instelling}' niet wijzigen")
 
 
 @when(parsers.parse('het maildomein van "{partij}" wordt gecontroleerd op {afspraak}'), target_fixture="controle")

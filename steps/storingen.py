@@ -14,13 +14,15 @@ from ketentest.model import Deelnemer
 from ketentest.verzending import Verzending
 from simulators import aanvaller
 from simulators.wachten import StartupDeadline
+from steps.echt import CRASH, LOOK_INSIDE, controlled, require_simulated
 
 HOSTILE_PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>"
                b" endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
 
 
 def mail_switches(sim, deelnemer: Deelnemer, **switches) -> None:
-    sim.meldpunt(deelnemer.id).post("/schakelaars", {"mail": switches})
+    party = controlled(sim, deelnemer, switch=", ".join(f"mail.{k}" for k in switches))
+    party.post("/schakelaars", {"mail": switches})
 
 
 @given(parsers.parse("het meldpunt antwoordt de eerste {n:d} keer met een tijdelijke fout (4xx)"))
@@ -40,12 +42,14 @@ def verbinding_valt_weg(sim, deelnemer: Deelnemer) -> None:
 
 @given("de DNSSEC-handtekeningen van het maildomein van het meldpunt zijn verlopen")
 def handtekeningen_verlopen(sim, deelnemer: Deelnemer) -> None:
+    require_simulated(deelnemer, action="de DNSSEC-handtekeningen van zijn eigen zone niet laten verlopen")
     sim.internet.zones.expire_signatures(deelnemer.domain.name)
     sim.internet.changed()
 
 
 @given("de DS van het maildomein van het meldpunt past niet bij zijn sleutel")
 def ds_kapot(sim, deelnemer: Deelnemer) -> None:
+    require_simulated(deelnemer, action="de DS van zijn eigen zone niet onjuist maken")
     sim.internet.zones.break_ds(deelnemer.domain.name)
     sim.internet.changed()
 
@@ -63,6 +67,7 @@ def alleen_oude_tls(sim, deelnemer: Deelnemer) -> None:
 @given("een aanvaller tussen politie en meldpunt haalt STARTTLS weg", target_fixture="mitm")
 def starttls_gestript(sim, deelnemer: Deelnemer):
     """The man in the middle takes over every MX address in DNS."""
+    require_simulated(deelnemer, action="geen aanvaller tussen de politie en zijn eigen mailserver zetten")
     strippers = []
     for i, mx in enumerate(deelnemer.domain.mx):
         ip = f"127.66.7.{10 + i}"
@@ -154,8 +159,9 @@ def pdf_geweigerd(poging: Poging) -> None:
 
 @then("registreert het meldpunt geen melding met dat kenmerk")
 def niet_geregistreerd(sim, deelnemer: Deelnemer, poging: Poging) -> None:
-    sim.meldpunt(ontvanger(poging, deelnemer)).get("/verwerkt")  # the meldpunt handles a message beside its 250
-    registered = sim.meldpunt(ontvanger(poging, deelnemer)).get(f"/meldingen/{poging.kenmerk}", missing_ok=True)
+    meldpunt = controlled(sim, ontvanger(poging, deelnemer), action=LOOK_INSIDE)
+    meldpunt.get("/verwerkt")  # the meldpunt handles a message beside its 250
+    registered = meldpunt.get(f"/meldingen/{poging.kenmerk}", missing_ok=True)
     assert registered is None or registered["registraties"] == 0, (
         f"{deelnemer.naam} registreerde de melding {poging.kenmerk} toch")
 
@@ -177,7 +183,7 @@ def hangt_na_data(sim, deelnemer: Deelnemer) -> None:
 
 @given("de backoffice van het meldpunt verwerkt binnenkomende mail nog niet")
 def backoffice_gepauzeerd(sim, deelnemer: Deelnemer) -> None:
-    sim.meldpunt(deelnemer.id).post("/schakelaars", {"verwerking_pauzeren": True})
+    controlled(sim, deelnemer, switch="verwerking_pauzeren").post("/schakelaars", {"verwerking_pauzeren": True})
 
 
 SETTLED = ("bezorgd", "bezorgd en bevestigd", "onbestelbaar")
@@ -190,7 +196,7 @@ def crash_tijdens_data(sim, meldingen, deelnemer: Deelnemer) -> Verzending:
     postkantoor never saw a 250, so it must try again. A melding that never
     reaches the meldpunt (a defect: no secure route, refused) is not crashed
     into; the Dan-steps judge what happened."""
-    meldpunt = sim.meldpunt(deelnemer.id)
+    meldpunt = controlled(sim, deelnemer, action=CRASH)
     before = meldpunt.get("/verbindingen/wacht", data="0", timeout="0")["aangekomen"]
 
     def crash(kenmerk: str) -> None:
@@ -216,13 +222,14 @@ def crash_tijdens_data(sim, meldingen, deelnemer: Deelnemer) -> Verzending:
 def crash_na_250(sim, meldingen, deelnemer: Deelnemer) -> Verzending:
     """Killed after its 250 and before its back office registered the
     melding; a melding that is never accepted is not crashed into."""
+    meldpunt = controlled(sim, deelnemer, action=CRASH)
 
     def crash(kenmerk: str) -> None:
         status = lambda: sim.politie.get(f"/meldingen/{kenmerk}")["status"]  # noqa: E731
         sim.run_until(sim.now() + sim.keten.aannames.herhalen_uren * 3600 + 3600, stop=lambda: status() in SETTLED)
         if status() != "bezorgd":
             return
-        record = sim.meldpunt(deelnemer.id).get(f"/meldingen/{kenmerk}", missing_ok=True)
+        record = meldpunt.get(f"/meldingen/{kenmerk}", missing_ok=True)
         assert record is None, f"{deelnemer.naam} had melding {kenmerk} al geregistreerd; de crash zou niets toetsen"
         sim.herstart(deelnemer.id)
 
@@ -267,7 +274,8 @@ def buitenstaander_met_echt_kenmerk(sim, verzending: Verzending) -> Poging:
 def opnieuw_afgespeeld(sim, meldingen, deelnemer: Deelnemer, verzending: Verzending) -> Poging:
     import base64
 
-    signed = base64.b64decode(sim.politie.get(f"/meldingen/{verzending.kenmerk}/bericht")["eml_base64"])
+    politie = controlled(sim, "politie", action="het ondertekende bericht niet uit zijn postkantoor halen")
+    signed = base64.b64decode(politie.get(f"/meldingen/{verzending.kenmerk}/bericht")["eml_base64"])
     nieuw = meldingen.voor(deelnemer).kenmerk  # a kenmerk no melding has yet
     to = sim.keten.deelnemer(verzending.meldpunt_id)  # the meldpunt that has the melding
     return Poging(nieuw, aanvaller.replay_relabelled(sim.keten, signed, nieuw, to.adres), to.id)
@@ -275,9 +283,9 @@ def opnieuw_afgespeeld(sim, meldingen, deelnemer: Deelnemer, verzending: Verzend
 
 @then("zet het meldpunt het bericht in quarantaine met de reden")
 def in_quarantaine(sim, deelnemer: Deelnemer, poging: Poging) -> None:
-    sim.meldpunt(ontvanger(poging, deelnemer)).get("/verwerkt")
-    view = (sim.meldpunt(ontvanger(poging, deelnemer)).get(f"/meldingen/{poging.kenmerk}", missing_ok=True)
-            or {"berichten": []})
+    meldpunt = controlled(sim, ontvanger(poging, deelnemer), action=LOOK_INSIDE)
+    meldpunt.get("/verwerkt")
+    view = meldpunt.get(f"/meldingen/{poging.kenmerk}", missing_ok=True) or {"berichten": []}
     redenen = [b.get("reden") for b in view["berichten"] if b["map"] == "quarantaine"]
     assert redenen and all(redenen), (
         f"{deelnemer.naam} zette het bericht over {poging.kenmerk} niet in quarantaine "
@@ -286,16 +294,18 @@ def in_quarantaine(sim, deelnemer: Deelnemer, poging: Poging) -> None:
 
 @then("stuurt het meldpunt geen ontvangstbevestiging voor dat kenmerk")
 def geen_bevestiging(sim, deelnemer: Deelnemer, poging: Poging) -> None:
-    sim.meldpunt(ontvanger(poging, deelnemer)).get("/verwerkt")
-    replies = [e["kenmerk"] for e in sim.meldpunt(ontvanger(poging, deelnemer)).get("/uitgaand")
+    meldpunt = controlled(sim, ontvanger(poging, deelnemer), action=LOOK_INSIDE)
+    meldpunt.get("/verwerkt")
+    replies = [e["kenmerk"] for e in meldpunt.get("/uitgaand")
                if e["kenmerk"].startswith(f"{poging.kenmerk}.")]
     assert not replies, f"{deelnemer.naam} beantwoordt het bericht over {poging.kenmerk} toch: {replies}"
 
 
 @then("heeft het meldpunt die melding nog steeds precies één keer ontvangen")
 def nog_een_keer_ontvangen(sim, deelnemer: Deelnemer, verzending: Verzending) -> None:
-    sim.meldpunt(verzending.meldpunt_id).get("/verwerkt")
-    record = sim.meldpunt(verzending.meldpunt_id).get(f"/meldingen/{verzending.kenmerk}", missing_ok=True) or {
+    meldpunt = controlled(sim, verzending.meldpunt_id, action=LOOK_INSIDE)
+    meldpunt.get("/verwerkt")
+    record = meldpunt.get(f"/meldingen/{verzending.kenmerk}", missing_ok=True) or {
         "registraties": 0, "ontvangen": []}
     assert (record["registraties"], len(record["ontvangen"])) == (1, 1), (
         f"{deelnemer.naam}: melding {verzending.kenmerk} nu {record['registraties']} keer geregistreerd en "

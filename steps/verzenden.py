@@ -13,6 +13,7 @@ from ketentest.model import Deelnemer, Keten
 from ketentest.synth import MeldingPool
 from ketentest.verdict import CheckResult
 from ketentest.verzending import Verzending
+from steps.echt import controlled
 from steps.regels import volg
 
 
@@ -120,8 +121,9 @@ def vervalste_bevestiging(sim, pki, verzending: Verzending, hoe: str):
 
 @then("telt het postkantoor die ontvangstbevestiging niet mee")
 def niet_meegeteld(sim, verzending: Verzending, vervalsing) -> None:
-    sim.politie.get("/verwerkt")  # the postkantoor handles a message beside its 250
-    counted = [b["message_id"] for b in sim.politie.get(f"/meldingen/{verzending.kenmerk}")["bevestigingen"]]
+    politie = controlled(sim, "politie", action="niet in zijn postkantoor kijken welke ontvangstbevestigingen het meetelt")
+    politie.get("/verwerkt")  # the postkantoor handles a message beside its 250
+    counted = [b["message_id"] for b in politie.get(f"/meldingen/{verzending.kenmerk}")["bevestigingen"]]
     assert vervalsing.message_id not in counted, (
         f"melding {verzending.kenmerk} telt een vervalste ontvangstbevestiging als echt "
         f"({vervalsing.bezorging.reason}); getelde bevestigingen: {counted}")
