@@ -72,7 +72,9 @@ def test_live_mode_without_internet_is_untestable_not_failed() -> None:
     assert "geen antwoord van de echte root-servers" in run.note
     for result in run.reports[0].results:
         assert result.verdict is Uitslag.NIET_TESTBAAR, result.summary()
-        assert "de resolver gaf geen antwoord" in result.summary()
+        # A timeout, or at once SERVFAIL where no route leads out (a private network namespace).
+        assert ("de resolver gaf geen antwoord" in result.summary()
+                or "de resolver gaf SERVFAIL" in result.summary()), result.summary()
 
 
 # -- the runner without a network: an in-memory DNS ------------------------------------

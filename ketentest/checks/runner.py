@@ -207,29 +207,109 @@ def simulated_keten(keten: Keten, pki=None, *, internet=None, quiet: bool = True
 
 # --- live: a local Unbound with the real root trust anchor --------------------------
 
-def live_unbound_config(ip: str, port: int, directory: Path | str, root_key: Path | str = ROOT_KEY) -> str:
-    """Pure: the Unbound configuration of live mode."""
+def live_unbound_config(ip: str, port: int, directory: Path | str, root_key: Path | str = ROOT_KEY,
+                        root_hints: Path | str | None = None) -> str:
+    """Pure: the Unbound configuration of live mode (``root_hints``: a root
+    of one's own instead of Unbound's built-in list, e.g. a stand-in)."""
     from simulators.resolver.unbound import unbound_config
 
-    return unbound_config(ip, port, directory, root_key, simulated=False)
+    return unbound_config(ip, port, directory, root_key, simulated=False, root_hints=root_hints)
 
 
-def live_unbound(ip: str = LIVE_RESOLVER_IP, port: int = 53, root_key: Path | str = ROOT_KEY):
+def live_unbound(ip: str = LIVE_RESOLVER_IP, port: int = 53, root_key: Path | str = ROOT_KEY,
+                 root_hints: Path | str | None = None):
     """A context manager: Unbound validating from the real root (no
-    root-hints line: Unbound's built-in list). Reuses the harness's Unbound
-    runner; only the configuration differs."""
+    root-hints line: Unbound's built-in list), or from the root that
+    ``root_hints`` names with ``root_key`` as its anchor (a stand-in for the
+    internet, simulators.standin). Reuses the harness's Unbound runner; only
+    the configuration differs."""
     from ketentest.errors import InfrastructureError
-    from simulators.resolver.unbound import Unbound
+    from simulators.resolver.unbound import LiveUnbound
 
     if not Path(root_key).is_file():
-        raise InfrastructureError(f"het root-sleutelanker {root_key} ontbreekt",
-                                  "installeer het Debian-pakket dns-root-data (of geef een ander bestand op)")
+        hint = ("installeer het Debian-pakket dns-root-data (of geef een ander bestand op)" if Path(root_key) == ROOT_KEY
+                else "geef een bestaand sleutelankerbestand op (DS- of DNSKEY-records van de root, zonebestandvorm)")
+        raise InfrastructureError(f"het root-sleutelanker {root_key} ontbreekt", hint)
+    if root_hints is not None and not Path(root_hints).is_file():
+        raise InfrastructureError(f"het root-hints-bestand {root_hints} ontbreekt",
+                                  "geef een bestaand bestand op (NS- en A-records van de root-servers, zonebestandvorm)")
+    return LiveUnbound(ip, port, root_key, root_hints)
 
-    class LiveUnbound(Unbound):
-        def write_config(self) -> None:
-            self.conf.write_text(live_unbound_config(self.ip, self.port, self.dir, root_key))
 
-    return LiveUnbound(ip, "", "", port)
+def _live_where(ip: str, port: int, root_key: Path | str, root_hints: Path | str | None) -> str:
+    """Dutch: which resolver a live run used."""
+    address = ip if port == 53 else f"{ip}:{port}"
+    if root_hints is None and Path(root_key) == ROOT_KEY:
+        return f"{address} (Unbound, echt root-sleutelanker)"
+    hints = f"root-hints {root_hints}" if root_hints is not None else "ingebouwde root-hints"
+    return f"{address} (Unbound, {hints}, sleutelanker {root_key})"
+
+
+@dataclass(frozen=True)
+class EchtResolver:
+    """The validating resolver for the real (echt) deelnemers of a keten."""
+
+    resolver: Resolver
+    description: str  # Dutch, for reports: which resolver and where its trust comes from
+    started: bool  # True: a local Unbound this run started; False: one the coordinator named
+    trust_anchor: Path | str = ROOT_KEY  # of the started Unbound
+    root_hints: Path | str | None = None
+
+    def preflight(self) -> str:
+        """Dutch note when this resolver cannot validate the root ("" = fine)."""
+        return live_preflight(self.resolver, self.trust_anchor, self.root_hints, started=self.started)
+
+
+def parse_resolver_address(text: str) -> tuple[str, int]:
+    """"ip", "ip:poort", "[ipv6]:poort" or a bare IPv6 address -> (ip, port)."""
+    import ipaddress
+
+    from ketentest.errors import InfrastructureError
+
+    value = text.strip()
+    host, port = value, "53"
+    if value.startswith("[") and "]" in value:
+        host, _, rest = value[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else (rest or "53")
+    elif value.count(":") == 1:
+        host, port = value.split(":")
+    try:
+        ip = str(ipaddress.ip_address(host))
+        number = int(port)
+        if not 0 < number < 65536:
+            raise ValueError(port)
+    except ValueError:
+        raise InfrastructureError(f"resolver {text!r} is geen geldig adres",
+                                  "schrijf een IP-adres, eventueel met poort: 192.0.2.53 of 192.0.2.53:5353") from None
+    return ip, number
+
+
+@contextmanager
+def resolver_for_echt(keten: Keten, *, root_hints: Path | str | None = None, trust_anchor: Path | str | None = None,
+                      ip: str = LIVE_RESOLVER_IP, port: int = 53) -> Iterator[EchtResolver]:
+    """The validating resolver for the keten's real deelnemers: the one an
+    echt deelnemer names (``echt.resolver``; all that name one must name the
+    same), else a local live Unbound started here (the real root trust
+    anchor, or a stand-in's ``root_hints`` and ``trust_anchor``), stopped on exit."""
+    from ketentest.errors import KetenConfigError
+
+    named = {d.id: parse_resolver_address(d.echt.resolver) for d in keten.deelnemers
+             if d.echt is not None and d.echt.resolver}
+    if len(set(named.values())) > 1:
+        listed = ", ".join(f"{i}: {a}" + (f":{p}" if p != 53 else "") for i, (a, p) in sorted(named.items()))
+        raise KetenConfigError(f"keten {keten.naam}", "echt.resolver",
+                               f"de echte deelnemers noemen verschillende resolvers ({listed})",
+                               "noem bij alle echte deelnemers dezelfde resolver, of laat hem weg (lokale Unbound)")
+    if named:
+        address, named_port = next(iter(named.values()))
+        where = address if named_port == 53 else f"{address}:{named_port}"
+        yield EchtResolver(Resolver(address, named_port),
+                           f"{where} (resolver van de coördinator, uit het ketenbestand)", started=False)
+        return
+    root_key = trust_anchor if trust_anchor is not None else ROOT_KEY
+    with live_unbound(ip, port, root_key, root_hints) as unbound:
+        yield EchtResolver(Resolver(unbound.ip, unbound.port), _live_where(ip, port, root_key, root_hints),
+                           started=True, trust_anchor=root_key, root_hints=root_hints)
 
 
 # --- one call ----------------------------------------------------------------------
@@ -244,23 +324,28 @@ def _targets(keten: Keten, domains: Sequence[str] | None) -> list[str | Deelneme
 
 def check_keten(keten: Keten, domains: Sequence[str] | None = None, agreements: Sequence[str] | None = None, *,
                 live: bool = False, progress: Progress | None = None, internet=None,
-                live_ip: str = LIVE_RESOLVER_IP) -> CheckRun:
+                live_ip: str = LIVE_RESOLVER_IP, live_port: int = 53, root_hints: Path | str | None = None,
+                trust_anchor: Path | str | None = None) -> CheckRun:
     """Check the keten's deelnemers (or ``domains``): simulated by default,
-    starting whatever is not running yet; ``live`` through a local Unbound."""
+    starting whatever is not running yet; ``live`` through a local Unbound
+    on ``live_ip``:``live_port`` validating from the real root, or from the
+    root that ``root_hints`` names with ``trust_anchor`` as its key (a
+    stand-in for the internet; default anchor: the real one, ROOT_KEY)."""
     ids = tuple(agreements) if agreements is not None else tuple(CHECKS)
     targets = _targets(keten, domains)
     started = time.monotonic()
     note = ""
     if live:
-        with live_unbound(live_ip) as unbound:
+        root_key = trust_anchor if trust_anchor is not None else ROOT_KEY
+        with live_unbound(live_ip, live_port, root_key, root_hints) as unbound:
             resolver = Resolver(unbound.ip, unbound.port)
             ready = time.monotonic()
             with ThreadPoolExecutor(max_workers=1) as pool:  # the root check runs beside the checks
-                preflight = pool.submit(live_preflight, resolver)
+                preflight = pool.submit(live_preflight, resolver, root_key, root_hints)
                 reports = check_targets(targets, resolver, ids, progress=progress)
                 note = preflight.result()
             done = time.monotonic()
-        mode, where = "live", f"{live_ip} (Unbound, echt root-sleutelanker)"
+        mode, where = "live", _live_where(live_ip, live_port, root_key, root_hints)
     else:
         with simulated_keten(keten, internet=internet) as sim:
             ready = time.monotonic()
@@ -270,18 +355,28 @@ def check_keten(keten: Keten, domains: Sequence[str] | None = None, agreements: 
     return CheckRun(mode, keten.naam, where, ids, reports, done - ready, note, ready - started)
 
 
-def live_preflight(resolver: Resolver) -> str:
-    """Dutch note when the live resolver cannot validate the root itself ("" = fine)."""
+def live_preflight(resolver: Resolver, root_key: Path | str | None = ROOT_KEY,
+                   root_hints: Path | str | None = None, *, started: bool = True) -> str:
+    """Dutch note when the live resolver cannot validate the root itself ("" = fine).
+    ``started``: a local Unbound (with ``root_key`` and ``root_hints``), not one the coordinator named."""
     from ketentest.checks._dns import guarded
     from ketentest.dns import DnssecState
 
     answer = guarded(resolver)(".", "DNSKEY")
     if answer.state is DnssecState.SECURE:
         return ""
+    if not started:
+        return (f"De opgegeven resolver {resolver.address}:{resolver.port} valideert de root-zone niet als veilig "
+                f"(DNSKEY van de root: {answer.describe().partition(': ')[2]}): kies een validerende resolver, of "
+                "laat de ketentest er zelf een starten.")
     if answer.rcode == "GEEN_ANTWOORD" or answer.state is DnssecState.ERROR:
-        return ("De lokale Unbound krijgt geen antwoord van de echte root-servers (geen internetverbinding, of "
-                "uitgaand DNS-verkeer op poort 53 geblokkeerd): alle uitslagen hieronder zijn 'niet testbaar'.")
-    return f"De root-zone valideert niet als veilig ({answer.describe()}): controleer het sleutelanker {ROOT_KEY}."
+        if root_hints is None:
+            return ("De lokale Unbound krijgt geen antwoord van de echte root-servers (geen internetverbinding, of "
+                    "uitgaand DNS-verkeer op poort 53 geblokkeerd): alle uitslagen hieronder zijn 'niet testbaar'.")
+        return (f"De lokale Unbound krijgt geen antwoord van de root-servers uit {root_hints} (draait daar een "
+                f"root-server?): alle uitslagen hieronder zijn 'niet testbaar'.")
+    return (f"De root-zone valideert niet als veilig (DNSKEY van de root: {answer.describe().partition(': ')[2]}): "
+            f"controleer het sleutelanker {root_key}.")
 
 
 # --- output ------------------------------------------------------------------------

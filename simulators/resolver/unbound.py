@@ -1,7 +1,8 @@
 """A real Unbound, started by the harness as the keten's validating resolver.
 
 Root hints point at the simulated root; the simulated root key is the only
-trust anchor; every simulated party resolves through it.
+trust anchor; every simulated party resolves through it. :class:`LiveUnbound`
+is the live mode's resolver: the real root (or a stand-in for it).
 """
 
 from __future__ import annotations
@@ -60,13 +61,30 @@ _SIMULATED = """\
 """
 
 
-def unbound_config(ip: str, port: int, directory: Path | str, trust_anchor: Path | str, simulated: bool = True) -> str:
+#: Live mode with a root of its own (a stand-in for the internet): its root
+#: hints, its servers may be on loopback, and it decides about the reserved
+#: TLDs (the keten's domains are under test.).
+_OWN_ROOT = """\
+    root-hints: "{root_hints}"
+    do-not-query-localhost: no
+{local_zones}
+"""
+
+
+def _reserved_tlds_lifted() -> str:
+    return "\n".join(f'    local-zone: "{tld}." nodefault' for tld in RESERVED_TLDS)
+
+
+def unbound_config(ip: str, port: int, directory: Path | str, trust_anchor: Path | str, simulated: bool = True,
+                   root_hints: Path | str | None = None) -> str:
     """Unbound's configuration: for the simulated internet (our root hints and
-    trust anchor), or live (Unbound's built-in root hints, the real root key)."""
+    trust anchor), or live (Unbound's built-in root hints, the real root key;
+    with ``root_hints``: that root instead, e.g. a stand-in for the internet)."""
     extra = ""
     if simulated:
-        local_zones = "\n".join(f'    local-zone: "{tld}." nodefault' for tld in RESERVED_TLDS)
-        extra = _SIMULATED.format(dir=directory, ip=ip, local_zones=local_zones)
+        extra = _SIMULATED.format(dir=directory, ip=ip, local_zones=_reserved_tlds_lifted())
+    elif root_hints is not None:
+        extra = _OWN_ROOT.format(root_hints=root_hints, local_zones=_reserved_tlds_lifted())
     return _COMMON.format(ip=ip, port=port, dir=directory, trust_anchor=trust_anchor, extra=extra)
 
 
@@ -196,3 +214,21 @@ class Unbound:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class LiveUnbound(Unbound):
+    """The live resolver: validates from the real root with Unbound's built-in
+    root hints and the given trust anchor file; with ``root_hints`` (a file)
+    from that root instead. The same class runs against the internet or
+    against a stand-in for it (simulators.standin)."""
+
+    def __init__(self, ip: str, port: int, trust_anchor: Path | str, root_hints: Path | str | None = None,
+                 ready_timeout: float = 15.0) -> None:
+        super().__init__(ip, "", "", port, ready_timeout)
+        # Absolute: Unbound reads relative names from its own working folder.
+        self.trust_anchor_file = Path(trust_anchor).absolute()
+        self.root_hints_file = Path(root_hints).absolute() if root_hints is not None else None
+
+    def write_config(self) -> None:
+        self.conf.write_text(unbound_config(self.ip, self.port, self.dir, self.trust_anchor_file, simulated=False,
+                                            root_hints=self.root_hints_file))
