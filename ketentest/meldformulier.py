@@ -35,6 +35,11 @@ from ketentest.melding import LABELS, VELDEN, Melding, Risico, Verschil
 from ketentest.melding import compare as _compare
 
 FORMULIERVERSIE = "1"
+#: The test marker (issue 15): every page shows it in the header band, and the
+#: document information carries it as a keyword; not a form field, so
+#: :func:`parse` and the agreed field list stay as they are.
+TEST_MARKER = "TESTMELDING"
+TEST_MARKER_TEXT = "TESTMELDING - fictieve gegevens (ketentest)"
 VERSIE_VELD = "formulierversie"
 #: PDF field name (no dots: a dot separates partial names in PDF) -> Melding key.
 PDF_VELDEN: dict[str, str] = {k.replace(".", "_"): k for k in VELDEN}
@@ -80,6 +85,7 @@ def render(melding: Melding) -> bytes:
         bottomMargin=MARGIN + 8 * mm, invariant=1, pageCompression=1, lang="nl-NL",
         title=f"Meldformulier niet-acute zorg {melding.kenmerk}", author="Politie",
         subject="Melding niet-acute zorg", creator="ketentest meldformulier", producer="ketentest",
+        keywords=[TEST_MARKER, "ketentest"],
     )
     doc.build(_story(melding),
               onFirstPage=lambda c, d: (_page(c, melding), _fields(c, velden)),
@@ -104,6 +110,8 @@ def _page(c: Canvas, melding: Melding) -> None:
     c.drawRightString(w - MARGIN, h - 17.5 * mm, melding.kenmerk)
     c.setFont("Helvetica", 8)
     c.drawRightString(w - MARGIN, h - 23 * mm, "VERTROUWELIJK")
+    c.setFont("Helvetica-Bold", 9)
+    c.drawString(MARGIN, h - 27 * mm, TEST_MARKER_TEXT)
     # footer
     c.setStrokeColor(GRID)
     c.setLineWidth(0.5)
@@ -258,6 +266,15 @@ def _story(m: Melding) -> list:
         _p("Het meldpunt neemt de melding in behandeling en koppelt binnen de afgesproken termijn terug "
            "aan de melder. Vragen over deze melding: neem contact op met de melder en noem het kenmerk.", _intro),
     ]
+
+
+def is_test_pdf(data: bytes) -> bool:
+    """Does the PDF carry the test marker in its document information?"""
+    try:
+        keywords = str((PdfReader(io.BytesIO(data)).metadata or {}).get("/Keywords", ""))
+    except Exception:  # pypdf raises many kinds of errors on broken input
+        return False
+    return TEST_MARKER in keywords.replace(",", " ").split()
 
 
 # -- parsing -------------------------------------------------------------------

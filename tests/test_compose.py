@@ -51,7 +51,7 @@ def test_melding_has_the_headers_and_one_pdf_attachment():
     assert m.kind is MessageKind.MELDING and m.kenmerk == KENMERK
     assert msg["From"] == f"Politie Eenheid Midden-Nederland <{POLITIE}>"
     assert msg["To"] == MELDPUNT
-    assert msg["Subject"] == f"Zorgmelding {KENMERK}"
+    assert msg["Subject"] == f"[TEST] Zorgmelding {KENMERK}"
     assert msg["X-Kenmerk"] == KENMERK and msg["Message-ID"] == m.message_id
     assert m.message_id.endswith("@politie.test>")
     sent = parsedate_to_datetime(msg["Date"])
@@ -134,7 +134,7 @@ def test_ontvangstbevestiging_quotes_kenmerk_and_refers_to_the_melding():
                                      received_at=received)
     msg = b.parsed()
     assert b.kind is MessageKind.ONTVANGSTBEVESTIGING
-    assert msg["Subject"] == f"Ontvangstbevestiging zorgmelding {KENMERK}"
+    assert msg["Subject"] == f"[TEST] Ontvangstbevestiging zorgmelding {KENMERK}"
     assert msg["From"] == MELDPUNT and msg["To"] == POLITIE
     assert msg["In-Reply-To"] == m.message_id and msg["References"] == m.message_id
     assert b.message_id.endswith("@ggdru.test>") and b.message_id != m.message_id
@@ -148,7 +148,7 @@ def test_terugkoppeling_carries_the_status(status):
     t = compose_terugkoppeling(KENMERK, status.value, sender=MELDPUNT, recipient=POLITIE)
     msg = t.parsed()
     assert t.status is status
-    assert msg["Subject"] == f"Terugkoppeling zorgmelding {KENMERK}: {status.value}"
+    assert msg["Subject"] == f"[TEST] Terugkoppeling zorgmelding {KENMERK}: {status.value}"
     assert msg["X-Terugkoppeling-Status"] == status.value
     assert f"status: {status.value}" in msg.get_content()
 
@@ -197,7 +197,7 @@ def test_signed_with_every_selector_and_verifying(politie_keys, key_lookup):
 def test_dkim_fails_on_a_changed_message(politie_keys, key_lookup, tamper):
     signed = sign(melding().data, politie_keys)
     if tamper == "subject":
-        broken = signed.replace(f"Subject: Zorgmelding {KENMERK}".encode(), b"Subject: Zorgmelding MN-2026-000124")
+        broken = signed.replace(f"Subject: [TEST] Zorgmelding {KENMERK}".encode(), b"Subject: [TEST] Zorgmelding MN-2026-000124")
     elif tamper == "second from":  # over-signed: an added From breaks it
         broken = b"From: iemand@elders.test\r\n" + signed
     elif tamper == "body":

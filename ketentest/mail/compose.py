@@ -9,6 +9,12 @@ Subject, headers and body carry only the kenmerk and fixed text; personal
 data lives only inside the PDF. The kenmerk is taken as a plain string and
 the PDF as bytes, so this module knows nothing of the Melding model.
 
+Every message is marked as a test (issue 15), so a real meldpunt can filter
+on it: the header ``X-Ketentest: testmelding`` (:data:`TEST_HEADER`), the
+subject prefix ``[TEST]`` (:data:`TEST_SUBJECT_PREFIX`; the kenmerk stays the
+subject's last word for :func:`read_kenmerk`) and a fixed sentence in the body.
+See docs/echte-deelnemers.md.
+
 Messages are serialised once, with CRLF line endings (``email.policy.SMTP``),
 so the bytes that are DKIM-signed are the bytes that travel.
 """
@@ -30,6 +36,11 @@ from ketentest.errors import DataError
 KENMERK_HEADER = "X-Kenmerk"
 KIND_HEADER = "X-Berichtsoort"
 STATUS_HEADER = "X-Terugkoppeling-Status"
+#: The test markers on every message the harness composes (docs/echte-deelnemers.md).
+TEST_HEADER = "X-Ketentest"
+TEST_HEADER_VALUE = "testmelding"
+TEST_SUBJECT_PREFIX = "[TEST]"
+TEST_SENTENCE = "Dit is een testbericht van de ketentest; alle gegevens zijn fictief."
 #: Every header the chain relies on (lower case): each may occur at most once
 #: in a message, and a DKIM signer over-signs them (ketentest.mail.dkim).
 CHAIN_HEADERS = (
@@ -74,6 +85,8 @@ het kenmerk, en ons te laten weten wat u met de melding doet.
 
 Dit bericht is automatisch verzonden door het digitaal postkantoor van de politie.
 Beantwoord het niet met persoonsgegevens in de onderwerpregel of de tekst.
+
+{test}
 """
 
 _BODY_ONTVANGSTBEVESTIGING = """\
@@ -84,6 +97,8 @@ Het meldpunt heeft de melding met kenmerk {kenmerk} ontvangen{ontvangen}.
 U ontvangt een terugkoppeling zodra duidelijk is wat het meldpunt met de melding doet.
 
 Dit bericht is automatisch verzonden door het meldpunt.
+
+{test}
 """
 
 _BODY_TERUGKOPPELING = """\
@@ -94,6 +109,8 @@ De melding met kenmerk {kenmerk} heeft de status: {status}.
 {uitleg}
 
 Dit bericht is automatisch verzonden door het meldpunt.
+
+{test}
 """
 
 _STATUS_UITLEG = {
@@ -147,7 +164,7 @@ def compose_melding(
         raise DataError(f"melding {kenmerk}: het meldformulier (PDF) ontbreekt of is leeg",
                         "geef de PDF als bytes mee")
     msg, meta = _base(MessageKind.MELDING, kenmerk, sender, recipient, date, clock, sender_name)
-    msg.set_content(_BODY_MELDING.format(kenmerk=kenmerk), charset="utf-8", cte="7bit")
+    msg.set_content(_BODY_MELDING.format(kenmerk=kenmerk, test=TEST_SENTENCE), charset="utf-8", cte="7bit")
     msg.add_attachment(bytes(pdf), maintype="application", subtype="pdf", filename=pdf_filename(kenmerk))
     return _finish(msg, meta)
 
@@ -169,7 +186,7 @@ def compose_ontvangstbevestiging(
     msg, meta = _base(MessageKind.ONTVANGSTBEVESTIGING, kenmerk, sender, recipient, date, clock, sender_name)
     _reply_headers(msg, in_reply_to)
     ontvangen = f" op {format_datetime(_local(received_at))}" if received_at is not None else ""
-    msg.set_content(_BODY_ONTVANGSTBEVESTIGING.format(kenmerk=kenmerk, ontvangen=ontvangen),
+    msg.set_content(_BODY_ONTVANGSTBEVESTIGING.format(kenmerk=kenmerk, ontvangen=ontvangen, test=TEST_SENTENCE),
                     charset="utf-8", cte="7bit")
     return _finish(msg, meta)
 
@@ -195,7 +212,8 @@ def compose_terugkoppeling(
     msg, meta = _base(MessageKind.TERUGKOPPELING, kenmerk, sender, recipient, date, clock, sender_name, status)
     msg[STATUS_HEADER] = status.value
     _reply_headers(msg, in_reply_to)
-    msg.set_content(_BODY_TERUGKOPPELING.format(kenmerk=kenmerk, status=status.value, uitleg=_STATUS_UITLEG[status]),
+    msg.set_content(_BODY_TERUGKOPPELING.format(kenmerk=kenmerk, status=status.value, uitleg=_STATUS_UITLEG[status],
+                                                test=TEST_SENTENCE),
                     charset="utf-8", cte="7bit")
     composed = _finish(msg, meta)
     return replace(composed, status=status)
@@ -225,6 +243,13 @@ def read_kenmerk(message: bytes | Message) -> str | None:
         if candidate and _KENMERK_RE.match(str(candidate).strip()):
             return str(candidate).strip()
     return None
+
+
+def is_test_message(message: bytes | Message) -> bool:
+    """Does the message carry both test markers (header and subject prefix)?"""
+    msg = _parse(message)
+    headers = [str(v).strip().lower() for v in msg.get_all(TEST_HEADER) or []]
+    return headers == [TEST_HEADER_VALUE] and str(msg.get("Subject", "")).startswith(TEST_SUBJECT_PREFIX + " ")
 
 
 def claimed_kenmerken(message: bytes | Message) -> list[str]:
@@ -315,11 +340,12 @@ def _base(kind, kenmerk, sender, recipient, date, clock, sender_name, status=Non
     msg = EmailMessage(policy=policy.SMTP)
     msg["From"] = f"{sender_name} <{sender}>" if sender_name else sender
     msg["To"] = recipient
-    msg["Subject"] = _SUBJECT[kind].format(kenmerk=kenmerk, status=status.value if status else "")
+    msg["Subject"] = f"{TEST_SUBJECT_PREFIX} " + _SUBJECT[kind].format(kenmerk=kenmerk, status=status.value if status else "")
     msg["Date"] = format_datetime(_local(when))
     msg["Message-ID"] = message_id
     msg[KENMERK_HEADER] = kenmerk
     msg[KIND_HEADER] = kind.value
+    msg[TEST_HEADER] = TEST_HEADER_VALUE
     return msg, _Meta(kind, kenmerk, message_id, sender, recipient, when)
 
 
