@@ -30,6 +30,7 @@ except ImportError:  # not there (yet): recognised by its name below
 #: What a step cannot do with a real deelnemer, in Dutch (completes "de ketentest kan ...").
 LOOK_INSIDE = "niet in zijn administratie kijken (welke meldingen hij registreerde, ontving of beantwoordde)"
 CRASH = "hem niet laten crashen en herstarten"
+NO_SIMULATOR = "hem niet besturen: er draait geen simulator voor (geen besturings-API, schakelaar of klok)"
 
 #: Attribute on a pytest report whose outcome is niet van toepassing (the reason; travels with xdist).
 REPORT_ATTR = "niet_van_toepassing"
@@ -89,6 +90,9 @@ def reason_of(exc: BaseException | None) -> str | None:
     if isinstance(exc, NietVanToepassing):
         return exc.reason
     if _is_echte_deelnemer(exc):
+        d = getattr(exc, "deelnemer", None)
+        if isinstance(d, Deelnemer):  # the simulators' refusal names the deelnemer: the same sentence as a step's
+            return nvt_reason(d, action=NO_SIMULATOR)
         text = str(exc).strip() or "de ketentest kan een echte deelnemer niet besturen"
         return text if is_nvt(text) else NVT_PREFIX + text
     return None
