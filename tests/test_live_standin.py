@@ -15,7 +15,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import dns.dnssec
+import dns.message
 import dns.name
+import dns.query
+import dns.rdataclass
+import dns.rdatatype
 import pytest
 
 from ketentest.checks.runner import (LIVE_RESOLVER_IP, ROOT_KEY, EchtResolver, check_keten, check_targets,
@@ -146,10 +150,14 @@ def standin(internet_lab):
 
 def test_stand_in_files_name_the_keten_root(standin) -> None:
     sim, files = standin
-    keten, zones = sim.internet.keten, sim.internet.zones
+    keten = sim.internet.keten
     assert files.root_hints.read_text().splitlines() == [
         ". 3600 IN NS a.root-servers.test.", f"a.root-servers.test. 3600 IN A {keten.dns.root_ip}"]
-    ds = dns.dnssec.make_ds(dns.name.root, zones.root.ksk[1], "SHA256")
+    # The anchor is the DS of the KSK that the keten's root server serves (asked directly, any backend).
+    reply = dns.query.udp(dns.message.make_query(".", "DNSKEY", want_dnssec=True), keten.dns.root_ip, timeout=5)
+    ksk = next(k for k in reply.find_rrset(reply.answer, dns.name.root, dns.rdataclass.IN, dns.rdatatype.DNSKEY)
+               if k.flags == 257)
+    ds = dns.dnssec.make_ds(dns.name.root, ksk, "SHA256")
     assert files.trust_anchor.read_text() == f". 3600 IN DS {ds.to_text()}\n"
     assert f'. static-ds {ds.key_tag} 13 2 "{ds.digest.hex().upper()}";' in files.delv_anchor.read_text()
 
