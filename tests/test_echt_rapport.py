@@ -410,3 +410,22 @@ def _builtin_yaml() -> dict:
     from importlib import resources
 
     return yaml.safe_load(resources.files("ketentest.data").joinpath("ketens", "midden-nederland.yaml").read_text())
+
+
+def test_a_nvt_scenario_is_not_failed_for_checks_it_did_not_get_to_judge():
+    """pytest-bdd's after-scenario hook runs in a ``finally``: with a n.v.t. in flight it must not raise."""
+    from types import SimpleNamespace
+
+    from ketentest.verdict import CheckResult, SubtestResult, Uitslag
+    from steps import regels
+
+    request = SimpleNamespace(node=SimpleNamespace(stash=pytest.Stash()))
+    regels.volg(request, CheckResult("B04", "ggdflevoland.test",
+                                     (SubtestResult("b04.p", "B04", Uitslag.GEFAALD, "p=none"),)))
+    with pytest.raises(AssertionError, match="beoordeelt niet alles"):  # control: an ordinary end
+        regels.pytest_bdd_after_scenario(request, None, None)
+    with pytest.raises(NietVanToepassing):
+        try:
+            raise NietVanToepassing(NVT_REASON)
+        finally:
+            regels.pytest_bdd_after_scenario(request, None, None)
