@@ -243,14 +243,36 @@ def deliver(
     timeout: float = DEFAULT_TIMEOUT,
     clock=None,
     pool: "Verbindingen | None" = None,
+    keten=None,
+    guard=None,
 ) -> DeliveryAttempt:
     """Deliver ``message`` (bytes as signed, CRLF) to ``rcpt_to`` over DANE-
     authenticated STARTTLS, or not at all. ``resolver`` has
     ``lookup(name, rdtype) -> DnsAnswer`` (the keten's validating Unbound);
     ``clock`` (a KetenClock) dates the trace and the DANE-TA validity check;
-    ``pool`` keeps authenticated connections for the next message (see above)."""
+    ``pool`` keeps authenticated connections for the next message (see above).
+
+    Safety rail (issue 15): before any DNS look-up or connection the guard
+    (``guard``, default :func:`ketentest.echt.default_guard`, with ``keten`` or
+    the keten given to :func:`ketentest.echt.use_keten`) checks ``rcpt_to``:
+    a real address not on an allowlist gives a PERMANENT attempt whose reason
+    says so, over ``max_per_uur`` a TEMPORARY one; nothing is sent either way."""
+    from ketentest import echt
+
     run = _Run(message, mail_from, rcpt_to, resolver, source_ip, helo, port, timeout, clock, pool)
-    return run.go()
+    guard = guard if guard is not None else echt.default_guard()
+    owner = None
+    if "@" in rcpt_to and run.domain:  # a malformed address is refused by _Run as before
+        try:
+            owner = guard.admit(rcpt_to, keten)
+        except echt.RecipientNotAllowed as e:
+            return run.refused(Outcome.PERMANENT, e)
+        except echt.TooManySends as e:
+            return run.refused(Outcome.TEMPORARY, e)
+    attempt = run.go()
+    if owner is not None:
+        guard.sent(owner, attempt.delivered, run.message, keten)
+    return attempt
 
 
 # --- connection reuse ----------------------------------------------------------------
@@ -352,6 +374,14 @@ class _Run:
 
     def now(self) -> dt.datetime:
         return self.clock.now() if self.clock is not None else dt.datetime.now(dt.timezone.utc)
+
+    def refused(self, outcome: Outcome, error) -> DeliveryAttempt:
+        """Not attempted: the safety rail refused it (no DNS, no connection).
+        The reason is the error's message and hint on one line."""
+        now = self.now()
+        reason = sentence(f"{sentence(error.message)} Wat te doen: {error.hint}")
+        return DeliveryAttempt(self.mail_from, self.rcpt_to, self.domain, len(self.message), outcome, reason, (),
+                               None, (), now, now, 0.0, self.source_ip)
 
     def go(self) -> DeliveryAttempt:
         started, t0 = self.now(), time.monotonic()
