@@ -27,7 +27,7 @@ from ketentest.checks.runner import (LIVE_RESOLVER_IP, ROOT_KEY, EchtResolver, c
                                      simulated_keten)
 from ketentest.config import load_keten
 from ketentest.dns import DnssecState, Resolver
-from ketentest.errors import InfrastructureError, KetenConfigError
+from ketentest.errors import InfrastructureError, KetenConfigError, KetentestError
 from ketentest.model import Echt, Keten, Rol
 from ketentest.verdict import Uitslag
 from simulators.standin import delv_anchors, stand_in
@@ -118,6 +118,13 @@ def test_missing_files_are_refused_before_unbound_starts(tmp_path) -> None:
         live_unbound(root_key=tmp_path / "root.key", root_hints=tmp_path / "geen.hints")
 
 
+def test_root_hints_and_anchor_are_refused_without_live(tmp_path) -> None:
+    with pytest.raises(KetentestError, match="alleen voor live"):
+        check_keten(load_keten(), live=False, root_hints=tmp_path / "root.hints")
+    with pytest.raises(KetentestError, match="alleen voor live"):
+        check_keten(load_keten(), trust_anchor=tmp_path / "root.key")
+
+
 def test_delv_anchor_block_and_resolver_addresses() -> None:
     digest = "d0175c74d9f302f938f4736a7f3cb4c981d8d69f7e0c943a5c4c31dfec110f75"
     block = delv_anchors(f". 3600 IN DS 24184 13 2 {digest}\n. IN DNSKEY 257 3 13 AAEC AwQ=\n")  # no TTL: as root.key
@@ -175,6 +182,25 @@ def test_live_check_against_the_stand_in_gives_the_simulated_verdicts(standin) -
     assert len(run.reports) == len(keten.deelnemers) == 4
     # Sub-test by sub-test too (B05's trust chain is informative either way).
     assert subtest_verdicts(run.reports) == subtest_verdicts(simulated)
+
+
+def test_live_check_against_the_stand_in_sees_a_broken_zone_as_the_simulated_check_does(standin) -> None:
+    """The same verdicts on a broken world too: expired signatures on one meldpunt's zone."""
+    sim, files = standin
+    keten, net = sim.internet.keten, sim.internet
+    domain = next(d for d in keten.deelnemers if d.rol is Rol.MELDPUNT).domain.name
+    net.zones.expire_signatures(domain)
+    net.changed()
+    try:
+        simulated = check_targets([domain], sim.resolver, ["B01", "B06"], context=sim.context)
+        run = check_keten(keten, [domain], ["B01", "B06"], live=True, root_hints=files.root_hints,
+                          trust_anchor=files.trust_anchor)
+    finally:
+        net.reset()
+    assert run.note == "", run.note  # the root itself is fine
+    assert verdicts(run.reports) == verdicts(simulated)
+    assert verdicts(run.reports)[(domain, "B01")] is Uitslag.GEFAALD
+    assert "bogus" in run.report(domain).result("B01").summary().lower()
 
 
 def test_a_wrong_trust_anchor_makes_everything_bogus(standin, tmp_path) -> None:

@@ -331,6 +331,11 @@ def check_keten(keten: Keten, domains: Sequence[str] | None = None, agreements: 
     on ``live_ip``:``live_port`` validating from the real root, or from the
     root that ``root_hints`` names with ``trust_anchor`` as its key (a
     stand-in for the internet; default anchor: the real one, ROOT_KEY)."""
+    if not live and (root_hints is not None or trust_anchor is not None):
+        from ketentest.errors import KetentestError
+
+        raise KetentestError("root-hints en sleutelanker gelden alleen voor live (--live)",
+                             "voeg --live toe, of laat --root-hints en --sleutelanker weg")
     ids = tuple(agreements) if agreements is not None else tuple(CHECKS)
     targets = _targets(keten, domains)
     started = time.monotonic()
