@@ -47,6 +47,12 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         argv += ["-m", args.markers]
     if args.backend:
         argv += ["--backend", args.backend]
+    if args.verwachtingen:  # every party process inherits it (ketentest.echt.Guard.sent)
+        import os
+
+        from ketentest.echt import VERWACHTINGEN_ENV
+
+        os.environ[VERWACHTINGEN_ENV] = str(args.verwachtingen.resolve())
     started = time.time()
     code = int(pytest.main([*argv, *extra]))
     written = [name for name in REPORT_FILES if _written_since(REPORTS / name.rstrip("/"), started)]
@@ -316,6 +322,39 @@ def cmd_stappen(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def cmd_ophalen(args: argparse.Namespace, extra: list[str]) -> int:
+    """Collect the replies of real deelnemers and judge the expectations a
+    run recorded (docs/echte-deelnemers.md); exit 1 on te laat/verlopen."""
+    import datetime as dt
+
+    from ketentest import verwachtingen as vw
+
+    now = None
+    if args.nu:
+        try:
+            now = dt.datetime.fromisoformat(args.nu)
+        except ValueError:
+            raise vw.VerwachtingenFout(f"--nu {args.nu!r} is geen tijdstip",
+                                       "schrijf bijvoorbeeld --nu 2026-12-02T16:00+01:00") from None
+        now = now.astimezone(dt.timezone.utc) if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)
+    found = vw.load(args.verwachtingen)
+    bronnen: list = [vw.EmlMap(m) for m in args.map or []]
+    if args.imap is not None:
+        from ketentest.config import load_keten
+
+        bronnen += vw.sources_for(load_keten(args.keten), found, args.imap or None)
+    if not bronnen:
+        raise vw.VerwachtingenFout("geen bron om antwoorden uit op te halen",
+                                   "geef --map MAP (berichten als .eml) en/of --imap (de imap-blokken van de echte "
+                                   "deelnemers in het ketenbestand)")
+    uitslagen = vw.ophalen(args.verwachtingen, bronnen, now)
+    when = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"Verwachtingen uit {args.verwachtingen}, beoordeeld op {when}; bronnen: "
+          f"{', '.join(b.beschrijving for b in bronnen)}")
+    print(vw.table(uitslagen) if uitslagen else "Geen verwachtingen in het bestand.")
+    return vw.exit_code(uitslagen)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = DutchArgumentParser(
         prog="ketentest",
@@ -337,6 +376,18 @@ def build_parser() -> argparse.ArgumentParser:
     backend_help = ("hoe de partijen draaien: processen (standaard) of containers (elke partij een eigen container; "
                     "Docker Engine of Podman via DOCKER_HOST, zie docker/README.md)")
     run.add_argument("--backend", choices=("processen", "containers"), help=backend_help)
+    run.add_argument("--verwachtingen", type=Path, metavar="BESTAND",
+                     help="schrijf wat echte deelnemers nog moeten antwoorden in BESTAND, voor 'ketentest ophalen'")
+    ophalen = add("ophalen", cmd_ophalen, "haal de antwoorden van echte deelnemers op en beoordeel wat een run nog "
+                  "verwachtte (ontvangstbevestiging, terugkoppeling)")
+    ophalen.add_argument("--verwachtingen", type=Path, required=True, metavar="BESTAND",
+                         help="het verwachtingenbestand van de run")
+    ophalen.add_argument("--map", type=Path, action="append", metavar="MAP",
+                         help="lees antwoorden uit deze map (.eml-bestanden of een Maildir); mag vaker")
+    ophalen.add_argument("--imap", nargs="?", const="", metavar="DEELNEMER",
+                         help="lees de IMAP-mailbox uit het echt-blok van elke echte deelnemer met verwachtingen "
+                              "(of alleen van DEELNEMER); met --keten")
+    ophalen.add_argument("--nu", metavar="TIJDSTIP", help="beoordeel alsof het nu dit tijdstip is (ISO 8601)")
     keten = add("keten", cmd_keten, "controleer een ketenbestand en toon wat het beschrijft")
     keten.add_argument("--volledig", action="store_true",
                        help=f"toon elk meldpunt volledig, ook bij meer dan {COMPACT_FROM} meldpunten")
