@@ -323,6 +323,10 @@ class _Parser:
             dns=layout,
         )
         self.records_inside_zones(keten)
+        if any(d.echt is not None for d in keten.deelnemers):
+            from ketentest import echt
+
+            echt.remember(keten)  # its allowlists guard every send of this process
         return keten
 
     def unique(self, values: list[str], key: str) -> None:

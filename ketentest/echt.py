@@ -8,7 +8,10 @@
 * :class:`SendCounter`: real sends per deelnemer, for reports.
 * :class:`Guard` combines the three; :func:`ketentest.delivery.deliver` asks
   the process's guard (:func:`default_guard`) before it touches the network,
-  so no path through it reaches an unlisted real address.
+  so no path through it reaches an unlisted real address. Which keten: the
+  one passed to ``deliver``, else the one given to :func:`use_keten`, else
+  every keten with a real deelnemer this process loaded (:func:`remember`,
+  called by ketentest.config), else none (every real address refused).
 * The test markers every composed message carries are in
   :mod:`ketentest.mail.compose` (``TEST_HEADER``, ``TEST_SUBJECT_PREFIX``).
 """
@@ -120,6 +123,48 @@ def check_recipient(keten: Keten | None, address: str) -> Deelnemer | None:
         "echt.toegestane_adressen, of stuur naar een gesimuleerd adres (.test, .example, .invalid)")
 
 
+_loaded: dict[tuple[str, str], Keten] = {}
+_loaded_lock = threading.Lock()
+
+
+def remember(keten: Keten) -> None:
+    """Every keten with a real deelnemer that this process loads
+    (ketentest.config does it) guards this process's sends when no keten is
+    given: its real domains are refused except for their allowlists."""
+    with _loaded_lock:
+        _loaded[(keten.source, keten.naam)] = keten
+
+
+def loaded_ketens() -> list[Keten]:
+    with _loaded_lock:
+        return list(_loaded.values())
+
+
+def check_recipient_in(ketens: list[Keten], address: str) -> Deelnemer | None:
+    """:func:`check_recipient` against several ketens: refused if any keten
+    has ``address`` in a real deelnemer's domain without listing it; allowed
+    if a keten lists it; else simulated addresses only."""
+    if not ketens:
+        return check_recipient(None, address)
+    owners, refusals = [], []
+    for keten in ketens:
+        try:
+            owner = check_recipient(keten, address)
+        except RecipientNotAllowed as e:
+            refusals.append(e)
+            continue
+        if owner is not None:
+            owners.append(owner)
+    for e in refusals:
+        if e.deelnemer is not None:
+            raise e
+    if owners:
+        return owners[0]
+    if refusals:
+        raise refusals[0]
+    return None
+
+
 class RateLimiter:
     """At most ``max_per_uur`` sends per real deelnemer in any sliding hour
     of real time. ``clock`` (epoch seconds) is injectable for tests."""
@@ -219,7 +264,7 @@ class Guard:
         a simulated address); raises RecipientNotAllowed or TooManySends, counted."""
         keten = keten if keten is not None else self.keten
         try:
-            owner = check_recipient(keten, address)
+            owner = check_recipient(keten, address) if keten is not None else check_recipient_in(loaded_ketens(), address)
         except RecipientNotAllowed as e:
             self.counter.count("geweigerd", e.deelnemer, address)
             raise
@@ -271,8 +316,8 @@ def default_guard() -> Guard:
 
 def use_keten(keten: Keten | None) -> Guard:
     """Tell this process's guard which keten (and so which allowlists) holds.
-    A party process calls this once with its keten; without it, every real
-    address is refused."""
+    Without it the guard uses every keten with a real deelnemer this process
+    loaded (see :func:`remember`); with none, every real address is refused."""
     guard = default_guard()
     guard.keten = keten
     return guard

@@ -198,6 +198,7 @@ def test_deliver_refuses_an_unlisted_real_address_before_any_dns_or_connection(k
 
 def test_deliver_refuses_a_real_address_when_the_process_knows_no_keten(sink, monkeypatch):
     monkeypatch.setattr(echt, "_default", None)
+    monkeypatch.setattr(echt, "_loaded", {})
     resolver = SecureResolver()
     attempt = _send("iemand@gmail.com", sink, resolver)  # the process's default guard, no keten
     assert attempt.outcome is Outcome.PERMANENT and "geen keten met een toegestane lijst" in attempt.reason
@@ -213,6 +214,36 @@ def test_use_keten_gives_the_default_guard_its_allowlists(keten, sink, monkeypat
     _send(ECHT_ADRES, sink, resolver)
     assert sink.connections == 1
     assert echt.default_guard().counter.total() == 1
+
+
+def test_a_process_that_loaded_a_keten_with_a_real_deelnemer_is_guarded_by_it(sink, monkeypatch):
+    """A party process loads its keten file and calls deliver() without a keten:
+    the allowlists of that file still hold (ketentest.config remembers them)."""
+    monkeypatch.setattr(echt, "_default", None)
+    monkeypatch.setattr(echt, "_loaded", {})
+    resolver = SecureResolver()
+    assert "geen keten" in _send(ECHT_ADRES, sink, resolver).reason  # nothing loaded yet: refused
+    parse_keten(yaml.safe_dump(echt_data()), "partij.yaml")
+    refused = _send(f"directeur@{ECHT_DOMEIN}", sink, resolver)
+    assert refused.outcome is Outcome.PERMANENT and "toegestane lijst van de echte deelnemer" in refused.reason
+    assert sink.connections == 0
+    _send(ECHT_ADRES, sink, resolver)
+    assert sink.connections == 1
+    assert "geen echte deelnemer van keten midden-nederland" in _send("iemand@gmail.com", sink, resolver).reason
+    assert sink.connections == 1
+
+
+def test_several_loaded_ketens_refuse_what_any_of_them_refuses(keten):
+    other = echt_data(toegestane_adressen=[ECHT_ADRES])  # lists only the main address
+    lenient = keten  # lists test@ too
+    strict = parse_keten(yaml.safe_dump(other), "streng.yaml")
+    assert echt.check_recipient_in([lenient, strict], ECHT_ADRES).id == "meldpunt-gooi-vechtstreek"
+    with pytest.raises(RecipientNotAllowed) as err:
+        echt.check_recipient_in([lenient, strict], f"test@{ECHT_DOMEIN}")
+    assert "streng.yaml" in err.value.hint
+    assert echt.check_recipient_in([lenient, strict], "meldpunt@ggdru.test") is None
+    with pytest.raises(RecipientNotAllowed):
+        echt.check_recipient_in([], "iemand@gmail.com")
 
 
 def test_deliver_over_the_rate_limit_is_temporary_and_sends_nothing(keten, sink):
