@@ -545,9 +545,10 @@ class EchtMeldpunt:
             raise ReferentieNietBeschikbaar(f"echt meldpunt: postfix check faalde: "
                                             f"{(check.stderr or check.stdout).strip()[-500:]}",
                                             "controleer de Postfix-installatie (postconf -d mail_version)")
-        # Master in a private mount namespace; it stops when our stdin closes (also when we die).
+        # Master in a private mount namespace; it stops when our stdin closes (also when we die),
+        # and then the wrapper removes the whole instance directory.
         self._spawn("postfix", ["unshare", "--mount", "--propagation", "private", "sh", "-c", _WRAPPER, "sh",
-                                str(self.dir / "resolv.conf"), MASTER, str(conf), str(self.dir / "postfix" / "run")],
+                                str(self.dir / "resolv.conf"), MASTER, str(conf), str(self.dir)],
                     stdin=subprocess.PIPE)
         self._await("postfix", lambda: any("daemon started" in line for line in self.logs["postfix"])
                     and _port_open(self.mx.ip, 25) and _port_open("127.0.0.1", self.submit_port))

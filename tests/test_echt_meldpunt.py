@@ -1,0 +1,189 @@
+"""A real meldpunt in the keten (issue 15): Debian's Postfix, Dovecot and
+OpenDKIM in place of the simulated meldpunt of Gooi en Vechtstreek, while
+the police stay simulated. The police deliver a synthetic melding over
+DANE-authenticated STARTTLS; the message is fetched over IMAPS from Dovecot;
+the meldpunt's back office answers with an ontvangstbevestiging that
+OpenDKIM signs and Postfix delivers over DANE to the police, who match it to
+the kenmerk. Judged with the project's own V02, V03 and V07 checks, so the
+verdicts are the ones the reports give.
+
+The real meldpunt writes no Authentication-Results header of its own (see
+simulators/referentie/meldpunt.py): SPF, DKIM and DMARC of the fetched
+message are computed by the harness with ketentest.mail.auth, from the
+client address and MAIL FROM the meldpunt's Postfix recorded.
+
+Negative control: without OpenDKIM the reply goes out unsigned, the police
+quarantine it, and V07 fails once the 15 minutes are over on the keten clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+
+import pytest
+
+from ketentest.checks.v02_veilig_transport import check_v02
+from ketentest.checks.v03_afzenderauthenticatie import check_v03
+from ketentest.checks.v07_ontvangstbevestiging import check_v07
+from ketentest.clock import UTC
+from ketentest.config import load_keten
+from ketentest.imap import ImapFout, haal_op, wachtwoord_uit
+from ketentest.mail.compose import read_kenmerk
+from ketentest.model import Echt, Keten
+from ketentest.synth import MeldingPool
+from ketentest.verdict import CheckResult, Uitslag
+from ketentest.verzending import OntvangenBericht, Verzending
+from simulators.keten import EchteDeelnemer, KetenSimulatie
+from simulators.referentie.meldpunt import EchtMeldpunt, authenticatie, meldpunt_available
+
+pytestmark = pytest.mark.skipif(meldpunt_available() is not None,
+                                reason=f"echt meldpunt niet beschikbaar: {meldpunt_available()}")
+
+G, F = Uitslag.GESLAAGD, Uitslag.GEFAALD
+#: One MX and an RSA DKIM key (what Debian's OpenDKIM signs with).
+ECHT = "meldpunt-gooi-vechtstreek"
+WACHT = 60.0  # seconds for one real event (a delivery, a reply); generous for a loaded machine
+
+
+@pytest.fixture(scope="module")
+def echte_keten() -> Keten:
+    """The pilot keten with the Gooi en Vechtstreek meldpunt real, its inbox on the allowlist."""
+    keten = load_keten("midden-nederland")
+    mp = keten.deelnemer(ECHT)
+    echt = dataclasses.replace(mp, echt=Echt(toegestane_adressen=frozenset({mp.adres.lower()})))
+    return dataclasses.replace(keten, meldpunten=tuple(echt if m.id == ECHT else m for m in keten.meldpunten))
+
+
+@pytest.fixture(scope="module")
+def sim(internet_lab, echte_keten) -> KetenSimulatie:
+    internet_lab.stop()  # one keten per network namespace: start ours from scratch
+    simulation = internet_lab.start_sim(echte_keten)
+    yield simulation
+    internet_lab.stop()
+
+
+@pytest.fixture(scope="module")
+def pool(echte_keten) -> MeldingPool:
+    return MeldingPool(echte_keten, 20261202, 80)
+
+
+def verstuur(sim: KetenSimulatie, melding) -> dict:
+    """Hand the melding to the simulated postkantoor and run the keten clock
+    until it is delivered (or not); returns the police's queue entry."""
+    submitted = sim.submit(melding.to_dict())
+    assert "fout" not in submitted, submitted
+    kenmerk = submitted["kenmerk"]
+    assert submitted["meldpunt"] == ECHT, submitted
+    settled = {"bezorgd", "onbestelbaar", "bezorgd en bevestigd"}
+    sim.run_until(sim.now() + 3600, stop=lambda: sim.politie.get(f"/meldingen/{kenmerk}")["status"] in settled)
+    return sim.wait_for(kenmerk, *settled, timeout=WACHT)
+
+
+def opgehaald(echt: EchtMeldpunt, keten: Keten, kenmerk: str) -> tuple[OntvangenBericht, ...]:
+    """The meldpunt's stored messages for the kenmerk, fetched over IMAPS (verified TLS),
+    each with the harness's SPF/DKIM/DMARC verdict as its Authentication-Results."""
+    deelnemer = keten.deelnemer(ECHT)
+    out = []
+    for m in haal_op(echt.imap, wachtwoord_uit(echt.imap)):
+        if read_kenmerk(m.eml) != kenmerk:
+            continue
+        auth, client_ip, _helo, _mail_from = authenticatie(m.eml, keten, deelnemer)
+        received = " ".join(str(m.eml.split(b"\r\n\r\n", 1)[0]).split())
+        queue_id = re.search(r"\(Postfix\) with ESMTPS id ([0-9A-F]+)", received)
+        tls = re.search(r"using (TLSv[0-9.]+) with cipher (\S+)", received)
+        out.append(OntvangenBericht(queue_id.group(1) if queue_id else f"uid-{m.uid}", "inbox", client_ip,
+                                    tls.group(1) if tls else "", tls.group(2) if tls else "", auth.header, m.eml))
+    return tuple(out)
+
+
+def summary(*results: CheckResult) -> str:
+    return "\n".join(r.summary() for r in results)
+
+
+def verdict_of(r: CheckResult, name: str) -> Uitslag:
+    return r.subtest(f"{r.agreement.lower()}.{name}").verdict
+
+
+def test_the_echt_meldpunt_has_no_simulator(sim, echte_keten) -> None:
+    assert ECHT not in sim.meldpunten
+    assert set(sim.meldpunten) == {m.id for m in echte_keten.meldpunten if m.simulated}
+    with pytest.raises(EchteDeelnemer, match="echte deelnemer"):
+        sim.meldpunt(ECHT)
+    with pytest.raises(EchteDeelnemer):
+        sim.party(ECHT)
+
+
+def test_police_deliver_to_a_real_postfix_and_its_reply_is_judged(sim, echte_keten, pki, pool) -> None:
+    keten = echte_keten
+    melding = pool.voor(ECHT)
+    with EchtMeldpunt(keten, keten.deelnemer(ECHT), pki) as echt:
+        state = verstuur(sim, melding)
+        kenmerk = melding.kenmerk
+        assert state["status"] in ("bezorgd", "bezorgd en bevestigd"), state
+        # The reply: the back office composed it, OpenDKIM signed it, Postfix sent it over DANE.
+        state = sim.wait_for(kenmerk, "bezorgd en bevestigd", timeout=WACHT)
+        assert state["status"] == "bezorgd en bevestigd", state
+        entry = sim.politie.get(f"/meldingen/{kenmerk}")
+        uitgaand = echt.uitgaand(kenmerk, entry["confirmed_at"], timeout=WACHT)
+        berichten = opgehaald(echt, keten, kenmerk)
+
+    assert len(berichten) == 1, [b.sleutel for b in berichten]
+    v = Verzending(melding, None, ECHT, entry, None, berichten, (uitgaand,), dataclasses.asdict(keten.aannames),
+                   sim.now())
+    now = dt.datetime.fromtimestamp(sim.now(), UTC)
+    v02, v03, v07 = check_v02(v, keten, now=now), check_v03(v, keten, now=now), check_v07(v, keten, now=now)
+
+    # V02: the police's own trace shows DANE-authenticated STARTTLS to the real Postfix.
+    assert v02.verdict is G, v02.summary()
+    host = next(h for a in entry["attempts"] for h in (a.get("trace") or {}).get("hosts") or []
+                if h.get("outcome") == "delivered")
+    assert host["ip"] == keten.deelnemer(ECHT).domain.mx[0].ip and host["dane"]["matched"], host
+    # V03: the police's DKIM signature verifies, SPF and DMARC pass (aligned), stored in the inbox.
+    assert v03.verdict is G, v03.summary()
+    b = berichten[0]
+    assert b.client_ip == keten.politie.domain.senders[0].ip and b.tls_versie in ("TLSv1.3", "TLSv1.2"), b
+    assert b.sleutel in str(host.get("reply")), host  # the real Postfix's 250 named the queue ID it stored
+    # V07: matched to the kenmerk by the police, in time on the keten clock, over DANE.
+    assert v07.verdict is G, v07.summary()
+    assert verdict_of(v07, "veilige_route") is G, v07.summary()
+    assert uitgaand["attempts"][0]["trace"]["hosts"][0]["tls"]["version"] in ("TLSv1.3", "TLSv1.2"), uitgaand
+    assert entry["bevestigingen"], entry  # the police counted the reply as genuine (its DKIM is OpenDKIM's)
+
+
+def test_without_opendkim_the_unsigned_reply_fails_v07(sim, echte_keten, pki, pool) -> None:
+    keten = echte_keten
+    melding = pool.voor(ECHT)
+    with EchtMeldpunt(keten, keten.deelnemer(ECHT), pki, opendkim=False) as echt:
+        state = verstuur(sim, melding)
+        kenmerk = melding.kenmerk
+        assert state["status"] == "bezorgd", state
+        uitgaand = echt.uitgaand(kenmerk, None, timeout=WACHT)  # the reply left, unsigned
+        assert uitgaand["status"] == "bezorgd", uitgaand
+        # The police's MX took it and filed it in quarantine: not from the meldpunt (no aligned DKIM).
+        sim.politie.get("/quarantaine/wacht", aantal="1", timeout=str(WACHT))
+        quarantined = [q for q in sim.politie.get("/quarantaine") if kenmerk in q.get("kenmerken", [])]
+        assert quarantined, sim.politie.get("/quarantaine")
+        berichten = opgehaald(echt, keten, kenmerk)
+    entry = sim.politie.get(f"/meldingen/{kenmerk}")
+    sim.run_until(entry["delivered_at"] + keten.aannames.bevestiging_minuten * 60 + 1)
+    entry = sim.politie.get(f"/meldingen/{kenmerk}")
+    assert entry["status"] == "bezorgd" and entry["confirmed_at"] is None, entry
+    v = Verzending(melding, None, ECHT, entry, None, berichten, (uitgaand,), dataclasses.asdict(keten.aannames),
+                   sim.now())
+    now = dt.datetime.fromtimestamp(sim.now(), UTC)
+    v02, v03, v07 = check_v02(v, keten, now=now), check_v03(v, keten, now=now), check_v07(v, keten, now=now)
+    assert verdict_of(v07, "ontvangen") is F, v07.summary()
+    assert v02.verdict is G and v03.verdict is G, summary(v02, v03)  # the melding itself went fine
+
+
+def test_imaps_refuses_a_certificate_from_another_ca(sim, echte_keten, pki, tmp_path) -> None:
+    """The harness trusts only the given CA: the system's store does not know the keten's PKI."""
+    with EchtMeldpunt(echte_keten, echte_keten.deelnemer(ECHT), pki) as echt:
+        toegang = dataclasses.replace(echt.imap, ca_bestand=None)
+        with pytest.raises(ImapFout, match="certificaat is niet te vertrouwen"):
+            haal_op(toegang, echt.wachtwoord)
+        with pytest.raises(ImapFout, match="inloggen geweigerd"):
+            haal_op(echt.imap, "fout-wachtwoord")
+        assert haal_op(echt.imap, echt.wachtwoord) == []  # nothing delivered yet: an empty inbox
