@@ -165,6 +165,7 @@ def test_without_opendkim_the_unsigned_reply_fails_v07(sim, echte_keten, pki, po
         sim.politie.get("/quarantaine/wacht", aantal="1", timeout=str(WACHT))
         quarantined = [q for q in sim.politie.get("/quarantaine") if kenmerk in q.get("kenmerken", [])]
         assert quarantined, sim.politie.get("/quarantaine")
+        assert "geen geldige DKIM-handtekening van regiogv.test" in quarantined[0]["reden"], quarantined
         berichten = opgehaald(echt, keten, kenmerk)
     entry = sim.politie.get(f"/meldingen/{kenmerk}")
     sim.run_until(entry["delivered_at"] + keten.aannames.bevestiging_minuten * 60 + 1)
@@ -187,3 +188,57 @@ def test_imaps_refuses_a_certificate_from_another_ca(sim, echte_keten, pki, tmp_
         with pytest.raises(ImapFout, match="inloggen geweigerd"):
             haal_op(echt.imap, "fout-wachtwoord")
         assert haal_op(echt.imap, echt.wachtwoord) == []  # nothing delivered yet: an empty inbox
+
+
+def test_nothing_outlives_a_killed_harness(echte_keten, tmp_path) -> None:
+    """SIGKILL the process that started the real meldpunt: Dovecot and OpenDKIM
+    get their parent-death signal, Postfix's wrapper sees its stdin close;
+    all stop and the instance directory goes."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from simulators.wachten import StartupDeadline
+
+    repo = Path(__file__).resolve().parents[1]
+    mx = echte_keten.deelnemer(ECHT).domain.mx[0]
+    code = (f"import sys; sys.path.insert(0, {str(repo)!r})\n"
+            "from ketentest.config import load_keten\n"
+            "from simulators.pki import Pki\n"
+            "from simulators.referentie.meldpunt import EchtMeldpunt\n"
+            "keten = load_keten('midden-nederland')\n"
+            f"mp = EchtMeldpunt(keten, keten.deelnemer({ECHT!r}), Pki()).__enter__()\n"
+            "print(mp.dir, *[p.pid for p in mp.procs.values()], flush=True)\n"
+            "sys.stdin.read()\n")
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = child.stdout.readline().split()
+        assert line, "het echte meldpunt kwam niet op in het kindproces"
+        workdir, pids = Path(line[0]), [int(p) for p in line[1:]]
+        assert workdir.is_dir() and len(pids) == 3
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+
+        def alive() -> list[str]:
+            left = [f"proces {p}" for p in pids if Path(f"/proc/{p}").exists()
+                    and Path(f"/proc/{p}/stat").read_text().split()[2] != "Z"]
+            for port in (25, 993):
+                with socket.socket() as s:
+                    s.settimeout(1)
+                    if s.connect_ex((mx.ip, port)) == 0:
+                        left.append(f"poort {port}")
+            return left + ([f"map {workdir}"] if workdir.exists() else [])
+
+        deadline, pause = StartupDeadline(15.0), 0.01
+        while alive() and deadline.left() > 0:
+            time.sleep(pause)  # polling for processes to go: there is no event to wait on
+            pause = min(pause * 2, 0.5)
+        assert not alive(), f"na {deadline.describe()} draait nog: {alive()}"
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
