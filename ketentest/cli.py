@@ -210,8 +210,8 @@ def cmd_check(args: argparse.Namespace, extra: list[str]) -> int:
     if unknown:
         raise KetentestError(f"onbekende afspraak {', '.join(unknown)}", f"kies uit {', '.join(CHECKS)}")
     keten = keten_for_check(args.keten, args.defect, warn=None if args.stil else sys.stderr)
-    run = check_keten(keten, args.domeinen, agreements, live=args.live,
-                      progress=None if args.stil else stderr_progress(sys.stderr))
+    run = check_keten(keten, args.domeinen, agreements, live=args.live, root_hints=args.root_hints,
+                      trust_anchor=args.sleutelanker, progress=None if args.stil else stderr_progress(sys.stderr))
     print(json.dumps(run.to_dict(), ensure_ascii=False, indent=2) if args.json else render_table(run, args.details))
     return 0 if run.ok else 1
 
@@ -404,6 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--defect", help="toets de keten met dit defect uit de catalogus (zie ketentest defecten --lijst)")
     check.add_argument("--live", action="store_true",
                        help="echte DNS via een lokale Unbound met het echte root-sleutelanker (internet nodig)")
+    check.add_argument("--root-hints", type=Path, metavar="BESTAND",
+                       help="met --live: de root-servers uit dit bestand (NS- en A-records, zonebestandvorm) in plaats "
+                            "van de ingebouwde lijst van Unbound, bijv. een stand-in voor het internet (docs/check.md)")
+    check.add_argument("--sleutelanker", type=Path, metavar="BESTAND",
+                       help="met --live: het sleutelanker van de root (DS- of DNSKEY-records, zonebestandvorm); "
+                            "standaard /usr/share/dns/root.key (Debian-pakket dns-root-data)")
     defecten = add("defecten", cmd_defecten,
                    "draai de scenario's op de gezonde keten en op elk defect uit de catalogus; toon wat gevangen wordt")
     defecten.add_argument("defecten", nargs="*", metavar="defect", help="alleen deze defecten (standaard: alle)")
