@@ -220,3 +220,128 @@ def test_the_guard_records_through_the_environment(keten, gv, tmp_path, monkeypa
     Guard(keten, clock=lambda: SENT.timestamp()).sent(gv, delivered=True, message=melding)
     assert [v.verzonden for v in vw.load(path)] == [SENT, SENT]
     assert os.environ[VERWACHTINGEN_ENV] == str(path)
+
+
+# --- a real IMAP mailbox: Dovecot from Debian ---------------------------------------------------
+
+
+@pytest.fixture
+def dovecot(tmp_path):
+    """A real Dovecot on 127.0.0.1 (a free port), IMAP over TLS only, one user
+    with a Maildir; yields (ImapToegang, Maildir path). Awaited by its
+    'starting up' log line; stopped by its own pid."""
+    import shutil
+    import socket
+    import subprocess
+
+    from ketentest.model import ImapToegang
+    from simulators.wachten import load_factor
+
+    import pwd
+    import tempfile
+    from pathlib import Path
+
+    if shutil.which("dovecot") is None or os.geteuid() != 0:
+        pytest.skip("dovecot is niet geïnstalleerd, of dit is geen root")
+    # Dovecot's own processes (other users) must reach the files: not under tmp_path (0700)
+    d = Path(tempfile.mkdtemp(prefix="ketentest-dovecot-"))
+    d.chmod(0o755)
+    (d / "base").mkdir()
+    nobody = pwd.getpwnam("nobody")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(d / "key.pem"), "-out", str(d / "cert.pem"), "-days", "2",
+                    "-subj", "/CN=imap.meldpunt-gv.nl", "-addext", "subjectAltName=DNS:imap.meldpunt-gv.nl"],
+                   check=True, capture_output=True)
+    (d / "passwd").write_text("ketentest:{PLAIN}s3cret\n")
+    (d / "geheim.txt").write_text("s3cret\n")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (d / "dovecot.conf").write_text(f"""\
+base_dir = {d}/base
+state_dir = {d}/base
+log_path = /dev/stderr
+protocols = imap
+listen = 127.0.0.1
+ssl = required
+ssl_cert = <{d}/cert.pem
+ssl_key = <{d}/key.pem
+ssl_min_protocol = TLSv1.2
+auth_mechanisms = plain
+passdb {{
+  driver = passwd-file
+  args = {d}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={nobody.pw_uid} gid={nobody.pw_gid} home={d}/mail/%u
+}}
+mail_location = maildir:{d}/mail/%u/Maildir
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    port = 0
+  }}
+  inet_listener imaps {{
+    port = {port}
+    ssl = yes
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+""")
+    proc = subprocess.Popen(["dovecot", "-F", "-c", str(d / "dovecot.conf")], stderr=subprocess.PIPE, text=True)
+    try:
+        import threading
+
+        ready = threading.Event()
+        log: list[str] = []
+
+        def read() -> None:
+            for line in proc.stderr:
+                log.append(line)
+                if "starting up" in line:
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        assert ready.wait(15 * load_factor()), "".join(log) or "dovecot kwam niet op"
+        maildir = d / "mail" / "ketentest" / "Maildir"
+        for sub in ("new", "cur", "tmp"):
+            (maildir / sub).mkdir(parents=True)
+        for p in (d / "mail", *(d / "mail").rglob("*")):
+            os.chown(p, nobody.pw_uid, nobody.pw_gid)
+        yield ImapToegang("imap.meldpunt-gv.nl", "127.0.0.1", port, "ketentest", str(d / "geheim.txt"), "INBOX",
+                          str(d / "cert.pem")), maildir
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_replies_are_collected_from_a_real_imap_mailbox(dovecot, bestand):
+    """ImapBron against Dovecot: TLS with the host name checked while connecting
+    to an address, INTERNALDATE as the arrival moment, read-only."""
+    toegang, maildir = dovecot
+    m = compose_ontvangstbevestiging(KENMERK, sender=ECHT_ADRES, recipient=POLITIE, date=SENT - dt.timedelta(days=1))
+    path = maildir / "new" / "1.ketentest"
+    path.write_bytes(m.data)
+    arrived = SENT + dt.timedelta(minutes=9)
+    os.utime(path, (arrived.timestamp(), arrived.timestamp()))  # Dovecot's INTERNALDATE of a Maildir file
+    os.chown(path, os.stat(maildir).st_uid, os.stat(maildir).st_gid)
+    [receipt, feedback] = vw.ophalen(bestand, [vw.ImapBron(toegang)], SENT + dt.timedelta(hours=1))
+    assert receipt.oordeel is Oordeel.VOLDAAN and receipt.moment == arrived, receipt
+    assert receipt.bewijs == "imap:INBOX/1" and feedback.oordeel is Oordeel.NOG_OPEN
+    assert list((maildir / "new").iterdir()) == [path]  # read-only: still unseen
+    # a wrong host name in the certificate check is refused
+    import dataclasses
+
+    with pytest.raises(VerwachtingenFout) as err:
+        list(vw.ImapBron(dataclasses.replace(toegang, host="ander.meldpunt-gv.nl")).antwoorden())
+    assert "geen TLS-verbinding" in err.value.message
+    # a wrong password
+    bad = maildir.parent.parent.parent / "fout.txt"
+    bad.write_text("fout\n")
+    with pytest.raises(VerwachtingenFout) as err:
+        list(vw.ImapBron(dataclasses.replace(toegang, wachtwoord_bestand=str(bad))).antwoorden())
+    assert "controleer gebruiker en wachtwoord" in err.value.hint
