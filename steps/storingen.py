@@ -14,7 +14,7 @@ from ketentest.model import Deelnemer
 from ketentest.verzending import Verzending
 from simulators import aanvaller
 from simulators.wachten import StartupDeadline
-from steps.echt import CRASH, LOOK_INSIDE, controlled, require_simulated
+from steps.echt import CRASH, LOOK_INSIDE, WATCH_POSTKANTOOR, controlled, require_simulated
 
 HOSTILE_PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>"
                b" endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
@@ -197,20 +197,21 @@ def crash_tijdens_data(sim, meldingen, deelnemer: Deelnemer) -> Verzending:
     reaches the meldpunt (a defect: no secure route, refused) is not crashed
     into; the Dan-steps judge what happened."""
     meldpunt = controlled(sim, deelnemer, action=CRASH)
+    politie = controlled(sim, "politie", action=WATCH_POSTKANTOOR)
     before = meldpunt.get("/verbindingen/wacht", data="0", timeout="0")["aangekomen"]
 
     def crash(kenmerk: str) -> None:
         deadline = StartupDeadline(120.0)
         while meldpunt.get("/verbindingen/wacht", data=str(before + 1), timeout="1")["aangekomen"] <= before:
-            if sim.politie.get(f"/meldingen/{kenmerk}")["status"] in SETTLED:
+            if politie.get(f"/meldingen/{kenmerk}")["status"] in SETTLED:
                 return
-            rest = sim.politie.get("/rust", timeout="0")
+            rest = politie.get("/rust", timeout="0")
             if rest["rustig"] and rest["volgende"] is not None:  # a retry on the keten clock: run to it
                 sim.advance(max(0.0, rest["volgende"] - sim.now()))
             if deadline.left() <= 0:
                 raise InfrastructureError(f"melding {kenmerk} kwam in {deadline.describe()} niet aan bij "
                                           f"{deelnemer.naam} en werd ook niet afgerond", "zie de log van het postkantoor")
-        status = sim.politie.get(f"/meldingen/{kenmerk}")["status"]
+        status = politie.get(f"/meldingen/{kenmerk}")["status"]
         assert status not in ("bezorgd", "bezorgd en bevestigd"), f"melding {kenmerk} was al {status} vóór de crash"
         sim.herstart(deelnemer.id)
 
@@ -223,9 +224,10 @@ def crash_na_250(sim, meldingen, deelnemer: Deelnemer) -> Verzending:
     """Killed after its 250 and before its back office registered the
     melding; a melding that is never accepted is not crashed into."""
     meldpunt = controlled(sim, deelnemer, action=CRASH)
+    politie = controlled(sim, "politie", action=WATCH_POSTKANTOOR)
 
     def crash(kenmerk: str) -> None:
-        status = lambda: sim.politie.get(f"/meldingen/{kenmerk}")["status"]  # noqa: E731
+        status = lambda: politie.get(f"/meldingen/{kenmerk}")["status"]  # noqa: E731
         sim.run_until(sim.now() + sim.keten.aannames.herhalen_uren * 3600 + 3600, stop=lambda: status() in SETTLED)
         if status() != "bezorgd":
             return
