@@ -9,6 +9,7 @@ import dataclasses
 import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import yaml
@@ -24,6 +25,7 @@ from steps import echt as echt_steps
 from steps.echt import NietVanToepassing, controlled, reason_of
 
 pytest_plugins = ["pytester"]
+ROOT = Path(__file__).resolve().parent.parent
 
 FLEVO = "ggd-flevoland"
 
@@ -429,3 +431,52 @@ def test_a_nvt_scenario_is_not_failed_for_checks_it_did_not_get_to_judge():
             raise NietVanToepassing(NVT_REASON)
         finally:
             regels.pytest_bdd_after_scenario(request, None, None)
+
+
+# --- the real features on a hybrid keten --------------------------------------------------------
+
+def test_real_features_with_a_real_meldpunt_make_its_switch_scenario_nvt(pytester, internet_lab, tmp_path):
+    """S02 ("het meldpunt weigert alle mail met een permanente fout") on midden-nederland with GGD
+    Flevoland echt: n.v.t. for Flevoland, passed for the simulated meldpunten; never GO."""
+    data = _builtin_yaml()
+    for m in data["meldpunten"]:
+        if m["id"] == FLEVO:
+            m["echt"] = {"toegestane_adressen": [m["adres"]]}
+    keten = tmp_path / "hybride.yaml"
+    keten.write_text(yaml.safe_dump(data, allow_unicode=True))
+    internet_lab.stop()  # the inner run needs the keten's addresses
+    result = pytester.runpytest_subprocess(
+        str(ROOT / "features"), "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), "-p", "no:cacheprovider",
+        "-m", "S02", "--keten", str(keten), "--alluredir", "allure", "-rs")
+    result.assert_outcomes(passed=2, skipped=1)
+    assert ("niet van toepassing: GGD Flevoland - Vangnet en Advies is een echte deelnemer; de ketentest kan zijn "
+            "schakelaar 'mail.perm_failure' niet zetten") in result.stdout.str()
+
+    page = parse((pytester.path / "reports" / "stuurgroep.html").read_text())
+    assert page.cells[("S02", FLEVO)]["data-uitslag"] == "nvt-echt" and page.cells[("S02", FLEVO)]["data-soort"] == "echt"
+    assert {page.cells[("S02", d)]["data-uitslag"] for d in ("ggd-regio-utrecht", "meldpunt-gooi-vechtstreek")} == {
+        "geslaagd"}
+    assert page.cells[("S02", KETEN)]["data-uitslag"] == "niet-getest" and page.advice != "go"
+    flevo = find(allure_results(pytester.path / "allure"),
+                 "Een meldpunt dat 5xx antwoordt maakt de melding onbestelbaar en de agent weet het", FLEVO)
+    assert flevo["status"] == "skipped" and "niet van toepassing" in flevo["statusDetails"]["message"]
+    assert "echte deelnemer" in labels(flevo)["tag"]
+
+
+def allure_results(directory) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(directory.glob("*-result.json"))]
+
+
+def labels(result: dict) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for label in result["labels"]:
+        out.setdefault(label["name"], []).append(label["value"])
+    return out
+
+
+def find(results: list[dict], name: str, deelnemer: str) -> dict:
+    for r in results:
+        params = {p["name"]: p["value"] for p in r.get("parameters", [])}
+        if r["name"] == name and params.get("deelnemer_id") == repr(deelnemer):
+            return r
+    raise AssertionError(f"geen Allure-resultaat voor {name} {deelnemer}")
