@@ -149,6 +149,23 @@ def test_allure_labels_and_environment_name_the_soort():
     assert ("tag", "gesimuleerde deelnemer") in other and ("tag", "echte deelnemer") not in other
 
 
+def test_real_sends_are_counted_for_a_keten_with_a_real_deelnemer(monkeypatch, tmp_path):
+    from ketentest import echt
+
+    monkeypatch.setattr(echt, "_default", echt.Guard())  # this test's own counter
+    session = ReportSession(config=None, reports_dir=None, keten=hybrid_keten())
+    assert session.real_sends() == 0
+    echt.default_guard().counter.count("pogingen", hybrid_keten().deelnemer(FLEVO))
+    session.worker_sends = 2  # what xdist workers reported (pytest_testnodedown)
+    assert session.real_sends() == 3
+    simulated = ReportSession(config=None, reports_dir=None, keten=load_keten("midden-nederland"))
+    assert simulated.real_sends() is None  # nothing real: nothing to count
+    keten = hybrid_keten()
+    run = dataclasses.replace(run_for(keten, full_pass(keten)), echte_verzendingen=3)
+    assert "3 bericht(en) aan echte deelnemers verstuurd door de testprocessen" in render(run, None, tmp_path)
+    assert Run.from_dict(json.loads(json.dumps(run.to_dict()))).echte_verzendingen == 3
+
+
 # --- (b) n.v.t. is never geslaagd, and never turns the advice green -----------------------------
 
 def test_a_nvt_result_renders_as_nvt_with_its_reason_and_keeps_the_advice_from_go(tmp_path):
@@ -457,6 +474,8 @@ def test_real_features_with_a_real_meldpunt_make_its_switch_scenario_nvt(pyteste
     assert {page.cells[("S02", d)]["data-uitslag"] for d in ("ggd-regio-utrecht", "meldpunt-gooi-vechtstreek")} == {
         "geslaagd"}
     assert page.cells[("S02", KETEN)]["data-uitslag"] == "niet-getest" and page.advice != "go"
+    data = json.loads((pytester.path / "reports" / "resultaten.json").read_text())
+    assert data["echte_verzendingen"] == 0  # counted: nothing went to the real meldpunt (its scenario was n.v.t.)
     flevo = find(allure_results(pytester.path / "allure"),
                  "Een meldpunt dat 5xx antwoordt maakt de melding onbestelbaar en de agent weet het", FLEVO)
     assert flevo["status"] == "skipped" and "niet van toepassing" in flevo["statusDetails"]["message"]

@@ -106,7 +106,8 @@ def _deelnemers_fact(run: Run) -> str:
     if real:
         text += ": " + ", ".join(real)
     if run.echte_verzendingen is not None:
-        text += f"; {run.echte_verzendingen} bericht(en) verstuurd aan echte deelnemers"
+        text += (f"; {run.echte_verzendingen} bericht(en) aan echte deelnemers verstuurd door de testprocessen"
+                 " (het gesimuleerde postkantoor telt zijn eigen verzendingen)")
     return text
 
 

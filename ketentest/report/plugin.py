@@ -48,6 +48,7 @@ SESSION = pytest.StashKey["ReportSession"]()
 INFO = pytest.StashKey["ScenarioInfo"]()
 COLLECTOR = pytest.StashKey["TestEvidence"]()
 STATE = pytest.StashKey[OutcomeState]()
+SENDS_KEY = "ketentest_echte_verzendingen"
 
 
 # --- what a scenario is about ----------------------------------------------------
@@ -220,6 +221,7 @@ class ReportSession:
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     t0: float = field(default_factory=time.monotonic)
     records: dict[str, dict] = field(default_factory=dict)
+    worker_sends: int = 0  # real sends the xdist workers counted
     written: list[Path] = field(default_factory=list)
     advice: str = ""
     error: str = ""
@@ -265,7 +267,21 @@ class ReportSession:
         if data:
             self.records[report.nodeid] = data  # each phase carries everything so far; the last wins
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node, error) -> None:
+        """xdist: a worker's count of real sends."""
+        self.worker_sends += int(getattr(node, "workeroutput", {}).get(SENDS_KEY) or 0)
+
+    def real_sends(self) -> int | None:
+        """Real sends by the test processes, for a keten with a real deelnemer; None otherwise."""
+        if not self.echte_ids:
+            return None
+        own = _real_sends()
+        return None if own is None else own + self.worker_sends
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker:
+            self.config.workeroutput[SENDS_KEY] = _real_sends() or 0  # sent to the controller after this hook
         if not self.is_worker and self.records:
             try:
                 _write_all(self, exitstatus)
@@ -469,15 +485,12 @@ def _mark_nvt(c: TestEvidence) -> None:
 
 
 def _real_sends() -> int | None:
-    """Mails sent to real deelnemers in this process, if the harness counts them (ketentest.echt)."""
+    """Mails this process sent to real deelnemers (ketentest.echt's guard counts them); None: not counted."""
     try:
-        from ketentest import echt
-    except ImportError:
-        return None
-    counter = getattr(echt, "verzonden_aantal", None) or getattr(echt, "echte_verzendingen", None)
-    try:
-        return int(counter()) if callable(counter) else None
-    except Exception:  # a counter that fails must not lose the report
+        from ketentest.echt import default_guard
+
+        return int(default_guard().counter.total())
+    except Exception:  # no counter, or one that fails: the report must not be lost over it
         return None
 
 
@@ -514,7 +527,7 @@ def _write_all(rs: ReportSession, exitstatus: int) -> None:
         selectie=config.getoption("markexpr", "") or "",
         onderbroken=exitstatus == pytest.ExitCode.INTERRUPTED,
         echt=rs.echte_ids,
-        echte_verzendingen=_real_sends(),
+        echte_verzendingen=rs.real_sends(),
     )
     save_run(run, rs.reports_dir)
     previous = load_run(rs.reports_dir / PREVIOUS_FILE)

@@ -171,7 +171,7 @@ class Run:
     selectie: str = ""  # the -m expression, if any
     onderbroken: bool = False
     echt: tuple[str, ...] = ()  # ids of the real (not simulated) deelnemers
-    echte_verzendingen: int | None = None  # mails sent to real deelnemers; None: not counted
+    echte_verzendingen: int | None = None  # real sends by the test processes (not the parties); None: not counted
 
     def to_dict(self) -> dict[str, Any]:
         return {
