@@ -24,6 +24,7 @@ import re
 
 import pytest
 
+from ketentest.checks.b06_dane import check_dane
 from ketentest.checks.v02_veilig_transport import check_v02
 from ketentest.checks.v03_afzenderauthenticatie import check_v03
 from ketentest.checks.v07_ontvangstbevestiging import check_v07
@@ -36,6 +37,7 @@ from ketentest.synth import MeldingPool
 from ketentest.verdict import CheckResult, Uitslag
 from ketentest.verzending import OntvangenBericht, Verzending
 from simulators.keten import EchteDeelnemer, KetenSimulatie
+from simulators.pki import CertVariant
 from simulators.referentie.meldpunt import EchtMeldpunt, authenticatie, meldpunt_available
 
 pytestmark = pytest.mark.skipif(meldpunt_available() is not None,
@@ -179,15 +181,37 @@ def test_without_opendkim_the_unsigned_reply_fails_v07(sim, echte_keten, pki, po
     assert v02.verdict is G and v03.verdict is G, summary(v02, v03)  # the melding itself went fine
 
 
+def test_a_certificate_the_tlsa_does_not_describe_stops_the_police_and_fails_b06(sim, echte_keten, pki, pool) -> None:
+    """The real Postfix presents a new key from another CA while the TLSA records still name the old ones
+    (S04): the police find no secure route and send nothing (V02 holds: they refused),
+    and B06 fails for the real meldpunt's domain."""
+    keten = echte_keten
+    domain = keten.deelnemer(ECHT).domain.name
+    melding = pool.voor(ECHT)
+    with EchtMeldpunt(keten, keten.deelnemer(ECHT), pki, certificaat=CertVariant.REPLACED) as echt:
+        b06 = check_dane(domain, sim.internet.resolver)
+        state = verstuur(sim, melding)
+        berichten = haal_op(echt.imap, echt.wachtwoord)
+    assert b06.verdict is F and b06.subtest("dane.overeenkomst").verdict is F, b06.summary()
+    assert state["status"] != "bezorgd" and state["delivered_at"] is None, state
+    assert not berichten, [b.uid for b in berichten]
+    entry = sim.politie.get(f"/meldingen/{melding.kenmerk}")
+    v = Verzending(melding, None, ECHT, entry, None, (), (), dataclasses.asdict(keten.aannames), sim.now())
+    v02 = check_v02(v, keten, now=dt.datetime.fromtimestamp(sim.now(), UTC))
+    assert verdict_of(v02, "geen_veilige_route") is G, v02.summary()
+    assert "dane" in str(entry["attempts"][-1]["trace"].get("failed")).lower(), entry["attempts"][-1]
+
+
 def test_imaps_refuses_a_certificate_from_another_ca(sim, echte_keten, pki, tmp_path) -> None:
     """The harness trusts only the given CA: the system's store does not know the keten's PKI."""
     with EchtMeldpunt(echte_keten, echte_keten.deelnemer(ECHT), pki) as echt:
         toegang = dataclasses.replace(echt.imap, ca_bestand=None)
         with pytest.raises(ImapFout, match="certificaat is niet te vertrouwen"):
             haal_op(toegang, echt.wachtwoord)
+        assert haal_op(echt.imap, echt.wachtwoord) == []  # nothing delivered yet: an empty inbox
+        # Last: after a failed login Dovecot slows further logins from this address down.
         with pytest.raises(ImapFout, match="inloggen geweigerd"):
             haal_op(echt.imap, "fout-wachtwoord")
-        assert haal_op(echt.imap, echt.wachtwoord) == []  # nothing delivered yet: an empty inbox
 
 
 def test_nothing_outlives_a_killed_harness(echte_keten, tmp_path) -> None:
