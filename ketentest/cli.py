@@ -47,11 +47,14 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
         argv += ["-m", args.markers]
     if args.backend:
         argv += ["--backend", args.backend]
-    if args.verwachtingen:  # every party process inherits it (ketentest.echt.Guard.sent)
-        import os
+    import os
 
-        from ketentest.echt import VERWACHTINGEN_ENV
+    from ketentest.echt import LEDGER_ENV, VERWACHTINGEN_ENV
 
+    # Every party process inherits these (ketentest.echt.Guard): the shared log of
+    # real sends (rate limit across processes, counts for the report) and the expectations.
+    os.environ.setdefault(LEDGER_ENV, str(REPORTS / "echte-verzendingen.jsonl"))
+    if args.verwachtingen:
         os.environ[VERWACHTINGEN_ENV] = str(args.verwachtingen.resolve())
     started = time.time()
     code = int(pytest.main([*argv, *extra]))

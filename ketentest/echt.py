@@ -5,7 +5,10 @@
   every address outside the reserved TLDs counts as real and unlisted.
 * :class:`RateLimiter`: per real deelnemer at most ``max_per_uur`` sends in
   any hour of real time; over it, :class:`TooManySends` at once (never a wait).
-* :class:`SendCounter`: real sends per deelnemer, for reports.
+* :class:`SendCounter`: real sends per deelnemer, for reports; with a
+  :class:`Ledger` (``$KETENTEST_ECHTE_VERZENDINGEN``) shared by every
+  process of a run, so the rate limit holds across them and a report can
+  read the tallies (``Ledger(path).counter()``).
 * :class:`Guard` combines the three; :func:`ketentest.delivery.deliver` asks
   the process's guard (:func:`default_guard`) before it touches the network,
   so no path through it reaches an unlisted real address. Which keten: the
@@ -20,18 +23,23 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import fcntl
+import json
 import os
 import threading
 import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ketentest.errors import KetentestError
 from ketentest.model import RESERVED_TLDS, Deelnemer, Keten
 
 #: Where a process's sends record their expectations (a ketentest.verwachtingen file), if set.
 VERWACHTINGEN_ENV = "KETENTEST_VERWACHTINGEN"
+#: The shared log of real sends of a run (a ketentest.echt.Ledger), if set.
+LEDGER_ENV = "KETENTEST_ECHTE_VERZENDINGEN"
 HOUR = 3600.0
 
 
@@ -165,31 +173,113 @@ def check_recipient_in(ketens: list[Keten], address: str) -> Deelnemer | None:
     return None
 
 
+class Ledger:
+    """A shared log of real sends (JSON lines, appended under an exclusive
+    lock, fsynced): every process of a run that sends to real deelnemers
+    writes here, so the rate limit holds across processes and a report (in
+    another process) can count. Set by path or by $KETENTEST_ECHTE_VERZENDINGEN."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def events(self) -> list[dict]:
+        """Every well-formed event (a line cut off by a crash is skipped: this is a log)."""
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in text.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and isinstance(event.get("t"), (int, float)) and event.get("wat") in _WHAT:
+                out.append(event)
+        return out
+
+    def append(self, event: dict) -> None:
+        """Append one event; call inside :meth:`locked`."""
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(event, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def counter(self, since: float | None = None) -> SendCounter:
+        """The tallies of every process that wrote here (from ``since``, epoch seconds, e.g. a run's start)."""
+        counter = SendCounter()
+        with counter._lock:
+            for e in self.events():
+                if since is not None and e["t"] < since:
+                    continue
+                key = str(e.get("deelnemer", "?"))
+                tally = counter._tallies.setdefault(key, Tally(key, str(e.get("naam", key))))
+                setattr(tally, e["wat"], getattr(tally, e["wat"]) + 1)
+        return counter
+
+
+def ledger_from_env() -> Ledger | None:
+    path = os.environ.get(LEDGER_ENV)
+    return Ledger(path) if path else None
+
+
 class RateLimiter:
     """At most ``max_per_uur`` sends per real deelnemer in any sliding hour
-    of real time. ``clock`` (epoch seconds) is injectable for tests."""
+    of real time. ``clock`` (epoch seconds) is injectable for tests. With a
+    :class:`Ledger` the hour counts the sends of every process writing it."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, ledger: Ledger | None = None) -> None:
         self.clock = clock
+        self.ledger = ledger
         self._sent: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
 
-    def take(self, deelnemer: Deelnemer) -> float:
-        """Reserve a send now, or raise :class:`TooManySends` (never waits). Returns the moment."""
+    def _recent(self, deelnemer: Deelnemer, now: float) -> list[float]:
+        if self.ledger is not None:
+            return sorted(e["t"] for e in self.ledger.events()
+                          if e.get("deelnemer") == deelnemer.id and e["wat"] == "pogingen" and e["t"] > now - HOUR)
+        sent = self._sent[deelnemer.id]
+        while sent and sent[0] <= now - HOUR:
+            sent.popleft()
+        return list(sent)
+
+    def take(self, deelnemer: Deelnemer, address: str = "") -> float:
+        """Reserve a send now, or raise :class:`TooManySends` (never waits).
+        Returns the moment. With a ledger the reservation is its 'pogingen' event."""
         now = self.clock()
-        with self._lock:
-            sent = self._sent[deelnemer.id]
-            while sent and sent[0] <= now - HOUR:
-                sent.popleft()
-            if len(sent) >= deelnemer.echt.max_per_uur:
-                raise TooManySends(deelnemer, len(sent), sent[0] + HOUR)
-            sent.append(now)
+        with self._lock, (self.ledger.locked() if self.ledger is not None else nullcontext()):
+            recent = self._recent(deelnemer, now)
+            if len(recent) >= deelnemer.echt.max_per_uur:
+                raise TooManySends(deelnemer, len(recent), recent[0] + HOUR)
+            if self.ledger is not None:
+                self.ledger.append(_event(now, "pogingen", deelnemer, address))
+            else:
+                self._sent[deelnemer.id].append(now)
         return now
 
     def used(self, deelnemer: Deelnemer) -> int:
         now = self.clock()
         with self._lock:
-            return sum(1 for t in self._sent[deelnemer.id] if t > now - HOUR)
+            return len(self._recent(deelnemer, now))
+
+
+_WHAT = ("pogingen", "bezorgd", "geweigerd", "te_veel")
+
+
+def _event(t: float, what: str, deelnemer: Deelnemer | None, address: str) -> dict:
+    return {"t": t, "wat": what, "deelnemer": deelnemer.id if deelnemer is not None else f"(onbekend: {_domain(address)})",
+            "naam": deelnemer.naam if deelnemer is not None else _domain(address), "adres": address,
+            "pid": os.getpid()}
 
 
 @dataclass
@@ -253,11 +343,20 @@ class Guard:
     keten: Keten | None = None
     clock: Callable[[], float] = time.time
     verwachtingen: Path | None = None  # None: $KETENTEST_VERWACHTINGEN, if set
+    ledger: Ledger | None = None  # None: $KETENTEST_ECHTE_VERZENDINGEN, if set (read when the guard is made)
     limiter: RateLimiter = field(init=False)
-    counter: SendCounter = field(default_factory=SendCounter)
+    counter: SendCounter = field(default_factory=SendCounter)  # this process's sends
 
     def __post_init__(self) -> None:
-        self.limiter = RateLimiter(self.clock)
+        if self.ledger is None:
+            self.ledger = ledger_from_env()
+        self.limiter = RateLimiter(self.clock, self.ledger)
+
+    def _count(self, what: str, deelnemer: Deelnemer | None, address: str) -> None:
+        self.counter.count(what, deelnemer, address)
+        if self.ledger is not None and what != "pogingen":  # the limiter writes 'pogingen' itself
+            with self.ledger.locked():
+                self.ledger.append(_event(self.clock(), what, deelnemer, address))
 
     def admit(self, address: str, keten: Keten | None = None) -> Deelnemer | None:
         """May mail go to ``address`` now? Returns the real deelnemer (None for
@@ -266,15 +365,15 @@ class Guard:
         try:
             owner = check_recipient(keten, address) if keten is not None else check_recipient_in(loaded_ketens(), address)
         except RecipientNotAllowed as e:
-            self.counter.count("geweigerd", e.deelnemer, address)
+            self._count("geweigerd", e.deelnemer, address)
             raise
         if owner is not None:
             try:
-                self.limiter.take(owner)
+                self.limiter.take(owner, address)
             except TooManySends:
-                self.counter.count("te_veel", owner)
+                self._count("te_veel", owner, address)
                 raise
-            self.counter.count("pogingen", owner)
+            self._count("pogingen", owner, address)
         return owner
 
     def sent(self, owner: Deelnemer | None, delivered: bool, message: bytes = b"",
@@ -283,9 +382,9 @@ class Guard:
         melding to a real meldpunt, record what the harness now expects back."""
         if owner is None or not delivered:
             return
-        self.counter.count("bezorgd", owner)
+        self._count("bezorgd", owner, "")
         path = self.verwachtingen or (Path(os.environ[VERWACHTINGEN_ENV]) if os.environ.get(VERWACHTINGEN_ENV) else None)
-        keten = keten if keten is not None else self.keten
+        keten = keten or self.keten or next((k for k in loaded_ketens() if owner in k.deelnemers), None)
         if path is None or keten is None or not message:
             return
         from ketentest.mail.compose import KIND_HEADER, MessageKind, read_kenmerk

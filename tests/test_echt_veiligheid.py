@@ -27,6 +27,13 @@ KENMERK = "MN-2026-000123"
 PDF = b"%PDF-1.7\n% test\n%%EOF\n"
 
 
+@pytest.fixture(autouse=True)
+def no_shared_files(monkeypatch):
+    """A test sets the shared files itself (ketentest run may have set them in this process)."""
+    monkeypatch.delenv(echt.LEDGER_ENV, raising=False)
+    monkeypatch.delenv(echt.VERWACHTINGEN_ENV, raising=False)
+
+
 @pytest.fixture
 def keten():
     data = echt_data(toegestane_adressen=[ECHT_ADRES, f"test@{ECHT_DOMEIN}"], max_per_uur=3)
@@ -311,3 +318,51 @@ def test_synthetic_meldingen_use_test_bsns_and_their_pdf_carries_the_marker():
     pdf = render(meldingen[0])
     assert is_test_pdf(pdf) and parse(pdf) == meldingen[0]
     assert not is_test_pdf(b"%PDF-1.7\n%%EOF\n") and not is_test_pdf(pdf.replace(b"TESTMELDING", b"ANDERS_XYZ"))
+
+
+# --- the shared ledger: one rate limit and one count for every process of a run -----------------
+
+
+def test_the_ledger_makes_the_rate_limit_hold_across_processes(keten, gv, tmp_path):
+    """Another process (a real one) sends twice; this process may send once
+    more (max_per_uur 3), and the ledger counts all of it."""
+    import subprocess
+    import sys
+    import time
+
+    from ketentest.echt import Ledger
+
+    ledger = tmp_path / "echte-verzendingen.jsonl"
+    keten_file = tmp_path / "hybride.yaml"
+    keten_file.write_text(yaml.safe_dump(echt_data(toegestane_adressen=[ECHT_ADRES], max_per_uur=3)))
+    code = ("import sys; from ketentest.config import load_keten; from ketentest.echt import Guard, Ledger; "
+            "k = load_keten(sys.argv[1]); g = Guard(k, ledger=Ledger(sys.argv[2])); "
+            "[g.admit(sys.argv[3]) for _ in range(2)]")
+    subprocess.run([sys.executable, "-c", code, str(keten_file), str(ledger), ECHT_ADRES], check=True, timeout=120)
+    guard = Guard(keten, ledger=Ledger(ledger))
+    assert guard.admit(ECHT_ADRES) == gv
+    with pytest.raises(TooManySends) as err:
+        guard.admit(ECHT_ADRES)
+    assert err.value.count == 3
+    with pytest.raises(RecipientNotAllowed):
+        guard.admit(f"directeur@{ECHT_DOMEIN}")
+    [tally] = Ledger(ledger).counter().tallies()
+    assert (tally.pogingen, tally.te_veel, tally.geweigerd) == (3, 1, 1)
+    assert guard.counter.tallies()[0].pogingen == 1  # this process's own share
+    assert Ledger(ledger).counter(since=time.time() + 60).tallies() == []
+    # a line cut off by a crash is skipped, the rest still counts
+    with ledger.open("a") as f:
+        f.write('{"t": 1, "wat": "pog')
+    assert Ledger(ledger).counter().total() == 3
+
+
+def test_the_guard_takes_the_ledger_from_the_environment(keten, tmp_path, monkeypatch):
+    from ketentest.echt import LEDGER_ENV, Ledger
+
+    monkeypatch.setenv(LEDGER_ENV, str(tmp_path / "log.jsonl"))
+    guard = Guard(keten, clock=FakeClock())
+    guard.admit(ECHT_ADRES)
+    guard.sent(guard.admit(ECHT_ADRES), delivered=True)
+    assert Ledger(tmp_path / "log.jsonl").counter().tallies()[0].as_dict() == {
+        "deelnemer": "meldpunt-gooi-vechtstreek", "naam": "Meldpunt Zorg en Overlast Gooi en Vechtstreek",
+        "pogingen": 2, "bezorgd": 1, "geweigerd": 0, "te_veel": 0}

@@ -26,6 +26,14 @@ UTC = dt.timezone.utc
 SENT = dt.datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def no_shared_files(monkeypatch):
+    from ketentest import echt
+
+    monkeypatch.delenv(echt.LEDGER_ENV, raising=False)
+    monkeypatch.delenv(echt.VERWACHTINGEN_ENV, raising=False)
+
+
 @pytest.fixture
 def keten(tmp_path):
     path = tmp_path / "hybride.yaml"
