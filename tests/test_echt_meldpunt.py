@@ -37,6 +37,7 @@ from ketentest.synth import MeldingPool
 from ketentest.verdict import CheckResult, Uitslag
 from ketentest.verzending import OntvangenBericht, Verzending
 from simulators.keten import EchteDeelnemer, KetenSimulatie
+from simulators.partijen import CONTAINER_PATHS, keten_parties
 from simulators.pki import CertVariant
 from simulators.referentie.meldpunt import EchtMeldpunt, authenticatie, meldpunt_available
 
@@ -117,6 +118,14 @@ def test_the_echt_meldpunt_has_no_simulator(sim, echte_keten) -> None:
         sim.party(ECHT)
 
 
+def test_keten_parties_leave_out_the_echt_deelnemer(echte_keten) -> None:
+    """The process backend, the container backend and the compose file all start from this list."""
+    names = [p.name for p in keten_parties(echte_keten, CONTAINER_PATHS)]
+    assert ECHT not in names
+    assert names == ["dns", "resolver", echte_keten.politie.id,
+                     *(m.id for m in echte_keten.meldpunten if m.id != ECHT)]
+
+
 def test_police_deliver_to_a_real_postfix_and_its_reply_is_judged(sim, echte_keten, pki, pool) -> None:
     keten = echte_keten
     melding = pool.voor(ECHT)
@@ -150,7 +159,11 @@ def test_police_deliver_to_a_real_postfix_and_its_reply_is_judged(sim, echte_ket
     # V07: matched to the kenmerk by the police, in time on the keten clock, over DANE.
     assert v07.verdict is G, v07.summary()
     assert verdict_of(v07, "veilige_route") is G, v07.summary()
-    assert uitgaand["attempts"][0]["trace"]["hosts"][0]["tls"]["version"] in ("TLSv1.3", "TLSv1.2"), uitgaand
+    reply_host = uitgaand["attempts"][0]["trace"]["hosts"][0]
+    assert reply_host["tls"]["version"] in ("TLSv1.3", "TLSv1.2"), uitgaand
+    said = [c["text"] for c in reply_host["transcript"]]  # Postfix's own commands, as it logged them
+    assert said[0].startswith("EHLO ") and said[1] == "STARTTLS" and said[2].startswith("EHLO ") \
+        and said[3].startswith("MAIL FROM:<meldpunt@regiogv.test>"), said
     assert entry["bevestigingen"], entry  # the police counted the reply as genuine (its DKIM is OpenDKIM's)
 
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -375,9 +376,9 @@ class EchtMeldpunt:
         u = self.bevestiging(kenmerk, timeout)
         host, _, rest = (u.tls_naar or u.relay).partition("[")
         ip = rest.split("]", 1)[0]
-        commands = [line.split(": ", 1)[1] if ": " in line else line
-                    for line in (r.split(f"> {u.tls_naar or u.relay}: ", 1)[-1] for r in self._chat(u))]
+        commands = self._chat(u)
         verified = u.tls == "Verified"
+        code = re.match(r"(\d{3})\b", u.toelichting)
         detail = u.tls_detail.split(" with cipher ")
         trace = {
             "bron": f"log van {self.naam}",
@@ -386,11 +387,12 @@ class EchtMeldpunt:
             "hosts": [{
                 "host": host, "ip": ip, "outcome": "delivered" if u.status == "sent" else u.status,
                 "transcript": [{"side": "C", "text": c} for c in commands],
-                "tls": {"version": detail[0], "cipher": detail[1].split(" ")[0] if len(detail) > 1 else ""} if u.tls else {},
+                "tls": ({"version": detail[0], "cipher": detail[1].split(" ")[0] if len(detail) > 1 else ""}
+                        if u.tls else {}),
                 "dane": {"matched": verified, "matched_record": "TLSA (Postfix: Verified)" if verified else None,
                          "explanation": u.samenvatting()},
                 "tlsa": {"state": "secure" if verified else "onbekend"},
-                "reply": {"code": int(u.dsn[0]) * 100 if u.dsn[:1].isdigit() else None, "text": u.toelichting},
+                "reply": {"code": int(code.group(1)) if code else None, "text": u.toelichting},
             }],
         }
         return {"kenmerk": f"{kenmerk}.bevestiging", "status": "bezorgd" if u.status == "sent" else u.status,
@@ -399,16 +401,17 @@ class EchtMeldpunt:
                               "trace": trace}], "postfix": u.samenvatting()}
 
     def _chat(self, u: PostfixUitslag) -> list[str]:
-        """The client's commands to the peer of this attempt, as Postfix logged them (``> peer: CMD``)."""
+        """The client's commands in this attempt, as Postfix logged them (``smtp[pid]: > peer: CMD``):
+        the lines of the smtp process that logged the attempt's status, up to that status line."""
         peer = u.tls_naar or u.relay
+        status = next((line for line in u.regels if "status=" in line), "")
+        pid = re.search(r"smtp\[(\d+)\]", status)
+        if not pid:
+            return []
+        marker = f"smtp[{pid.group(1)}]: > {peer}: "
         with self._cond:
             lines = list(self.logs["postfix"])
-        out = []
-        for line in lines:
-            marker = f"> {peer}: "
-            if marker in line:
-                out.append(line.split(marker, 1)[1])
-        return [f"> {peer}: {c}" for c in out]
+        return [line.split(marker, 1)[1] for line in lines if marker in line]
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -614,7 +617,6 @@ def authenticatie(eml: bytes, keten: Keten, deelnemer: Deelnemer):
     Return-Path (MAIL FROM). Returns (AuthResult, client_ip, helo, mail_from)."""
     import email
     import email.policy
-    import re
 
     from ketentest.mail.auth import authenticate
 
