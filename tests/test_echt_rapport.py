@@ -152,18 +152,32 @@ def test_allure_labels_and_environment_name_the_soort():
 def test_real_sends_are_counted_for_a_keten_with_a_real_deelnemer(monkeypatch, tmp_path):
     from ketentest import echt
 
+    flevo = hybrid_keten().deelnemer(FLEVO)
+    monkeypatch.delenv(echt.LEDGER_ENV, raising=False)
     monkeypatch.setattr(echt, "_default", echt.Guard())  # this test's own counter
     session = ReportSession(config=None, reports_dir=None, keten=hybrid_keten())
-    assert session.real_sends() == 0
-    echt.default_guard().counter.count("pogingen", hybrid_keten().deelnemer(FLEVO))
+    assert session.real_sends() == (0, "de testprocessen")
+    echt.default_guard().counter.count("pogingen", flevo)
     session.worker_sends = 2  # what xdist workers reported (pytest_testnodedown)
-    assert session.real_sends() == 3
+    assert session.real_sends() == (3, "de testprocessen")
+
+    # the shared ledger of every process of the run, when ``ketentest run`` set it: this run's sends only
+    ledger = echt.Ledger(tmp_path / "echte-verzendingen.jsonl")
+    with ledger.locked():
+        ledger.append({"t": session.t_start - 600, "wat": "pogingen", "deelnemer": FLEVO})  # an earlier run
+        for _ in range(4):
+            ledger.append({"t": session.t_start + 1, "wat": "pogingen", "deelnemer": FLEVO})
+    monkeypatch.setenv(echt.LEDGER_ENV, str(ledger.path))
+    assert session.real_sends() == (4, "alle processen van de run")
+
     simulated = ReportSession(config=None, reports_dir=None, keten=load_keten("midden-nederland"))
-    assert simulated.real_sends() is None  # nothing real: nothing to count
+    assert simulated.real_sends() == (None, "")  # nothing real: nothing to count
     keten = hybrid_keten()
-    run = dataclasses.replace(run_for(keten, full_pass(keten)), echte_verzendingen=3)
-    assert "3 bericht(en) aan echte deelnemers verstuurd door de testprocessen" in render(run, None, tmp_path)
-    assert Run.from_dict(json.loads(json.dumps(run.to_dict()))).echte_verzendingen == 3
+    run = dataclasses.replace(run_for(keten, full_pass(keten)), echte_verzendingen=4,
+                              verzendingen_geteld_door="alle processen van de run")
+    assert ("4 bericht(en) aan echte deelnemers verstuurd (geteld: alle processen van de run)"
+            in render(run, None, tmp_path))
+    assert Run.from_dict(json.loads(json.dumps(run.to_dict()))) == run
 
 
 # --- (b) n.v.t. is never geslaagd, and never turns the advice green -----------------------------

@@ -106,8 +106,9 @@ def _deelnemers_fact(run: Run) -> str:
     if real:
         text += ": " + ", ".join(real)
     if run.echte_verzendingen is not None:
-        text += (f"; {run.echte_verzendingen} bericht(en) aan echte deelnemers verstuurd door de testprocessen"
-                 " (het gesimuleerde postkantoor telt zijn eigen verzendingen)")
+        text += f"; {run.echte_verzendingen} bericht(en) aan echte deelnemers verstuurd"
+        if run.verzendingen_geteld_door:
+            text += f" (geteld: {run.verzendingen_geteld_door})"
     return text
 
 

@@ -49,6 +49,8 @@ INFO = pytest.StashKey["ScenarioInfo"]()
 COLLECTOR = pytest.StashKey["TestEvidence"]()
 STATE = pytest.StashKey[OutcomeState]()
 SENDS_KEY = "ketentest_echte_verzendingen"
+ALL_PROCESSES = "alle processen van de run"  # counted in the shared ledger
+TEST_PROCESSES = "de testprocessen"  # only the pytest processes' own guards
 
 
 # --- what a scenario is about ----------------------------------------------------
@@ -220,6 +222,7 @@ class ReportSession:
     keten: Any = None  # ketentest.model.Keten, or None if it could not be loaded
     started: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     t0: float = field(default_factory=time.monotonic)
+    t_start: float = field(default_factory=time.time)  # epoch: the run's sends in a shared ledger start here
     records: dict[str, dict] = field(default_factory=dict)
     worker_sends: int = 0  # real sends the xdist workers counted
     written: list[Path] = field(default_factory=list)
@@ -272,12 +275,22 @@ class ReportSession:
         """xdist: a worker's count of real sends."""
         self.worker_sends += int(getattr(node, "workeroutput", {}).get(SENDS_KEY) or 0)
 
-    def real_sends(self) -> int | None:
-        """Real sends by the test processes, for a keten with a real deelnemer; None otherwise."""
+    def real_sends(self) -> tuple[int | None, str]:
+        """Real sends of this run and who counted them, for a keten with a real deelnemer: the shared
+        ledger of every process ($KETENTEST_ECHTE_VERZENDINGEN, set by ``ketentest run``), else the
+        test processes' own guards. (None, "") without a real deelnemer or a counter."""
         if not self.echte_ids:
-            return None
+            return None, ""
+        try:
+            from ketentest.echt import ledger_from_env
+
+            ledger = ledger_from_env()
+            if ledger is not None:
+                return ledger.counter(since=self.t_start).total(), ALL_PROCESSES
+        except Exception:  # an unreadable ledger: fall back to this process's own count
+            pass
         own = _real_sends()
-        return None if own is None else own + self.worker_sends
+        return (None, "") if own is None else (own + self.worker_sends, TEST_PROCESSES)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker:
@@ -513,6 +526,7 @@ def _write_all(rs: ReportSession, exitstatus: int) -> None:
     from ketentest.report.html import write_report
 
     tests = tuple(TestRecord.from_dict(d) for d in rs.records.values())
+    sends, counted_by = rs.real_sends()
     run = Run(
         keten=rs.keten.naam if rs.keten else "onbekend (ketenbestand niet te lezen)",
         ketenbron=rs.keten.source if rs.keten else str(config.getoption("keten", None) or ""),
@@ -527,7 +541,8 @@ def _write_all(rs: ReportSession, exitstatus: int) -> None:
         selectie=config.getoption("markexpr", "") or "",
         onderbroken=exitstatus == pytest.ExitCode.INTERRUPTED,
         echt=rs.echte_ids,
-        echte_verzendingen=rs.real_sends(),
+        echte_verzendingen=sends,
+        verzendingen_geteld_door=counted_by,
     )
     save_run(run, rs.reports_dir)
     previous = load_run(rs.reports_dir / PREVIOUS_FILE)

@@ -171,7 +171,8 @@ class Run:
     selectie: str = ""  # the -m expression, if any
     onderbroken: bool = False
     echt: tuple[str, ...] = ()  # ids of the real (not simulated) deelnemers
-    echte_verzendingen: int | None = None  # real sends by the test processes (not the parties); None: not counted
+    echte_verzendingen: int | None = None  # real sends of the run; None: not counted (no real deelnemer)
+    verzendingen_geteld_door: str = ""  # Dutch: who counted them (every process, or the test processes only)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -186,6 +187,7 @@ class Run:
             "onderbroken": self.onderbroken,
             "deelnemers": [{"id": i, "naam": n, "echt": i in self.echt} for i, n in self.deelnemers],
             "echte_verzendingen": self.echte_verzendingen,
+            "verzendingen_geteld_door": self.verzendingen_geteld_door,
             "aannames": dict(self.aannames),
             "versies": dict(self.versies),
             "tests": [t.to_dict() for t in self.tests],
@@ -208,6 +210,7 @@ class Run:
             onderbroken=bool(d.get("onderbroken", False)),
             echt=tuple(x["id"] for x in d.get("deelnemers", ()) if x.get("echt")),
             echte_verzendingen=d.get("echte_verzendingen"),
+            verzendingen_geteld_door=d.get("verzendingen_geteld_door", ""),
         )
 
 
