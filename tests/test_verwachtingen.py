@@ -353,3 +353,26 @@ def test_replies_are_collected_from_a_real_imap_mailbox(dovecot, bestand):
     with pytest.raises(VerwachtingenFout) as err:
         list(vw.ImapBron(dataclasses.replace(toegang, wachtwoord_bestand=str(bad))).antwoorden())
     assert "controleer gebruiker en wachtwoord" in err.value.hint
+
+
+def test_run_hands_the_expectations_file_and_the_ledger_to_the_parties(tmp_path, monkeypatch):
+    """``ketentest run --verwachtingen FILE`` sets the variables every party process inherits."""
+    import pytest as pytest_module
+
+    from ketentest import echt
+
+    seen = {}
+
+    def fake_main(argv):
+        seen.update({k: os.environ.get(k) for k in (echt.VERWACHTINGEN_ENV, echt.LEDGER_ENV)})
+        return 5
+
+    monkeypatch.setattr(pytest_module, "main", fake_main)
+    for name in (echt.VERWACHTINGEN_ENV, echt.LEDGER_ENV):  # so that monkeypatch removes what run sets
+        monkeypatch.setenv(name, "x")
+        monkeypatch.delenv(name)
+    main(["run", "--verwachtingen", str(tmp_path / "v.jsonl")])
+    assert seen[echt.VERWACHTINGEN_ENV] == str((tmp_path / "v.jsonl").resolve())
+    assert seen[echt.LEDGER_ENV].endswith("reports/echte-verzendingen.jsonl")
+    assert seen[echt.LEDGER_ENV] != "x"
+
