@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 
 import pytest
 
@@ -30,16 +29,15 @@ from ketentest.checks.v03_afzenderauthenticatie import check_v03
 from ketentest.checks.v07_ontvangstbevestiging import check_v07
 from ketentest.clock import UTC
 from ketentest.config import load_keten
-from ketentest.imap import ImapFout, haal_op, wachtwoord_uit
-from ketentest.mail.compose import read_kenmerk
+from ketentest.imap import ImapFout, haal_op
 from ketentest.model import Echt, Keten
 from ketentest.synth import MeldingPool
 from ketentest.verdict import CheckResult, Uitslag
-from ketentest.verzending import OntvangenBericht, Verzending
+from ketentest.verzending import Verzending
 from simulators.keten import EchteDeelnemer, KetenSimulatie
 from simulators.partijen import CONTAINER_PATHS, keten_parties
 from simulators.pki import CertVariant
-from simulators.referentie.meldpunt import EchtMeldpunt, authenticatie, meldpunt_available
+from simulators.referentie.meldpunt import EchtMeldpunt, meldpunt_available
 
 pytestmark = pytest.mark.skipif(meldpunt_available() is not None,
                                 reason=f"echt meldpunt niet beschikbaar: {meldpunt_available()}")
@@ -84,23 +82,6 @@ def verstuur(sim: KetenSimulatie, melding) -> dict:
     return sim.wait_for(kenmerk, *settled, timeout=WACHT)
 
 
-def opgehaald(echt: EchtMeldpunt, keten: Keten, kenmerk: str) -> tuple[OntvangenBericht, ...]:
-    """The meldpunt's stored messages for the kenmerk, fetched over IMAPS (verified TLS),
-    each with the harness's SPF/DKIM/DMARC verdict as its Authentication-Results."""
-    deelnemer = keten.deelnemer(ECHT)
-    out = []
-    for m in haal_op(echt.imap, wachtwoord_uit(echt.imap)):
-        if read_kenmerk(m.eml) != kenmerk:
-            continue
-        auth, client_ip, _helo, _mail_from = authenticatie(m.eml, keten, deelnemer)
-        received = " ".join(str(m.eml.split(b"\r\n\r\n", 1)[0]).split())
-        queue_id = re.search(r"\(Postfix\) with ESMTPS id ([0-9A-F]+)", received)
-        tls = re.search(r"using (TLSv[0-9.]+) with cipher (\S+)", received)
-        out.append(OntvangenBericht(queue_id.group(1) if queue_id else f"uid-{m.uid}", "inbox", client_ip,
-                                    tls.group(1) if tls else "", tls.group(2) if tls else "", auth.header, m.eml))
-    return tuple(out)
-
-
 def summary(*results: CheckResult) -> str:
     return "\n".join(r.summary() for r in results)
 
@@ -138,7 +119,9 @@ def test_police_deliver_to_a_real_postfix_and_its_reply_is_judged(sim, echte_ket
         assert state["status"] == "bezorgd en bevestigd", state
         entry = sim.politie.get(f"/meldingen/{kenmerk}")
         uitgaand = echt.uitgaand(kenmerk, entry["confirmed_at"], timeout=WACHT)
-        berichten = opgehaald(echt, keten, kenmerk)
+        berichten = echt.berichten(kenmerk)
+        with pytest.raises(ImapFout, match="meer dan de grens van 1000"):
+            haal_op(echt.imap, echt.wachtwoord, max_bytes=1000)  # sizes are bounded before fetching
 
     assert len(berichten) == 1, [b.sleutel for b in berichten]
     v = Verzending(melding, None, ECHT, entry, None, berichten, (uitgaand,), dataclasses.asdict(keten.aannames),
@@ -181,7 +164,7 @@ def test_without_opendkim_the_unsigned_reply_fails_v07(sim, echte_keten, pki, po
         quarantined = [q for q in sim.politie.get("/quarantaine") if kenmerk in q.get("kenmerken", [])]
         assert quarantined, sim.politie.get("/quarantaine")
         assert "geen geldige DKIM-handtekening van regiogv.test" in quarantined[0]["reden"], quarantined
-        berichten = opgehaald(echt, keten, kenmerk)
+        berichten = echt.berichten(kenmerk)
     entry = sim.politie.get(f"/meldingen/{kenmerk}")
     sim.run_until(entry["delivered_at"] + keten.aannames.bevestiging_minuten * 60 + 1)
     entry = sim.politie.get(f"/meldingen/{kenmerk}")

@@ -53,6 +53,7 @@ from pathlib import Path
 from ketentest.errors import InfrastructureError
 from ketentest.model import Deelnemer, ImapToegang, Keten
 from ketentest.referentie_mta import PostfixUitslag, classify, final_status
+from ketentest.verzending import OntvangenBericht
 from simulators.pki import CertVariant, KeyType, Pki
 from simulators.referentie.postfix import (MASTER, POSTFIX, _WRAPPER, ReferentieNietBeschikbaar, _free_port,
                                            postfix_available, postfix_version)
@@ -338,6 +339,28 @@ class EchtMeldpunt:
     @property
     def naam(self) -> str:
         return f"Postfix {self.version} met Dovecot en OpenDKIM"
+
+    def berichten(self, kenmerk: str) -> tuple[OntvangenBericht, ...]:
+        """What the meldpunt stored for ``kenmerk``, fetched over IMAPS (TLS verified
+        against the keten's CA), in the shape the V-checks read: the key is
+        Postfix's queue ID (its 250 to the police names it), the TLS facts come
+        from Postfix's Received header, and the Authentication-Results is the
+        harness's own verdict (:func:`authenticatie`; this Postfix writes none)."""
+        from ketentest.imap import haal_op, wachtwoord_uit
+        from ketentest.mail.compose import read_kenmerk
+
+        out = []
+        for m in haal_op(self.imap, wachtwoord_uit(self.imap)):
+            if read_kenmerk(m.eml) != kenmerk:
+                continue
+            auth, client_ip, _helo, _mail_from = authenticatie(m.eml, self.keten, self.deelnemer)
+            head = " ".join(m.eml.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace").split())
+            queue_id = re.search(r"\(Postfix\) with ESMTPS? id ([0-9A-Za-z]+)", head)
+            tls = re.search(r"using (TLSv[0-9.]+) with cipher (\S+)", head)
+            out.append(OntvangenBericht(queue_id.group(1) if queue_id else f"uid-{m.uid}", "inbox", client_ip,
+                                        tls.group(1) if tls else "", tls.group(2) if tls else "", auth.header,
+                                        m.eml))
+        return tuple(out)
 
     def journaal(self) -> list[dict]:
         """What the back office sent: {kenmerk, queue_id, message_id} per ontvangstbevestiging."""
