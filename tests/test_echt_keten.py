@@ -1,7 +1,9 @@
 """The ``echt`` block of a keten file (issue 15): a real deelnemer has a real
 domain and real addresses, and an allowlist; every simulated deelnemer keeps
 the reserved-name and loopback rules. Each rule is shown failing on its
-broken case with one clear error naming file, key and problem."""
+broken case with one clear error naming file, key and problem. At the end,
+such a deelnemer on the simulated internet: delivered to when listed, never
+contacted when not (needs root networking: run under unshare --net)."""
 
 from __future__ import annotations
 
@@ -204,3 +206,51 @@ def test_the_documentation_names_every_echt_key():
     for key in ("toegestane_adressen", "imap", "max_per_uur", "resolver", "wachtwoord_bestand", "ca_bestand",
                 "poort", "gebruiker", "map"):
         assert f"`{key}`" in doc, key
+
+
+# --- end to end: the simulated internet (signed DNS, Unbound), DANE, a real test MX ---------------
+
+
+def test_on_the_secure_route_a_listed_address_is_delivered_and_expected_an_unlisted_one_is_never_sent(
+        internet, keten, pki, tmp_path):
+    """The GGD regio Utrecht as a 'real' meldpunt on its .test domain (as in the
+    hybrid acceptance keten): the police deliver a melding over DANE-checked
+    STARTTLS to its listed address, and the guard records what is now expected;
+    to an unlisted address of the same domain nothing is looked up or sent."""
+    import dataclasses
+
+    from ketentest import verwachtingen
+    from ketentest.delivery import Outcome, deliver
+    from ketentest.echt import Guard
+    from ketentest.mail import sign
+    from ketentest.mail.compose import compose_melding, is_test_message
+    from ketentest.model import Echt
+    from tests.smtp_helpers import running_mx
+
+    ggd = keten.deelnemer("ggd-regio-utrecht")
+    real = dataclasses.replace(ggd, echt=Echt(frozenset({ggd.adres}), max_per_uur=5))
+    hybride = dataclasses.replace(keten, meldpunten=tuple(real if m.id == ggd.id else m for m in keten.meldpunten))
+    politie, host, mx1 = keten.politie, keten.politie.domain.senders[0], ggd.domain.mx[0]
+    keys = [pki.dkim_key(politie.domain.name, spec) for spec in politie.domain.dkim]
+    path = tmp_path / "verwachtingen.jsonl"
+    guard = Guard(hybride, verwachtingen=path)
+
+    def send(rcpt: str):
+        melding = compose_melding("MN-2026-000123", b"%PDF-1.7\n%%EOF\n", sender=politie.adres, recipient=rcpt)
+        data = sign(melding.data, keys)
+        return deliver(data, politie.adres, rcpt, resolver=internet.resolver, source_ip=host.ip, helo=host.name,
+                       timeout=10, guard=guard)
+
+    with running_mx(pki, mx1.name, mx1.ip) as mx:
+        refused = send("directeur@ggdru.test")
+        assert refused.outcome is Outcome.PERMANENT and refused.mx is None and not refused.hosts
+        assert "niet op de toegestane lijst van de echte deelnemer GGD" in refused.reason
+        assert mx.handler.ehlo == [] and mx.handler.arrivals == []  # nobody even connected
+        delivered = send(ggd.adres)
+    assert delivered.outcome is Outcome.DELIVERED, delivered.describe()
+    assert len(mx.handler.arrivals) == 1 and mx.handler.arrivals[0].rcpt_tos == [ggd.adres]
+    assert is_test_message(mx.handler.arrivals[0].content)
+    tally = guard.counter.tallies()[0]
+    assert (tally.pogingen, tally.bezorgd, tally.geweigerd) == (1, 1, 1)
+    assert [(v.kenmerk, v.deelnemer, v.soort.value) for v in verwachtingen.load(path)] == [
+        ("MN-2026-000123", ggd.id, "ontvangstbevestiging"), ("MN-2026-000123", ggd.id, "terugkoppeling")]

@@ -366,3 +366,4 @@ def test_the_guard_takes_the_ledger_from_the_environment(keten, tmp_path, monkey
     assert Ledger(tmp_path / "log.jsonl").counter().tallies()[0].as_dict() == {
         "deelnemer": "meldpunt-gooi-vechtstreek", "naam": "Meldpunt Zorg en Overlast Gooi en Vechtstreek",
         "pogingen": 2, "bezorgd": 1, "geweigerd": 0, "te_veel": 0}
+
