@@ -367,3 +367,28 @@ def test_the_guard_takes_the_ledger_from_the_environment(keten, tmp_path, monkey
         "deelnemer": "meldpunt-gooi-vechtstreek", "naam": "Meldpunt Zorg en Overlast Gooi en Vechtstreek",
         "pogingen": 2, "bezorgd": 1, "geweigerd": 0, "te_veel": 0}
 
+
+
+def test_a_loaded_keten_does_not_rate_limit_a_real_server_under_a_reserved_tld(monkeypatch):
+    """A keten merely loaded in this process (another test's, say) with a real
+    meldpunt on .test (a server on this machine): its allowlist holds, the sends
+    are counted, but not limited, so unrelated tests can send to it freely.
+    Given explicitly, the same keten does limit."""
+    monkeypatch.setattr(echt, "_loaded", {})
+    data = yaml.safe_load(yaml.safe_dump(echt_data()))
+    flevo = data["meldpunten"][1]
+    flevo["echt"] = {"toegestane_adressen": [flevo["adres"]], "max_per_uur": 1}
+    local = parse_keten(yaml.safe_dump(data), "lokaal.yaml")
+    guard = Guard(clock=FakeClock())
+    for _ in range(3):
+        assert guard.admit(flevo["adres"]).id == "ggd-flevoland"
+    assert guard.counter.tallies()[0].pogingen == 3
+    with pytest.raises(RecipientNotAllowed):
+        guard.admit("directeur@ggdflevoland.test")
+    with pytest.raises(TooManySends):  # the real domain of the same keten stays limited (max 20 there)
+        for _ in range(21):
+            guard.admit(ECHT_ADRES)
+    explicit = Guard(local, clock=FakeClock())
+    explicit.admit(flevo["adres"])
+    with pytest.raises(TooManySends):
+        explicit.admit(flevo["adres"])
