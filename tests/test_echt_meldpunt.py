@@ -210,10 +210,11 @@ def test_imaps_refuses_a_certificate_from_another_ca(sim, echte_keten, pki, tmp_
             haal_op(echt.imap, "fout-wachtwoord")
 
 
-def test_nothing_outlives_a_killed_harness(echte_keten, tmp_path) -> None:
+def test_nothing_outlives_a_killed_harness(sim, echte_keten) -> None:
     """SIGKILL the process that started the real meldpunt: Dovecot and OpenDKIM
     get their parent-death signal, Postfix's wrapper sees its stdin close;
-    all stop and the instance directory goes."""
+    all stop and the instance directory goes. (``sim``: the keten of this
+    module runs, so no simulated meldpunt holds the real one's address.)"""
     import os
     import signal
     import socket
