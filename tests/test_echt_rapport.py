@@ -398,11 +398,19 @@ def vraag(sim, deelnemer):
 @then("staat de schakelaar bij het meldpunt")
 def staat(sim, deelnemer):
     assert sim.posts, "geen schakelaar gezet"
+    from ketentest.echt import default_guard
+
+    default_guard().counter.count("pogingen", sim.keten.deelnemer("ggd-flevoland"))  # as if one mail went out
 '''
 
 
-def test_the_pytest_mapping_turns_nvt_into_a_skip_with_the_dutch_reason(pytester):
-    """An inner pytest run with the real step (steps/storingen.py) and the real hook (steps/echt.py)."""
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serieel", "xdist"])
+def test_the_pytest_mapping_turns_nvt_into_a_skip_with_the_dutch_reason(pytester, monkeypatch, workers):
+    """An inner pytest run with the real step (steps/storingen.py) and the real hook (steps/echt.py);
+    also under xdist, where the workers' counts of real sends reach the report."""
+    from ketentest.echt import LEDGER_ENV
+
+    monkeypatch.delenv(LEDGER_ENV, raising=False)
     data = _builtin_yaml()
     for m in data["meldpunten"]:
         if m["id"] == FLEVO:
@@ -413,7 +421,7 @@ def test_the_pytest_mapping_turns_nvt_into_a_skip_with_the_dutch_reason(pytester
     pytester.makepyfile(test_echt="from pytest_bdd import scenarios\n\nscenarios('echt.feature')\n")
 
     result = pytester.runpytest_subprocess("-p", "steps.echt", "-p", "steps.storingen", "-p", "ketentest.report.plugin",
-                                           "-p", "no:cacheprovider", "-rs", "--keten", "keten.yaml")
+                                           "-p", "no:cacheprovider", "-rs", "--keten", "keten.yaml", *workers)
     result.assert_outcomes(passed=1, skipped=2)
     out = result.stdout.str()
     assert ("niet van toepassing: GGD Flevoland - Vangnet en Advies is een echte deelnemer; de ketentest kan zijn "
@@ -429,6 +437,7 @@ def test_the_pytest_mapping_turns_nvt_into_a_skip_with_the_dutch_reason(pytester
     assert [s["uitslag"] for s in step] == ["geslaagd", "geslaagd", "n.v.t.", "niet uitgevoerd"]
     data = json.loads((pytester.path / "reports" / "resultaten.json").read_text())
     assert {d["id"]: d["echt"] for d in data["deelnemers"]}[FLEVO] is True
+    assert (data["echte_verzendingen"], data["verzendingen_geteld_door"]) == (1, "de testprocessen")
 
     page = parse((pytester.path / "reports" / "stuurgroep.html").read_text())
     assert page.cells[("S01", FLEVO)]["data-uitslag"] == "nvt-echt"
