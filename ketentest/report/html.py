@@ -218,8 +218,9 @@ def _findings(matrix: Matrix, summary) -> str:
     if summary.nvt_echt:
         items.append(
             f'<li class="bevinding nvt-echt">{_pill(CellState.NVT_ECHT, None, "Niet van toepassing")}'
-            f' <span class="titel">{len(summary.nvt_echt)} afspraken vragen een schakelaar die de ketentest bij een'
-            " echte deelnemer niet kan zetten: daar niet getest</span>"
+            f' <span class="titel">{len(summary.nvt_echt)} '
+            f"{'afspraak vraagt' if len(summary.nvt_echt) == 1 else 'afspraken vragen'} een schakelaar die de"
+            " ketentest bij een echte deelnemer niet kan zetten: daar niet getest</span>"
             f'<p class="afspraken-lijst">{_e(", ".join(summary.nvt_echt))}</p></li>'
         )
     if summary.niet_getest:
