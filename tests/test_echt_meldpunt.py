@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import secrets
 
 import pytest
+import yaml
 
 from ketentest.checks.b06_dane import check_dane
 from ketentest.checks.v02_veilig_transport import check_v02
 from ketentest.checks.v03_afzenderauthenticatie import check_v03
 from ketentest.checks.v07_ontvangstbevestiging import check_v07
 from ketentest.clock import UTC
-from ketentest.config import load_keten
-from ketentest.imap import ImapFout, haal_op
-from ketentest.model import Echt, Keten
+from ketentest.config import builtin_keten_text, load_keten
+from ketentest.echt import LEDGER_ENV, Ledger
+from ketentest.imap import ImapFout, haal_op, wachtwoord_uit
+from ketentest.model import Keten
 from ketentest.synth import MeldingPool
 from ketentest.verdict import CheckResult, Uitslag
 from ketentest.verzending import Verzending
@@ -49,20 +52,51 @@ WACHT = 60.0  # seconds for one real event (a delivery, a reply); generous for a
 
 
 @pytest.fixture(scope="module")
-def echte_keten() -> Keten:
-    """The pilot keten with the Gooi en Vechtstreek meldpunt real, its inbox on the allowlist."""
-    keten = load_keten("midden-nederland")
-    mp = keten.deelnemer(ECHT)
-    echt = dataclasses.replace(mp, echt=Echt(toegestane_adressen=frozenset({mp.adres.lower()})))
-    return dataclasses.replace(keten, meldpunten=tuple(echt if m.id == ECHT else m for m in keten.meldpunten))
+def echte_keten(tmp_path_factory, pki) -> Keten:
+    """The pilot keten with the Gooi en Vechtstreek meldpunt real, written as a coordinator
+    would: a keten file with an ``echt:`` block (its inbox on the allowlist, its mailbox
+    over IMAPS). The police process loads the same file, so its allowlist guards them too."""
+    folder = tmp_path_factory.mktemp("echte-keten")
+    (folder / "imap-wachtwoord.txt").write_text(secrets.token_urlsafe(18) + "\n")
+    (folder / "imap-wachtwoord.txt").chmod(0o600)
+    (folder / "keten-ca.pem").write_bytes(pki.ca_pem)
+    data = yaml.safe_load(builtin_keten_text("midden-nederland"))
+    data["keten"] = "midden-nederland-echt-meldpunt"
+    mp = next(m for m in data["meldpunten"] if m["id"] == ECHT)
+    mx = mp["maildomein"]["mx"][0]
+    mp["echt"] = {"toegestane_adressen": [mp["adres"]], "max_per_uur": 60,
+                  "imap": {"host": mx["host"], "ip": mx["ip"], "poort": 993, "gebruiker": mp["adres"],
+                           "wachtwoord_bestand": "imap-wachtwoord.txt", "ca_bestand": "keten-ca.pem"}}
+    (folder / "keten.yaml").write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
+    keten = load_keten(str(folder / "keten.yaml"))
+    echt = keten.deelnemer(ECHT).echt
+    assert echt is not None and echt.toegestane_adressen == {keten.deelnemer(ECHT).adres}, echt
+    return keten
+
+
+def echt_meldpunt(keten: Keten, pki, **kwargs) -> EchtMeldpunt:
+    """The real meldpunt with the mailbox password the keten's IMAP access names."""
+    return EchtMeldpunt(keten, keten.deelnemer(ECHT), pki,
+                        wachtwoord=wachtwoord_uit(keten.deelnemer(ECHT).echt.imap), **kwargs)
 
 
 @pytest.fixture(scope="module")
-def sim(internet_lab, echte_keten) -> KetenSimulatie:
+def verzendlog(tmp_path_factory) -> Ledger:
+    """The shared log of real sends that the police process writes (ketentest.echt)."""
+    return Ledger(tmp_path_factory.mktemp("echt-verzendingen") / "verzendingen.jsonl")
+
+
+@pytest.fixture(scope="module")
+def sim(internet_lab, echte_keten, verzendlog) -> KetenSimulatie:
     internet_lab.stop()  # one keten per network namespace: start ours from scratch
-    simulation = internet_lab.start_sim(echte_keten)
-    yield simulation
-    internet_lab.stop()
+    env = pytest.MonkeyPatch()
+    env.setenv(LEDGER_ENV, str(verzendlog.path))  # the police process inherits it
+    try:
+        simulation = internet_lab.start_sim(echte_keten)
+        yield simulation
+    finally:
+        internet_lab.stop()
+        env.undo()
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +141,10 @@ def test_keten_parties_leave_out_the_echt_deelnemer(echte_keten) -> None:
                      *(m.id for m in echte_keten.meldpunten if m.id != ECHT)]
 
 
-def test_police_deliver_to_a_real_postfix_and_its_reply_is_judged(sim, echte_keten, pki, pool) -> None:
+def test_police_deliver_to_a_real_postfix_and_its_reply_is_judged(sim, echte_keten, pki, pool, verzendlog) -> None:
     keten = echte_keten
     melding = pool.voor(ECHT)
-    with EchtMeldpunt(keten, keten.deelnemer(ECHT), pki) as echt:
+    with echt_meldpunt(keten, pki) as echt:
         state = verstuur(sim, melding)
         kenmerk = melding.kenmerk
         assert state["status"] in ("bezorgd", "bezorgd en bevestigd"), state
@@ -120,6 +154,8 @@ def test_police_deliver_to_a_real_postfix_and_its_reply_is_judged(sim, echte_ket
         entry = sim.politie.get(f"/meldingen/{kenmerk}")
         uitgaand = echt.uitgaand(kenmerk, entry["confirmed_at"], timeout=WACHT)
         berichten = echt.berichten(kenmerk)
+        toegang = keten.deelnemer(ECHT).echt.imap  # the keten's own IMAP access sees the same message
+        assert [m.eml for m in haal_op(toegang, wachtwoord_uit(toegang))] == [b.eml for b in berichten]
         with pytest.raises(ImapFout, match="meer dan de grens van 1000"):
             haal_op(echt.imap, echt.wachtwoord, max_bytes=1000)  # sizes are bounded before fetching
 
@@ -148,12 +184,15 @@ def test_police_deliver_to_a_real_postfix_and_its_reply_is_judged(sim, echte_ket
     assert said[0].startswith("EHLO ") and said[1] == "STARTTLS" and said[2].startswith("EHLO ") \
         and said[3].startswith("MAIL FROM:<meldpunt@regiogv.test>"), said
     assert entry["bevestigingen"], entry  # the police counted the reply as genuine (its DKIM is OpenDKIM's)
+    # The police's allowlist guard let the send through and counted it as a real send.
+    tally = next(t for t in verzendlog.counter().tallies() if t.deelnemer == ECHT)
+    assert tally.pogingen >= 1 and tally.bezorgd >= 1 and tally.geweigerd == 0, tally
 
 
 def test_without_opendkim_the_unsigned_reply_fails_v07(sim, echte_keten, pki, pool) -> None:
     keten = echte_keten
     melding = pool.voor(ECHT)
-    with EchtMeldpunt(keten, keten.deelnemer(ECHT), pki, opendkim=False) as echt:
+    with echt_meldpunt(keten, pki, opendkim=False) as echt:
         state = verstuur(sim, melding)
         kenmerk = melding.kenmerk
         assert state["status"] == "bezorgd", state
@@ -184,7 +223,7 @@ def test_a_certificate_the_tlsa_does_not_describe_stops_the_police_and_fails_b06
     keten = echte_keten
     domain = keten.deelnemer(ECHT).domain.name
     melding = pool.voor(ECHT)
-    with EchtMeldpunt(keten, keten.deelnemer(ECHT), pki, certificaat=CertVariant.REPLACED) as echt:
+    with echt_meldpunt(keten, pki, certificaat=CertVariant.REPLACED) as echt:
         b06 = check_dane(domain, sim.internet.resolver)
         state = verstuur(sim, melding)
         berichten = haal_op(echt.imap, echt.wachtwoord)
@@ -198,16 +237,18 @@ def test_a_certificate_the_tlsa_does_not_describe_stops_the_police_and_fails_b06
     assert "dane" in str(entry["attempts"][-1]["trace"].get("failed")).lower(), entry["attempts"][-1]
 
 
-def test_imaps_refuses_a_certificate_from_another_ca(sim, echte_keten, pki, tmp_path) -> None:
-    """The harness trusts only the given CA: the system's store does not know the keten's PKI."""
-    with EchtMeldpunt(echte_keten, echte_keten.deelnemer(ECHT), pki) as echt:
-        toegang = dataclasses.replace(echt.imap, ca_bestand=None)
+def test_imaps_with_the_keten_access_trusts_only_its_ca(sim, echte_keten, pki) -> None:
+    """The keten's ``echt.imap`` (host name, address, CA file, password file) reads the
+    real mailbox; without its CA the certificate is refused (the system's store does not
+    know the keten's PKI), and a wrong password is a clear refusal."""
+    toegang = echte_keten.deelnemer(ECHT).echt.imap
+    with echt_meldpunt(echte_keten, pki):
         with pytest.raises(ImapFout, match="certificaat is niet te vertrouwen"):
-            haal_op(toegang, echt.wachtwoord)
-        assert haal_op(echt.imap, echt.wachtwoord) == []  # nothing delivered yet: an empty inbox
+            haal_op(dataclasses.replace(toegang, ca_bestand=None), wachtwoord_uit(toegang))
+        assert haal_op(toegang, wachtwoord_uit(toegang)) == []  # nothing delivered yet: an empty inbox
         # Last: after a failed login Dovecot slows further logins from this address down.
         with pytest.raises(ImapFout, match="inloggen geweigerd"):
-            haal_op(echt.imap, "fout-wachtwoord")
+            haal_op(toegang, "fout-wachtwoord")
 
 
 def test_nothing_outlives_a_killed_harness(sim, echte_keten) -> None:

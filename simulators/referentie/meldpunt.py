@@ -304,12 +304,15 @@ class EchtMeldpunt:
     """Context manager: writes the three configurations, starts OpenDKIM,
     Dovecot and Postfix (each awaited by its own ready event), stops them on exit.
 
+    ``wachtwoord``: the mailbox's IMAP password (e.g. the one the keten's
+    ``echt.imap.wachtwoord_bestand`` holds); by default a random one.
     ``opendkim=False``: no signer (a defect: the replies go out unsigned).
     ``certificaat``: the chain Postfix presents (a broken one, e.g.
     ``CertVariant.NEW_KEY``, no longer matches the TLSA records)."""
 
     def __init__(self, keten: Keten, deelnemer: Deelnemer, pki: Pki, *, opendkim: bool = True,
-                 certificaat: CertVariant = CertVariant.VALID, ready_timeout: float = 20.0) -> None:
+                 certificaat: CertVariant = CertVariant.VALID, wachtwoord: str | None = None,
+                 ready_timeout: float = 20.0) -> None:
         if deelnemer.domain.null_mx or not deelnemer.domain.senders:
             raise InfrastructureError(f"{deelnemer.id} heeft geen MX of geen verzendadres",
                                       "een echt meldpunt heeft een MX-host en een verzender in de keten nodig")
@@ -318,7 +321,7 @@ class EchtMeldpunt:
         self.sender = deelnemer.domain.senders[0]
         self.opendkim, self.certificaat = opendkim, certificaat
         self.ready_timeout = ready_timeout
-        self.wachtwoord = secrets.token_urlsafe(18)
+        self.wachtwoord = wachtwoord or secrets.token_urlsafe(18)  # the mailbox's IMAP password
         self.dir: Path | None = None
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, list[str]] = {"postfix": [], "dovecot": [], "opendkim": []}
