@@ -17,9 +17,10 @@ from email.message import EmailMessage
 from dataclasses import dataclass
 from enum import Enum
 
-from ketentest.delivery import DeliveryAttempt, deliver
+from ketentest.delivery import DeliveryAttempt
+from ketentest.delivery import deliver as _deliver
 from ketentest.dns import Resolver
-from ketentest.errors import InfrastructureError
+from ketentest.errors import InfrastructureError, KetentestError
 from ketentest.mail import dkim
 from ketentest.mail.compose import KENMERK_HEADER, compose_melding, compose_ontvangstbevestiging
 from ketentest.model import Keten
@@ -42,9 +43,32 @@ class ForgedReceipt(str, Enum):
     RELABELLED = "een echte van een andere melding, met dit kenmerk ervoor"
 
 
+class AanvalOpEchteDeelnemer(KetentestError):
+    """An attack that would reach a real deelnemer: never sent (issue 15)."""
+
+
+def deliver(keten: Keten, message: bytes, mail_from: str, rcpt: str, **kw) -> DeliveryAttempt:
+    """Every attack goes out through here: refused before any DNS look-up or
+    connection when the recipient belongs to a real (echt) deelnemer of this
+    keten or of any keten this process loaded. The allowlist would let a
+    listed address through; forged, hostile or replayed mail must never reach
+    a real party."""
+    from ketentest.echt import loaded_ketens, real_deelnemer
+
+    for k in (keten, *loaded_ketens()):
+        d = real_deelnemer(k, rcpt)
+        if d is not None:
+            raise AanvalOpEchteDeelnemer(
+                f"de ketentest stuurt geen vervalste, vijandige of opnieuw afgespeelde mail naar {rcpt}: "
+                f"{d.naam} is een echte deelnemer",
+                "de S-scenario's (aanvallen) gelden alleen voor gesimuleerde deelnemers; voor een echte "
+                "deelnemer zijn ze niet van toepassing")
+    return _deliver(message, mail_from, rcpt, **kw)
+
+
 def _send(keten: Keten, message: bytes, mail_from: str, rcpt: str, source_ip: str = SPOOF_IP,
           helo: str = f"mail.{OUTSIDER_DOMAIN}") -> DeliveryAttempt:
-    return deliver(message, mail_from, rcpt, resolver=Resolver(keten.dns.resolver_ip), source_ip=source_ip, helo=helo)
+    return deliver(keten, message, mail_from, rcpt, resolver=Resolver(keten.dns.resolver_ip), source_ip=source_ip, helo=helo)
 
 
 def relabel(message: bytes, kenmerk: str) -> bytes:
@@ -99,7 +123,7 @@ def spoof_melding(keten: Keten, meldpunt_id: str, kenmerk: str, pdf: bytes, sour
     """A melding with the police's From, unsigned, from an unauthorised IP."""
     politie, meldpunt = keten.politie, keten.deelnemer(meldpunt_id)
     message = compose_melding(kenmerk, pdf, sender=politie.adres, recipient=meldpunt.adres)
-    return deliver(message.data, politie.adres, meldpunt.adres, resolver=Resolver(keten.dns.resolver_ip),
+    return deliver(keten, message.data, politie.adres, meldpunt.adres, resolver=Resolver(keten.dns.resolver_ip),
                    source_ip=source_ip, helo="postkantoor.politie.test")
 
 
@@ -142,7 +166,7 @@ def send_as_politie(keten: Keten, pki: Pki, meldpunt_id: str, kenmerk: str, pdf:
         data = with_hidden_pdf(data, *hidden)
     message = dkim.sign(data, keys)
     host = politie.domain.senders[0]
-    return deliver(message, politie.adres, meldpunt.adres, resolver=Resolver(keten.dns.resolver_ip),
+    return deliver(keten, message, politie.adres, meldpunt.adres, resolver=Resolver(keten.dns.resolver_ip),
                    source_ip=host.ip, helo=host.name)
 
 

@@ -31,6 +31,7 @@ except ImportError:  # not there (yet): recognised by its name below
 LOOK_INSIDE = "niet in zijn administratie kijken (welke meldingen hij registreerde, ontving of beantwoordde)"
 CRASH = "hem niet laten crashen en herstarten"
 WATCH_POSTKANTOOR = "niet in zijn postkantoor kijken hoe ver een melding is"
+ATTACK = "hem geen vervalste, vijandige of opnieuw afgespeelde mail sturen (een aanval op een echte partij)"
 NO_SIMULATOR = "hem niet besturen: er draait geen simulator voor (geen besturings-API, schakelaar of klok)"
 
 #: Attribute on a pytest report whose outcome is niet van toepassing (the reason; travels with xdist).

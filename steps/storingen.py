@@ -14,7 +14,7 @@ from ketentest.model import Deelnemer
 from ketentest.verzending import Verzending
 from simulators import aanvaller
 from simulators.wachten import StartupDeadline
-from steps.echt import CRASH, LOOK_INSIDE, WATCH_POSTKANTOOR, controlled, require_simulated
+from steps.echt import ATTACK, CRASH, LOOK_INSIDE, WATCH_POSTKANTOOR, controlled, require_simulated
 
 HOSTILE_PDF = (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >>"
                b" endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")
@@ -95,6 +95,7 @@ def ontvanger(poging: Poging, deelnemer: Deelnemer) -> str:
 @when("een aanvaller een melding stuurt met het afzenderadres van de politie, zonder DKIM, van een onbekend adres",
       target_fixture="poging")
 def vervalste_melding(sim, meldingen, deelnemer: Deelnemer) -> Poging:
+    require_simulated(deelnemer, action=ATTACK)
     from ketentest.meldformulier import render
 
     melding = meldingen.voor(deelnemer)
@@ -103,6 +104,7 @@ def vervalste_melding(sim, meldingen, deelnemer: Deelnemer) -> Poging:
 
 @when("de politie een melding stuurt met een PDF met JavaScript erin", target_fixture="poging")
 def vijandige_pdf(sim, meldingen, deelnemer: Deelnemer, pki) -> Poging:
+    require_simulated(deelnemer, action=ATTACK)
     kenmerk = meldingen.voor(deelnemer).kenmerk
     return Poging(kenmerk, aanvaller.send_as_politie(sim.keten, pki, deelnemer.id, kenmerk, HOSTILE_PDF))
 
@@ -110,6 +112,7 @@ def vijandige_pdf(sim, meldingen, deelnemer: Deelnemer, pki) -> Poging:
 @when("de politie een melding stuurt met het goede meldformulier en daarnaast een verstopte PDF met JavaScript",
       target_fixture="poging")
 def verstopte_pdf(sim, meldingen, deelnemer: Deelnemer, pki) -> Poging:
+    require_simulated(deelnemer, action=ATTACK)
     from ketentest.meldformulier import render
 
     melding = meldingen.voor(deelnemer)
@@ -255,6 +258,7 @@ def een_keer_geregistreerd_en_bevestigd(verzending: Verzending) -> None:
 @when("een buitenstaander zonder DMARC-record het meldpunt een melding stuurt met een kenmerk in het onderwerp",
       target_fixture="poging")
 def buitenstaander(sim, meldingen, deelnemer: Deelnemer) -> Poging:
+    require_simulated(deelnemer, action=ATTACK)
     from ketentest.meldformulier import render
 
     melding = meldingen.voor(deelnemer)
@@ -265,6 +269,7 @@ def buitenstaander(sim, meldingen, deelnemer: Deelnemer) -> Poging:
       target_fixture="poging")
 def buitenstaander_met_echt_kenmerk(sim, verzending: Verzending) -> Poging:
     """Sent to the meldpunt that has the melding (where the postkantoor routed it)."""
+    require_simulated(sim.keten.deelnemer(verzending.meldpunt_id), action=ATTACK)
     from ketentest.meldformulier import render
 
     return Poging(verzending.kenmerk, aanvaller.outsider_melding(sim.keten, verzending.meldpunt_id, verzending.kenmerk,
@@ -275,6 +280,8 @@ def buitenstaander_met_echt_kenmerk(sim, verzending: Verzending) -> Poging:
       target_fixture="poging")
 def opnieuw_afgespeeld(sim, meldingen, deelnemer: Deelnemer, verzending: Verzending) -> Poging:
     import base64
+
+    require_simulated(sim.keten.deelnemer(verzending.meldpunt_id), action=ATTACK)
 
     politie = controlled(sim, "politie", action="het ondertekende bericht niet uit zijn postkantoor halen")
     signed = base64.b64decode(politie.get(f"/meldingen/{verzending.kenmerk}/bericht")["eml_base64"])

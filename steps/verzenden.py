@@ -13,7 +13,7 @@ from ketentest.model import Deelnemer, Keten
 from ketentest.synth import MeldingPool
 from ketentest.verdict import CheckResult
 from ketentest.verzending import Verzending
-from steps.echt import controlled
+from steps.echt import ATTACK, controlled, require_simulated
 from steps.regels import volg
 
 
@@ -115,6 +115,8 @@ def geweigerd(verzending: Verzending) -> None:
 def vervalste_bevestiging(sim, pki, verzending: Verzending, hoe: str):
     """Forged in the name of the meldpunt the postkantoor routed the melding to."""
     from simulators.aanvaller import forge_receipt
+
+    require_simulated(sim.keten.politie, action=ATTACK)  # the forgery goes to the police's MX
 
     return forge_receipt(sim.keten, pki, verzending.meldpunt_id, verzending.kenmerk, hoe)
 
