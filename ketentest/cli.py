@@ -91,7 +91,13 @@ def cmd_keten(args: argparse.Namespace, extra: list[str]) -> int:
     compact = len(keten.meldpunten) > COMPACT_FROM and not args.volledig
     for d in (keten.politie,) if compact else keten.deelnemers:
         dom = d.domain
-        print(f"\n  {d.naam} [{d.id}] — {d.rol.value}, {d.adres}")
+        print(f"\n  {d.naam} [{d.id}] — {d.rol.value}, {d.adres}, {'ECHT' if d.echt else 'gesimuleerd'}")
+        if d.echt:
+            e = d.echt
+            print(f"    echt: alleen mail naar {', '.join(sorted(e.toegestane_adressen))}; hoogstens {e.max_per_uur} per uur; "
+                  f"resolver {e.resolver or 'lokale Unbound met het echte root-sleutelanker'}")
+            if e.imap:
+                print(f"    echt: IMAPS {e.imap.gebruiker}@{e.imap.host}:{e.imap.port} map {e.imap.map}")
         print(f"    maildomein {dom.name} (DNS {dom.dns_ip}, {'DNSSEC' if dom.dnssec else 'niet ondertekend'})")
         for mx in dom.mx:
             print(f"    MX {mx.preference} {mx.name} {mx.ip}")

@@ -254,3 +254,14 @@ def test_on_the_secure_route_a_listed_address_is_delivered_and_expected_an_unlis
     assert (tally.pogingen, tally.bezorgd, tally.geweigerd) == (1, 1, 1)
     assert [(v.kenmerk, v.deelnemer, v.soort.value) for v in verwachtingen.load(path)] == [
         ("MN-2026-000123", ggd.id, "ontvangstbevestiging"), ("MN-2026-000123", ggd.id, "terugkoppeling")]
+
+
+def test_ketentest_keten_shows_which_deelnemers_are_real(tmp_path, capsys):
+    from ketentest.cli import main
+
+    path = tmp_path / "hybride.yaml"
+    path.write_text(yaml.safe_dump(echt_data(toegestane_adressen=[ECHT_ADRES], max_per_uur=5), allow_unicode=True))
+    assert main(["keten", "--keten", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{ECHT_ADRES}, ECHT" in out and f"echt: alleen mail naar {ECHT_ADRES}; hoogstens 5 per uur" in out
+    assert out.count("gesimuleerd") == 3  # the police and the two other meldpunten
