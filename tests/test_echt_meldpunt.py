@@ -25,6 +25,7 @@ import secrets
 import pytest
 import yaml
 
+from ketentest.checks._vbase import parse_message
 from ketentest.checks.b06_dane import check_dane
 from ketentest.checks.v02_veilig_transport import check_v02
 from ketentest.checks.v03_afzenderauthenticatie import check_v03
@@ -40,7 +41,7 @@ from ketentest.verzending import Verzending
 from simulators.keten import EchteDeelnemer, KetenSimulatie
 from simulators.partijen import CONTAINER_PATHS, keten_parties
 from simulators.pki import CertVariant
-from simulators.referentie.meldpunt import EchtMeldpunt, meldpunt_available
+from simulators.referentie.meldpunt import EchtMeldpunt, authenticatie, meldpunt_available
 
 pytestmark = pytest.mark.skipif(meldpunt_available() is not None,
                                 reason=f"echt meldpunt niet beschikbaar: {meldpunt_available()}")
@@ -170,9 +171,16 @@ def test_police_deliver_to_a_real_postfix_and_its_reply_is_judged(sim, echte_ket
     host = next(h for a in entry["attempts"] for h in (a.get("trace") or {}).get("hosts") or []
                 if h.get("outcome") == "delivered")
     assert host["ip"] == keten.deelnemer(ECHT).domain.mx[0].ip and host["dane"]["matched"], host
-    # V03: the police's DKIM signature verifies, SPF and DMARC pass (aligned), stored in the inbox.
+    # V03: the police's DKIM signature verifies, SPF and DMARC pass (aligned), stored in the inbox;
+    # the Authentication-Results it judges is the one the real meldpunt (rspamd) wrote.
     assert v03.verdict is G, v03.summary()
     b = berichten[0]
+    own = parse_message(b.eml).get_all("Authentication-Results")
+    assert own and str(own[0]).split(";")[0].strip() == keten.deelnemer(ECHT).domain.mx[0].name, own
+    # The harness's own verdict (ketentest.mail.auth) on the same message agrees.
+    auth, *_ = authenticatie(b.eml, keten, keten.deelnemer(ECHT))
+    assert auth.spf.passed and auth.dmarc.passed, auth.header
+    assert any(r.passed and r.domain == keten.politie.domain.name for r in auth.dkim), auth.header
     assert b.client_ip == keten.politie.domain.senders[0].ip and b.tls_versie in ("TLSv1.3", "TLSv1.2"), b
     assert b.sleutel in str(host.get("reply")), host  # the real Postfix's 250 named the queue ID it stored
     # V07: matched to the kenmerk by the police, in time on the keten clock, over DANE.
@@ -252,8 +260,8 @@ def test_imaps_with_the_keten_access_trusts_only_its_ca(sim, echte_keten, pki) -
 
 
 def test_nothing_outlives_a_killed_harness(sim, echte_keten) -> None:
-    """SIGKILL the process that started the real meldpunt: Dovecot and OpenDKIM
-    get their parent-death signal, Postfix's wrapper sees its stdin close;
+    """SIGKILL the process that started the real meldpunt: rspamd, Dovecot and
+    OpenDKIM get their parent-death signal, Postfix's wrapper sees its stdin close;
     all stop and the instance directory goes. (``sim``: the keten of this
     module runs, so no simulated meldpunt holds the real one's address.)"""
     import os
@@ -281,7 +289,7 @@ def test_nothing_outlives_a_killed_harness(sim, echte_keten) -> None:
         line = child.stdout.readline().split()
         assert line, "het echte meldpunt kwam niet op in het kindproces"
         workdir, pids = Path(line[0]), [int(p) for p in line[1:]]
-        assert workdir.is_dir() and len(pids) == 3
+        assert workdir.is_dir() and len(pids) == 4  # rspamd, OpenDKIM, Dovecot, Postfix's wrapper
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
 

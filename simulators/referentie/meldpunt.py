@@ -24,19 +24,25 @@ internet (the stand-in for the real internet here).
   (SPF).
 - Nothing of the system is touched: every program runs as root with its
   own configuration in a temporary directory (``postfix -c``, ``dovecot
-  -c``, ``opendkim -x``); Postfix in a private mount namespace where a
+  -c``, ``opendkim -x``; rspamd reads Debian's stock configuration and
+  ours overrides it, ``LOCAL_CONFDIR``); Postfix in a private mount namespace where a
   generated resolv.conf names the keten's Unbound (as the reference sender,
   :mod:`simulators.referentie.postfix`). Each program dies with the
   harness; all are stopped on exit and the directory removed.
 
-What it does not do itself: record SPF/DMARC results in an
-Authentication-Results header (Debian's OpenDKIM and OpenDMARC would write
-separate headers). The harness computes them from the fetched message with
-:mod:`ketentest.mail.auth` (:func:`authenticatie`).
+- rspamd (a milter on the receiving smtpd) checks SPF, DKIM and DMARC of
+  what arrives and records them in one Authentication-Results header with
+  the MX's name as authserv-id, as V03 asks of a meldpunt (OpenDKIM and
+  OpenDMARC would write one header each). It is told to act on nothing:
+  no spam verdicts, no look-ups but through the keten's resolver. The harness
+  can check the same message itself with :mod:`ketentest.mail.auth`
+  (:func:`authenticatie`).
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import re
@@ -63,6 +69,10 @@ from simulators.wachten import StartupDeadline
 DOVECOT = "/usr/sbin/dovecot"
 DOVECOT_LMTP = "/usr/lib/dovecot/lmtp"
 OPENDKIM = "/usr/sbin/opendkim"
+RSPAMD = "/usr/bin/rspamd"
+#: Debian's stock rspamd configuration: read, never written; ours overrides it (LOCAL_CONFDIR).
+RSPAMD_CONF = "/etc/rspamd/rspamd.conf"
+RSPAMD_USER = "_rspamd"
 #: Debian's own Python runs the back office (the pipe's user cannot reach the harness's venv).
 SYSTEM_PYTHON = "/usr/bin/python3"
 #: The pipe runs as this user (Postfix refuses root); it owns the mailboxes too.
@@ -125,7 +135,7 @@ debug_peer_level = 1
 
 # chroot "n" everywhere: the smtp client reads the bind-mounted resolv.conf.
 _MASTER_CF = """\
-{mx_ip}:25 inet n - n - - smtpd
+{mx_ip}:25 inet n - n - - smtpd -o smtpd_milters={inbound_milters} -o milter_default_action=tempfail
 127.0.0.1:{submit_port} inet n - n - - smtpd -o syslog_name=postfix/backoffice -o smtpd_milters={milters} -o milter_default_action=tempfail
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
@@ -221,6 +231,47 @@ SignHeaders From,To,Subject,Date,Message-ID,In-Reply-To,References,Reply-To,X-Ke
 OversignHeaders From,To,Subject,Date,Message-ID,In-Reply-To,References,Reply-To,X-Kenmerk,X-Berichtsoort,X-Terugkoppeling-Status
 """
 
+#: rspamd as the inbound milter: checks SPF, DKIM and DMARC and records them in one
+#: Authentication-Results header (authserv-id: Postfix's myhostname); no spam verdicts,
+#: no network look-ups besides the keten's resolver, nothing that needs Redis.
+_RSPAMD_OVERRIDE = {
+    "options.inc": """\
+dns {{
+  nameserver = ["{resolver}"];
+  timeout = 2s;
+  retransmits = 2;
+}}
+# Every sender in the keten is on loopback: judge them all, none is "local".
+local_addrs = [];
+hs_cache_dir = "{dir}/rspamd/db";
+# A short public-suffix list: the full one takes rspamd ~10 s to compile at every start.
+url_tld = "{dir}/rspamd/tld.dat";
+""",
+    "logging.inc": 'type = "console";\nlevel = "info";\nsystemd = false;\ncolor = false;\n',
+    "worker-proxy.inc": """\
+bind_socket = "127.0.0.1:{port}";
+milter = yes;
+timeout = 120s;
+upstream "local" {{
+  default = yes;
+  self_scan = yes;
+}}
+count = 1;
+""",
+    "worker-normal.inc": "enabled = false;\n",
+    "worker-controller.inc": "enabled = false;\n",
+    "worker-fuzzy.inc": "enabled = false;\n",
+}
+_RSPAMD_LOCAL = {
+    "milter_headers.conf": 'use = ["authentication-results"];\nextended_spam_headers = false;\n'
+                           "skip_local = false;\nskip_authenticated = false;\n",
+    "actions.conf": "reject = 10000;\nadd_header = 9999;\ngreylist = 9998;\n",  # never act on a score
+    **{f"{m}.conf": "check_local = true;\ncheck_authed = true;\n" for m in ("spf", "dkim", "dmarc")},
+    **{f"{m}.conf": "enabled = false;\n" for m in (
+        "rbl", "fuzzy_check", "asn", "phishing", "neural", "replies", "ratelimit", "greylist", "url_redirector",
+        "emails", "mx_check", "reputation", "bimi", "dkim_signing", "arc")},
+}
+
 #: The back office (run by the pipe with Debian's Python): one ontvangstbevestiging per
 #: melding, composed by the project's own compose module, submitted to Postfix over SMTP.
 _BACKOFFICE = r'''
@@ -260,6 +311,7 @@ def meldpunt_available() -> str | None:
         return why
     for program, package in ((DOVECOT, "dovecot-core"), (DOVECOT_LMTP, "dovecot-lmtpd"),
                              ("/usr/lib/dovecot/imap", "dovecot-imapd"), (OPENDKIM, "opendkim"),
+                             (RSPAMD, "rspamd"), (RSPAMD_CONF, "rspamd"),
                              (SYSTEM_PYTHON, "python3")):
         if not Path(program).exists():
             return f"{program} ontbreekt (Debian-pakket {package} niet geïnstalleerd)"
@@ -307,10 +359,12 @@ class EchtMeldpunt:
     ``wachtwoord``: the mailbox's IMAP password (e.g. the one the keten's
     ``echt.imap.wachtwoord_bestand`` holds); by default a random one.
     ``opendkim=False``: no signer (a defect: the replies go out unsigned).
+    ``rspamd=False``: no inbound checks, so no Authentication-Results of
+    the meldpunt's own (the harness can still compute them: :func:`authenticatie`).
     ``certificaat``: the chain Postfix presents (a broken one, e.g.
     ``CertVariant.NEW_KEY``, no longer matches the TLSA records)."""
 
-    def __init__(self, keten: Keten, deelnemer: Deelnemer, pki: Pki, *, opendkim: bool = True,
+    def __init__(self, keten: Keten, deelnemer: Deelnemer, pki: Pki, *, opendkim: bool = True, rspamd: bool = True,
                  certificaat: CertVariant = CertVariant.VALID, wachtwoord: str | None = None,
                  ready_timeout: float = 20.0) -> None:
         if deelnemer.domain.null_mx or not deelnemer.domain.senders:
@@ -319,14 +373,14 @@ class EchtMeldpunt:
         self.keten, self.deelnemer, self.pki = keten, deelnemer, pki
         self.mx = deelnemer.domain.mx[0]
         self.sender = deelnemer.domain.senders[0]
-        self.opendkim, self.certificaat = opendkim, certificaat
+        self.opendkim, self.rspamd, self.certificaat = opendkim, rspamd, certificaat
         self.ready_timeout = ready_timeout
         self.wachtwoord = wachtwoord or secrets.token_urlsafe(18)  # the mailbox's IMAP password
         self.dir: Path | None = None
         self.procs: dict[str, subprocess.Popen] = {}
-        self.logs: dict[str, list[str]] = {"postfix": [], "dovecot": [], "opendkim": []}
+        self.logs: dict[str, list[str]] = {"postfix": [], "dovecot": [], "opendkim": [], "rspamd": []}
         self._cond = threading.Condition()
-        self.submit_port = self.dkim_port = 0
+        self.submit_port = self.dkim_port = self.rspamd_port = 0
         self.version = ""
 
     # -- what the harness uses ------------------------------------------------------
@@ -347,8 +401,9 @@ class EchtMeldpunt:
         """What the meldpunt stored for ``kenmerk``, fetched over IMAPS (TLS verified
         against the keten's CA), in the shape the V-checks read: the key is
         Postfix's queue ID (its 250 to the police names it), the TLS facts come
-        from Postfix's Received header, and the Authentication-Results is the
-        harness's own verdict (:func:`authenticatie`; this Postfix writes none)."""
+        from Postfix's Received header. The Authentication-Results is the one
+        rspamd wrote into the message; without rspamd the harness's own verdict
+        (:func:`authenticatie`) stands in, outside the message."""
         from ketentest.imap import haal_op, wachtwoord_uit
         from ketentest.mail.compose import read_kenmerk
 
@@ -360,9 +415,10 @@ class EchtMeldpunt:
             head = " ".join(m.eml.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace").split())
             queue_id = re.search(r"\(Postfix\) with ESMTPS? id ([0-9A-Za-z]+)", head)
             tls = re.search(r"using (TLSv[0-9.]+) with cipher (\S+)", head)
+            own = email.message_from_bytes(m.eml, policy=email.policy.compat32).get_all("Authentication-Results")
+            recorded = " ".join(str(own[0]).split()) if own else auth.header
             out.append(OntvangenBericht(queue_id.group(1) if queue_id else f"uid-{m.uid}", "inbox", client_ip,
-                                        tls.group(1) if tls else "", tls.group(2) if tls else "", auth.header,
-                                        m.eml))
+                                        tls.group(1) if tls else "", tls.group(2) if tls else "", recorded, m.eml))
         return tuple(out)
 
     def journaal(self) -> list[dict]:
@@ -450,9 +506,20 @@ class EchtMeldpunt:
         self.dir = Path(tempfile.mkdtemp(prefix="ketentest-meldpunt-"))
         try:
             self._write()
+            # Spawned side by side (none needs another to start), each awaited; Postfix last.
+            if self.rspamd:
+                self._spawn_rspamd()
             if self.opendkim:
-                self._start_opendkim()
-            self._start_dovecot()
+                self._spawn("opendkim", [OPENDKIM, "-f", "-x", str(self.dir / "opendkim" / "opendkim.conf")])
+            self._spawn("dovecot", [DOVECOT, "-F", "-c", str(self.dir / "dovecot" / "dovecot.conf")])
+            if self.opendkim:
+                self._await("opendkim", lambda: _port_open("127.0.0.1", self.dkim_port))
+            lmtp = self.dir / "dovecot" / "run" / "lmtp"
+            self._await("dovecot", lambda: lmtp.exists() and _port_open(self.mx.ip, IMAPS_PORT))
+            if self.rspamd:
+                self._await("rspamd", lambda: any("starting rspamd_proxy process" in line
+                                                  for line in self.logs["rspamd"])
+                            and _port_open("127.0.0.1", self.rspamd_port))
             self._start_postfix()
         except BaseException:
             self.close()
@@ -476,12 +543,14 @@ class EchtMeldpunt:
         rsa = self.pki.server_chain(host, KeyType.RSA, self.certificaat).write_pem(d / "tls")
         self.submit_port = _free_port("127.0.0.1")
         self.dkim_port = _free_port("127.0.0.1")
+        self.rspamd_port = _free_port("127.0.0.1")
         police_ips = " ".join(mx.ip for mx in self.keten.politie.domain.mx)
         values = dict(dir=d, mx_name=host, mx_ip=self.mx.ip, domain=self.deelnemer.domain.name,
                       adres=self.deelnemer.adres, backoffice=BACKOFFICE, ecdsa_key=ecdsa[1], ecdsa_crt=ecdsa[0],
                       rsa_key=rsa[1], rsa_crt=rsa[0], sender_ip=self.sender.ip, sender_name=self.sender.name,
                       police_ips=police_ips, submit_port=self.submit_port, mail_user=MAIL_USER, python=SYSTEM_PYTHON,
-                      milters=f"inet:127.0.0.1:{self.dkim_port}" if self.opendkim else "")
+                      milters=f"inet:127.0.0.1:{self.dkim_port}" if self.opendkim else "",
+                      inbound_milters=f"inet:127.0.0.1:{self.rspamd_port}" if self.rspamd else "")
         (d / "postfix" / "conf" / "main.cf").write_text(_MAIN_CF.format(**values))
         (d / "postfix" / "conf" / "master.cf").write_text(_MASTER_CF.format(**values))
         (d / "resolv.conf").write_text(f"nameserver {self.keten.dns.resolver_ip}\noptions trust-ad\n")
@@ -501,6 +570,8 @@ class EchtMeldpunt:
         # OpenDKIM: the meldpunt's RSA keys from the PKI, for mail from the back office only.
         if self.opendkim:
             self._write_opendkim()
+        if self.rspamd:
+            self._write_rspamd()
         # The back office: the project's compose module, run by Debian's Python as the mail user.
         repo = Path(__file__).resolve().parents[2]
         modules = d / "backoffice" / "modules"
@@ -540,6 +611,20 @@ class EchtMeldpunt:
         (d / "signingtable").write_text("\n".join(signing) + "\n")
         (d / "internal").write_text("127.0.0.1\n")
         (d / "opendkim.conf").write_text(_OPENDKIM_CONF.format(port=self.dkim_port, dir=self.dir))
+
+    def _write_rspamd(self) -> None:
+        d = self.dir / "rspamd"
+        user = __import__("pwd").getpwnam(RSPAMD_USER)
+        for sub in ("local.d", "override.d", "db", "run"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        for sub in ("db", "run"):
+            os.chown(d / sub, user.pw_uid, user.pw_gid)
+        for name, text in _RSPAMD_OVERRIDE.items():
+            (d / "override.d" / name).write_text(text.format(resolver=self.keten.dns.resolver_ip, dir=self.dir,
+                                                             port=self.rspamd_port))
+        for name, text in _RSPAMD_LOCAL.items():
+            (d / "local.d" / name).write_text(text)
+        (d / "tld.dat").write_text("".join(f"{tld}\n" for tld in ("test", "example", "invalid", "nl", "com", "org")))
 
     def _spawn(self, name: str, argv: list[str], *, stdin=subprocess.DEVNULL) -> subprocess.Popen:
         proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -588,14 +673,11 @@ class EchtMeldpunt:
                 self._cond.wait(pause)
             pause = min(pause * 2, 0.5)
 
-    def _start_opendkim(self) -> None:
-        self._spawn("opendkim", [OPENDKIM, "-f", "-x", str(self.dir / "opendkim" / "opendkim.conf")])
-        self._await("opendkim", lambda: _port_open("127.0.0.1", self.dkim_port))
-
-    def _start_dovecot(self) -> None:
-        self._spawn("dovecot", [DOVECOT, "-F", "-c", str(self.dir / "dovecot" / "dovecot.conf")])
-        socket_path = self.dir / "dovecot" / "run" / "lmtp"
-        self._await("dovecot", lambda: socket_path.exists() and _port_open(self.mx.ip, IMAPS_PORT))
+    def _spawn_rspamd(self) -> None:
+        d = self.dir / "rspamd"
+        self._spawn("rspamd", [RSPAMD, "-f", "-u", RSPAMD_USER, "-g", RSPAMD_USER, "-c", RSPAMD_CONF,
+                               "--var", f"LOCAL_CONFDIR={d}", "--var", f"DBDIR={d}/db", "--var", f"RUNDIR={d}/run",
+                               "--var", f"LOGDIR={d}"])
 
     def _start_postfix(self) -> None:
         conf = self.dir / "postfix" / "conf"
@@ -617,7 +699,7 @@ class EchtMeldpunt:
         postfix = self.procs.pop("postfix", None)
         if postfix is not None and postfix.poll() is None:
             postfix.stdin.close()  # the wrapper stops master, which stops its children
-        others = [self.procs.pop(name, None) for name in ("dovecot", "opendkim")]
+        others = [self.procs.pop(name, None) for name in ("dovecot", "opendkim", "rspamd")]
         for proc in others:
             if proc is not None and proc.poll() is None:
                 proc.terminate()
@@ -641,9 +723,6 @@ def authenticatie(eml: bytes, keten: Keten, deelnemer: Deelnemer):
     the harness (:func:`ketentest.mail.auth.authenticate`) from the facts in
     the meldpunt's own Received header (client address, HELO) and its
     Return-Path (MAIL FROM). Returns (AuthResult, client_ip, helo, mail_from)."""
-    import email
-    import email.policy
-
     from ketentest.mail.auth import authenticate
 
     msg = email.message_from_bytes(eml, policy=email.policy.compat32)
