@@ -1,19 +1,18 @@
-"""A real meldpunt in the keten (issue 15): Debian's Postfix, Dovecot and
-OpenDKIM in place of the simulated meldpunt of Gooi en Vechtstreek, while
+"""A real meldpunt in the keten (issue 15): Debian's Postfix, Dovecot, OpenDKIM
+and rspamd in place of the simulated meldpunt of Gooi en Vechtstreek, while
 the police stay simulated. The police deliver a synthetic melding over
-DANE-authenticated STARTTLS; the message is fetched over IMAPS from Dovecot;
-the meldpunt's back office answers with an ontvangstbevestiging that
-OpenDKIM signs and Postfix delivers over DANE to the police, who match it to
-the kenmerk. Judged with the project's own V02, V03 and V07 checks, so the
-verdicts are the ones the reports give.
+DANE-authenticated STARTTLS; rspamd records SPF, DKIM and DMARC in the
+meldpunt's own Authentication-Results; the message is fetched over IMAPS
+from Dovecot; the meldpunt's back office answers with an
+ontvangstbevestiging that OpenDKIM signs and Postfix delivers over DANE to
+the police, who match it to the kenmerk. Judged with the project's own V02,
+V03 and V07 checks, so the verdicts are the ones the reports give; the
+harness's own SPF/DKIM/DMARC verdict (ketentest.mail.auth) must agree.
 
-The real meldpunt writes no Authentication-Results header of its own (see
-simulators/referentie/meldpunt.py): SPF, DKIM and DMARC of the fetched
-message are computed by the harness with ketentest.mail.auth, from the
-client address and MAIL FROM the meldpunt's Postfix recorded.
-
-Negative control: without OpenDKIM the reply goes out unsigned, the police
-quarantine it, and V07 fails once the 15 minutes are over on the keten clock.
+Negative controls: without OpenDKIM the reply goes out unsigned, the police
+quarantine it, and V07 fails once the 15 minutes are over on the keten
+clock; with a certificate the TLSA records do not describe, B06 fails and
+the police send nothing.
 """
 
 from __future__ import annotations
