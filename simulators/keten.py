@@ -327,7 +327,7 @@ class KetenSimulatie:
             for p in self.processes:
                 state = p.get("/rust", timeout=str(timeout))
                 if not state["rustig"]:
-                    raise InfrastructureError(f"{p.name} kwam niet tot rust binnen {timeout:.0f} s",
+                    raise InfrastructureError(f"{p.name} kwam niet tot rust binnen {timeout:.0f} s (maal de belasting van de machine)",
                                               "een bezorgpoging hangt; zie de log van de simulator")
                 if state["volgende"] is not None:
                     due.append(state["volgende"])
