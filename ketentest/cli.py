@@ -56,6 +56,14 @@ def cmd_run(args: argparse.Namespace, extra: list[str]) -> int:
     os.environ.setdefault(LEDGER_ENV, str(REPORTS / "echte-verzendingen.jsonl"))
     if args.verwachtingen:
         os.environ[VERWACHTINGEN_ENV] = str(args.verwachtingen.resolve())
+    from simulators.keten import ROOT_HINTS_ENV, TRUST_ANCHOR_ENV
+
+    # A hybrid keten's live resolver against a stand-in for the internet (docs/check.md).
+    for path, name in ((args.root_hints, ROOT_HINTS_ENV), (args.sleutelanker, TRUST_ANCHOR_ENV)):
+        if path is not None:
+            if not path.is_file():
+                raise KetentestError(f"bestand {path} bestaat niet", "geef een bestaand root-hints- of sleutelankerbestand")
+            os.environ[name] = str(path.resolve())
     started = time.time()
     code = int(pytest.main([*argv, *extra]))
     written = [name for name in REPORT_FILES if _written_since(REPORTS / name.rstrip("/"), started)]
@@ -385,6 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
     backend_help = ("hoe de partijen draaien: processen (standaard) of containers (elke partij een eigen container; "
                     "Docker Engine of Podman via DOCKER_HOST, zie docker/README.md)")
     run.add_argument("--backend", choices=("processen", "containers"), help=backend_help)
+    run.add_argument("--root-hints", type=Path, metavar="BESTAND",
+                     help="bij echte deelnemers: de root-servers voor de lokale Unbound uit dit bestand (een stand-in "
+                          "voor het internet, docs/check.md); standaard de ingebouwde lijst van Unbound")
+    run.add_argument("--sleutelanker", type=Path, metavar="BESTAND",
+                     help="bij echte deelnemers: het sleutelanker van de root; standaard /usr/share/dns/root.key")
     run.add_argument("--verwachtingen", type=Path, metavar="BESTAND",
                      help="schrijf wat echte deelnemers nog moeten antwoorden in BESTAND, voor 'ketentest ophalen'")
     ophalen = add("ophalen", cmd_ophalen, "haal de antwoorden van echte deelnemers op en beoordeel wat een run nog "

@@ -158,3 +158,53 @@ class Resolver:
         return DnsAnswer(name, rdtype, rcode, state, records, ede, r.to_text(), algorithms)
 
     __call__ = lookup
+
+
+def within(name: str, domain: str) -> bool:
+    """``name`` is ``domain`` or a name below it (label-wise, case-insensitive)."""
+    name, domain = name.rstrip(".").lower(), domain.rstrip(".").lower()
+    return name == domain or name.endswith("." + domain)
+
+
+@dataclass(frozen=True)
+class SplitResolver:
+    """A hybrid keten's resolver (issue 15): names in a real deelnemer's
+    domain go to the live resolver (the real root, or a stand-in for it),
+    every other name to the keten's own Unbound. A simulated party never
+    asks the simulated root about a real domain, nor the internet about a
+    simulated one."""
+
+    simulated: Resolver
+    live: Resolver
+    live_domains: tuple[str, ...]
+
+    def for_name(self, name: str) -> Resolver:
+        return self.live if any(within(name, d) for d in self.live_domains) else self.simulated
+
+    def lookup(self, name: str, rdtype: str) -> DnsAnswer:
+        return self.for_name(name).lookup(name, rdtype)
+
+
+#: Set by the harness for a hybrid keten: "ip:port" of the live resolver the parties use for real domains.
+LIVE_RESOLVER_ENV = "KETENTEST_LIVE_RESOLVER"
+
+
+def live_domains(keten) -> tuple[str, ...]:
+    """The mail domains of the keten's real deelnemers."""
+    return tuple(d.domain.name for d in keten.deelnemers if d.echt is not None)
+
+
+def keten_resolver(keten, live: tuple[str, int] | None = None) -> "Resolver | SplitResolver":
+    """The resolver a party of ``keten`` uses: the keten's Unbound, split
+    with the live resolver (``live``, else $KETENTEST_LIVE_RESOLVER) when the
+    keten has real deelnemers and a live resolver is known."""
+    import os
+
+    simulated = Resolver(keten.dns.resolver_ip)
+    domains = live_domains(keten)
+    if live is None and domains and os.environ.get(LIVE_RESOLVER_ENV):
+        host, _, port = os.environ[LIVE_RESOLVER_ENV].rpartition(":")
+        live = (host.strip("[]"), int(port))
+    if not domains or live is None:
+        return simulated
+    return SplitResolver(simulated, Resolver(*live), domains)

@@ -9,6 +9,7 @@ process, and the keten clock kept in step across all of them.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,6 +20,7 @@ from dataclasses import asdict
 from ketentest.clock import UTC, add_werkdagen
 from ketentest.errors import InfrastructureError, KetenConfigError
 from ketentest.melding import Melding
+from ketentest.dns import LIVE_RESOLVER_ENV, SplitResolver, live_domains
 from ketentest.model import Deelnemer, Keten
 from ketentest.verzending import OntvangenBericht, Verzending
 from simulators.control import new_token
@@ -44,6 +46,18 @@ def _signal_all(handles) -> None:
         proc = getattr(h, "proc", None)
         if proc is not None and proc.poll() is None:
             proc.terminate()
+
+
+#: Stand-in files for the live resolver of a hybrid keten (tests; 'ketentest run --root-hints/--sleutelanker').
+ROOT_HINTS_ENV = "KETENTEST_ROOT_HINTS"
+TRUST_ANCHOR_ENV = "KETENTEST_SLEUTELANKER"
+
+
+def _restore_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 class EchteDeelnemer(Exception):
@@ -106,8 +120,13 @@ def backend_named(name: str | None, progress=print):
 
 class KetenSimulatie:
     def __init__(self, keten: Keten, pki: Pki, workdir: Path | None = None, internet: SimulatedInternet | None = None,
-                 backend: ProcessBackend | None = None) -> None:
+                 backend: ProcessBackend | None = None, root_hints: Path | str | None = None,
+                 trust_anchor: Path | str | None = None) -> None:
         self.keten = keten
+        # A hybrid keten's live resolver: the real root, or a stand-in's files (also from the environment).
+        self.root_hints = root_hints or os.environ.get(ROOT_HINTS_ENV) or None
+        self.trust_anchor = trust_anchor or os.environ.get(TRUST_ANCHOR_ENV) or None
+        self.live = None  # ketentest.checks.runner.EchtResolver, when the keten has real deelnemers
         self.pki = pki
         self.backend = backend or ProcessBackend()
         self._stack = ExitStack()
@@ -132,6 +151,8 @@ class KetenSimulatie:
         try:
             if self.internet is None:
                 self.internet = self._stack.enter_context(self.backend.internet(self.keten, self.pki))
+            if live_domains(self.keten):
+                self._start_live_resolver()
             paths = self.backend.paths(self.keten, self.pki, self.workdir, self.token_file)
             for spec, handle in self._start_all(deelnemer_parties(self.keten, paths)):
                 if spec.role == "politie":
@@ -142,6 +163,28 @@ class KetenSimulatie:
             self._stack.close()
             raise
         return self
+
+    def _start_live_resolver(self) -> None:
+        """Real deelnemers are looked up on the internet (issue 15): the
+        resolver one of them names, else a local Unbound from the real root
+        (or a stand-in's). The parties learn its address from the
+        environment and split their look-ups by domain (ketentest.dns.keten_resolver)."""
+        from ketentest.checks.runner import resolver_for_echt
+
+        self.live = self._stack.enter_context(resolver_for_echt(self.keten, root_hints=self.root_hints,
+                                                                trust_anchor=self.trust_anchor))
+        before = os.environ.get(LIVE_RESOLVER_ENV)
+        r = self.live.resolver
+        os.environ[LIVE_RESOLVER_ENV] = f"[{r.address}]:{r.port}" if ":" in r.address else f"{r.address}:{r.port}"
+        self._stack.callback(_restore_env, LIVE_RESOLVER_ENV, before)
+
+    @property
+    def resolver(self):
+        """What the harness's own checks ask: the keten's Unbound, split with
+        the live resolver for real deelnemers' domains."""
+        if self.live is None:
+            return self.internet.resolver
+        return SplitResolver(self.internet.resolver, self.live.resolver, live_domains(self.keten))
 
     def _start_all(self, specs: list[PartySpec]) -> list[tuple[PartySpec, ControlClient]]:
         """Start the parties side by side (they do not wait for each other);

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ketentest.clock import KetenClock
 from ketentest.config import load_keten
-from ketentest.dns import Resolver
+from ketentest.dns import SplitResolver, keten_resolver
 from ketentest.errors import KetentestError
 from ketentest.model import Deelnemer, Keten
 from simulators.control import ApiError, ControlServer, Route, new_token, number, read_token
@@ -50,11 +50,16 @@ class Party:
         self.data.mkdir(parents=True, exist_ok=True)
         self.pki = Pki(args.pki) if args.pki else Pki()
         self.clock = KetenClock()
-        self.resolver = Resolver(self.keten.dns.resolver_ip)
-        # pyspf and friends use dnspython's default resolver: point it at the keten's Unbound.
-        from ketentest.mail.auth import use_keten_resolver
+        # A hybrid keten: real deelnemers' domains through the live resolver the harness names.
+        self.resolver = keten_resolver(self.keten)
+        # pyspf and friends use dnspython's default resolver: point it at the keten's Unbound (split likewise).
+        from ketentest.mail.auth import use_keten_resolver, use_split_resolver
 
-        use_keten_resolver(self.keten.dns.resolver_ip)
+        if isinstance(self.resolver, SplitResolver):
+            live = self.resolver.live
+            use_split_resolver((self.keten.dns.resolver_ip, 53), (live.address, live.port), self.resolver.live_domains)
+        else:
+            use_keten_resolver(self.keten.dns.resolver_ip)
         self.control_ip = self.deelnemer.domain.mx[0].ip
         self.control_port = args.control_port
         if args.token_bestand is not None:

@@ -14,4 +14,4 @@ from steps.regels import volg
 @when(parsers.parse("het maildomein van de deelnemer wordt gecontroleerd op {afspraak}"), target_fixture="controle")
 def controleer(request, sim, deelnemer: Deelnemer, afspraak: str) -> CheckResult:
     """Run one agreement's check; the steps after it (steps/regels.py) judge its sub-rules."""
-    return volg(request, check_deelnemer(deelnemer, sim.internet.resolver, [afspraak])[0])
+    return volg(request, check_deelnemer(deelnemer, sim.resolver, [afspraak])[0])

@@ -22,7 +22,7 @@ def de_deelnemer(keten, ident: str) -> Deelnemer:
 
 @when("de resolver alle maildomein-records van de deelnemer opvraagt", target_fixture="antwoorden")
 def vraag_maildomein_records(sim, deelnemer: Deelnemer) -> list[DnsAnswer]:
-    return [sim.internet.resolver.lookup(name, rdtype) for name, rdtype in mail_domain_queries(deelnemer.domain)]
+    return [sim.resolver.lookup(name, rdtype) for name, rdtype in mail_domain_queries(deelnemer.domain)]
 
 
 @then("is elk antwoord veilig (DNSSEC) en niet leeg")

@@ -51,7 +51,7 @@ def _only_simulated(keten, partij: str, instelling: str) -> None:
 @when(parsers.parse('het maildomein van "{partij}" wordt gecontroleerd op {afspraak}'), target_fixture="controle")
 def controleer_partij(request: pytest.FixtureRequest, sim, partij: str, afspraak: str) -> CheckResult:
     """Run one agreement's check on the mail domain of the deelnemer the row names, in the row's keten."""
-    return volg(request, check_deelnemer(sim.keten.deelnemer(partij), sim.internet.resolver, [afspraak])[0])
+    return volg(request, check_deelnemer(sim.keten.deelnemer(partij), sim.resolver, [afspraak])[0])
 
 
 @when(parsers.parse('de politie een melding doet over iemand in het werkgebied van "{partij}"'),

@@ -87,11 +87,21 @@ def verzendlog(tmp_path_factory) -> Ledger:
 
 
 @pytest.fixture(scope="module")
-def sim(internet_lab, echte_keten, verzendlog) -> KetenSimulatie:
+def sim(internet_lab, echte_keten, verzendlog, tmp_path_factory) -> KetenSimulatie:
+    """The keten with its real meldpunt. The simulated internet is also the stand-in for the
+    real internet: the harness looks the real meldpunt up through its live Unbound, started
+    with the stand-in's root hints and trust anchor (simulators/standin.py), exactly as it
+    would from the real root."""
+    from simulators.keten import ROOT_HINTS_ENV, TRUST_ANCHOR_ENV
+    from simulators.standin import write_stand_in
+
     internet_lab.stop()  # one keten per network namespace: start ours from scratch
     env = pytest.MonkeyPatch()
     env.setenv(LEDGER_ENV, str(verzendlog.path))  # the police process inherits it
     try:
+        files = write_stand_in(internet_lab.start(echte_keten), tmp_path_factory.mktemp("standin"))
+        env.setenv(ROOT_HINTS_ENV, str(files.root_hints))
+        env.setenv(TRUST_ANCHOR_ENV, str(files.trust_anchor))
         simulation = internet_lab.start_sim(echte_keten)
         yield simulation
     finally:
@@ -131,6 +141,24 @@ def test_the_echt_meldpunt_has_no_simulator(sim, echte_keten) -> None:
         sim.meldpunt(ECHT)
     with pytest.raises(EchteDeelnemer):
         sim.party(ECHT)
+
+
+def test_the_real_meldpunt_is_looked_up_through_the_live_resolver(sim, echte_keten) -> None:
+    """A hybrid keten splits look-ups: the real deelnemer's domain through the live Unbound
+    (the stand-in root here, the real root in a real run), the simulated ones through the
+    keten's own Unbound; the checks the features run use the same split."""
+    from ketentest.checks.runner import LIVE_RESOLVER_IP
+    from ketentest.dns import DnssecState, SplitResolver
+
+    echt_domein = echte_keten.deelnemer(ECHT).domain.name
+    assert sim.live is not None and sim.live.started and sim.live.preflight() == "", sim.live
+    assert isinstance(sim.resolver, SplitResolver)
+    assert sim.resolver.for_name(f"mx1.{echt_domein}").address == LIVE_RESOLVER_IP
+    assert sim.resolver.for_name(echte_keten.politie.domain.name).address == echte_keten.dns.resolver_ip
+    assert sim.resolver.for_name("x" + echt_domein).address == echte_keten.dns.resolver_ip  # label-wise
+    answer = sim.live.resolver.lookup(echt_domein, "MX")
+    assert answer.state is DnssecState.SECURE and answer.records, answer  # validated from the stand-in root
+    assert sim.politie.get("/status") is not None  # the police process started with the split (env)
 
 
 def test_keten_parties_leave_out_the_echt_deelnemer(echte_keten) -> None:
@@ -231,7 +259,7 @@ def test_a_certificate_the_tlsa_does_not_describe_stops_the_police_and_fails_b06
     domain = keten.deelnemer(ECHT).domain.name
     melding = pool.voor(ECHT)
     with echt_meldpunt(keten, pki, certificaat=CertVariant.REPLACED) as echt:
-        b06 = check_dane(domain, sim.internet.resolver)
+        b06 = check_dane(domain, sim.resolver)
         state = verstuur(sim, melding)
         berichten = haal_op(echt.imap, echt.wachtwoord)
     assert b06.verdict is F and b06.subtest("dane.overeenkomst").verdict is F, b06.summary()
@@ -311,3 +339,32 @@ def test_nothing_outlives_a_killed_harness(sim, echte_keten) -> None:
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def test_a_live_resolver_that_cannot_validate_the_real_meldpunt_stops_the_police(
+        sim, internet_lab, echte_keten, pool, tmp_path, monkeypatch) -> None:
+    """The control for the split: the live Unbound trusts a root key the stand-in root does not
+    have, so the real meldpunt's domain is bogus through it, while the keten's own Unbound (which
+    serves the same zone) still calls it secure. The police find no secure route and send nothing:
+    they really look the real meldpunt up through the live resolver. Last in this module: it
+    replaces the module's keten."""
+    from ketentest.dns import DnssecState
+    from simulators.keten import ROOT_HINTS_ENV, TRUST_ANCHOR_ENV
+    from simulators.standin import write_stand_in
+    from tests.test_live_standin import wrong_anchor
+
+    internet_lab.stop()
+    internet = internet_lab.start(echte_keten)
+    files = write_stand_in(internet, tmp_path / "standin")
+    monkeypatch.setenv(ROOT_HINTS_ENV, str(files.root_hints))
+    monkeypatch.setenv(TRUST_ANCHOR_ENV, str(wrong_anchor(tmp_path / "ander.key")))
+    broken = internet_lab.start_sim(echte_keten)
+    domain = echte_keten.deelnemer(ECHT).domain.name
+    assert internet.resolver.lookup(domain, "MX").state is DnssecState.SECURE  # the keten's own Unbound
+    assert broken.resolver.lookup(domain, "MX").state is DnssecState.BOGUS  # the live one, as the police use it
+    assert broken.live.preflight(), "de live resolver met het verkeerde anker zou de root niet moeten valideren"
+    melding = pool.voor(ECHT)
+    state = verstuur(broken, melding)
+    assert state["status"] != "bezorgd" and state["delivered_at"] is None, state
+    failed = str(broken.politie.get(f"/meldingen/{melding.kenmerk}")["attempts"][-1]["trace"])
+    assert "bogus" in failed.lower() or "ongeldig" in failed.lower(), failed

@@ -169,6 +169,41 @@ def use_keten_resolver(ip: str, port: int = 53) -> None:
         dns.resolver.default_resolver = resolver
 
 
+def _dnspython_resolver(ip: str, port: int) -> dns.resolver.Resolver:
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [ip]
+    resolver.port = port
+    resolver.timeout = 5.0
+    resolver.lifetime = 10.0
+    resolver.use_edns(0, 0, 1232)
+    return resolver
+
+
+class SplitDnspythonResolver(dns.resolver.Resolver):
+    """dnspython's default resolver for a hybrid keten (issue 15): pyspf,
+    dkimpy and authheaders ask real deelnemers' domains through the live
+    resolver and everything else through the keten's Unbound (see
+    ketentest.dns.SplitResolver for the party's own look-ups)."""
+
+    def __init__(self, simulated: dns.resolver.Resolver, live: dns.resolver.Resolver, domains: tuple[str, ...]) -> None:
+        super().__init__(configure=False)
+        self.simulated, self.live, self.domains = simulated, live, domains
+        self.nameservers = list(simulated.nameservers)
+
+    def resolve(self, qname, *args, **kwargs):
+        from ketentest.dns import within
+
+        target = self.live if any(within(str(qname), d) for d in self.domains) else self.simulated
+        return target.resolve(qname, *args, **kwargs)
+
+
+def use_split_resolver(simulated: tuple[str, int], live: tuple[str, int], domains: tuple[str, ...]) -> None:
+    """Like :func:`use_keten_resolver`, split by domain for a hybrid keten. Process-wide."""
+    with _default_resolver_lock:
+        dns.resolver.default_resolver = SplitDnspythonResolver(_dnspython_resolver(*simulated),
+                                                               _dnspython_resolver(*live), tuple(domains))
+
+
 @lru_cache(maxsize=16)
 def _resolver(ip: str, port: int) -> Resolver:
     return Resolver(ip, port)
