@@ -677,3 +677,25 @@ def test_v09_received_twice_at_the_meldpunt_fails() -> None:
     v = dataclasses.replace(v, ontvangst={**v.ontvangst, "ontvangen": [
         {"op": ts(1), "bericht": "m1", "map": "inbox"}, {"op": ts(5), "bericht": "m2", "map": "inbox"}]})
     assert verdict_of(check("V09", v), "eenmaal_bezorgd") is F
+
+
+def test_v03_merges_the_meldpunts_results_written_in_several_headers() -> None:
+    """RFC 8601: OpenDKIM and OpenDMARC each write their own header; together they are the verdict."""
+    d = MELDPUNT.domain.name
+    parts = (f"Authentication-Results: {d}; dkim=pass header.d={POLITIE.domain.name} header.s=pol2026r",
+             f"Authentication-Results: {d}; spf=pass smtp.mailfrom={POLITIE.adres}",
+             f"Authentication-Results: {d}; dmarc=pass header.from={POLITIE.domain.name}")
+    v = dataclasses.replace(healthy(), berichten=(bericht(auth="\r\n".join(parts)),))
+    r = check("V03", v)
+    assert r.verdict is G, r.summary()
+
+
+def test_v03_does_not_merge_a_header_below_another_header() -> None:
+    """Only the meldpunt's unbroken run counts: a claim further down may have come with the message."""
+    d = MELDPUNT.domain.name
+    parts = (f"Authentication-Results: {d}; dkim=pass header.d={POLITIE.domain.name} header.s=pol2026r",
+             f"Received: from mx.evil.test by {d}",
+             f"Authentication-Results: {d}; spf=pass smtp.mailfrom={POLITIE.adres}; "
+             f"dmarc=pass header.from={POLITIE.domain.name}")
+    r = check("V03", dataclasses.replace(healthy(), berichten=(bericht(auth="\r\n".join(parts)),)))
+    assert verdict_of(r, "dkim") is G and verdict_of(r, "spf") is F and verdict_of(r, "dmarc") is F, r.summary()

@@ -61,24 +61,47 @@ def auth_refusal(text: str) -> bool:
 
 def meldpunt_header(b: OntvangenBericht, meldpunt_domain: str) -> tuple[authres.AuthenticationResultsHeader | None, str, str]:
     """(parsed header, its text, problem): the topmost Authentication-Results
-    the meldpunt itself added (authserv-id in its domain)."""
+    the meldpunt itself added (authserv-id in its domain), merged with the
+    ones directly below it from the same authserv-id: RFC 8601 lets one
+    receiver write its results in several headers (e.g. OpenDKIM and
+    OpenDMARC, each its own). Only an unbroken run counts: a header further
+    down (below a Received line, say) may have come with the message."""
     msg = parse_message(b.eml)
-    candidates = [str(h) for h in (msg.get_all("Authentication-Results") or [])] if msg is not None else []
-    if not candidates and b.authentication_results:
+    if msg is not None:
+        candidates = [str(v) if k.lower() == "authentication-results" else None for k, v in msg.items()]
+    else:
+        candidates = []
+    if not any(c is not None for c in candidates) and b.authentication_results:
         candidates = [b.authentication_results.split(":", 1)[1] if b.authentication_results.lower().startswith(
             "authentication-results:") else b.authentication_results]
-    problems = []
+    problems: list[str] = []
+    found: list[tuple[authres.AuthenticationResultsHeader, str]] = []
     for value in candidates:
+        if value is None:  # another header
+            if found:
+                break
+            continue
         text = "Authentication-Results: " + " ".join(value.split())
         try:
             header = authres.AuthenticationResultsHeader.parse(text)
         except Exception as e:  # authres raises its own syntax errors
+            if found:
+                break
             problems.append(f"onleesbaar ({e.__class__.__name__}: {e}): {text[:200]}")
             continue
         if _within(str(header.authserv_id), meldpunt_domain):
-            return header, text, ""
-        problems.append(f"authserv-id {header.authserv_id!r} is niet van {meldpunt_domain}")
-    return None, "", "; ".join(problems) or "geen Authentication-Results-header"
+            found.append((header, text))
+        elif found:
+            break
+        else:
+            problems.append(f"authserv-id {header.authserv_id!r} is niet van {meldpunt_domain}")
+    if not found:
+        return None, "", "; ".join(problems) or "geen Authentication-Results-header"
+    if len(found) == 1:
+        return found[0][0], found[0][1], ""
+    merged = authres.AuthenticationResultsHeader(authserv_id=found[0][0].authserv_id,
+                                                 results=[r for h, _ in found for r in h.results])
+    return merged, "\n".join(t for _, t in found), ""
 
 
 def _props(r) -> dict[str, str]:
