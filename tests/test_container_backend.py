@@ -100,7 +100,9 @@ def test_ctrl_c_leaves_nothing_behind(loopback_free, image, engine, tmp_path):  
 
     threading.Thread(target=watch, daemon=True).start()
     left_before = leftovers(engine)
-    proc = subprocess.Popen(features_cmd(tmp_path, "--backend", "containers", "-k", "V09"), cwd=ROOT,
+    # Every scenario, not a handful: the run must still be going when the (possibly late, on a
+    # busy engine) start event arrives; a six-scenario run once finished first (CI, 2 Dec 2026).
+    proc = subprocess.Popen(features_cmd(tmp_path, "--backend", "containers"), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert seen.wait(300), "geen container gestart"
@@ -110,7 +112,7 @@ def test_ctrl_c_leaves_nothing_behind(loopback_free, image, engine, tmp_path):  
         stream.close()
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode != 0, out[-2000:]
+    assert proc.returncode != 0, out[-2000:]  # interrupted (2), not a completed run
     assert leftovers(engine) == left_before, out[-2000:]
 
 
