@@ -184,6 +184,8 @@ class SplitResolver:
     def lookup(self, name: str, rdtype: str) -> DnsAnswer:
         return self.for_name(name).lookup(name, rdtype)
 
+    __call__ = lookup  # a Lookup, like Resolver (the checks call it)
+
 
 #: Set by the harness for a hybrid keten: "ip:port" of the live resolver the parties use for real domains.
 LIVE_RESOLVER_ENV = "KETENTEST_LIVE_RESOLVER"

@@ -49,6 +49,25 @@ def test_the_split_sends_real_domains_to_the_live_resolver_and_the_rest_to_the_k
         assert split.for_name(simulated) == Resolver(keten.dns.resolver_ip)
 
 
+def test_the_split_is_a_lookup_the_checks_can_call():
+    """The checks call their resolver (ketentest.dns.Lookup); the split must answer like Resolver."""
+    from ketentest.checks._dns import mx_set
+    from ketentest.dns import DnsAnswer, DnssecState
+
+    class Side:
+        def __init__(self, name):
+            self.name, self.asked = name, []
+
+        def lookup(self, qname, rdtype):
+            self.asked.append(qname)
+            return DnsAnswer(qname, rdtype, "NOERROR", DnssecState.SECURE, ("10 mx1.ggdflevoland.test.",))
+
+    live, sim = Side("live"), Side("keten")
+    split = SplitResolver(sim, live, ("ggdflevoland.test",))
+    assert split("ggdflevoland.test", "MX").state is DnssecState.SECURE
+    assert mx_set("ggdflevoland.test", split) is not None and live.asked and not sim.asked
+
+
 def test_without_real_deelnemers_or_without_a_live_resolver_there_is_no_split(monkeypatch):
     monkeypatch.delenv(LIVE_RESOLVER_ENV, raising=False)
     plain = load_keten("midden-nederland")
