@@ -15,10 +15,12 @@ fetched), and imaplib's own line limit. Every failure is an
 
 from __future__ import annotations
 
+import datetime as dt
 import imaplib
 import re
 import socket
 import ssl
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +44,7 @@ class ImapBericht:
     uid: int
     grootte: int  # RFC822.SIZE as the server reported it
     eml: bytes
+    ontvangen: dt.datetime | None = None  # INTERNALDATE: when the server took it in
 
 
 class _Imaps(imaplib.IMAP4_SSL):
@@ -65,15 +68,22 @@ def tls_context(ca_pem: bytes | None = None, ca_bestand: str | None = None) -> s
 
 
 def wachtwoord_uit(toegang: ImapToegang) -> str:
-    """The password from ``toegang.wachtwoord_bestand`` (first line)."""
+    """The password from ``toegang.wachtwoord_bestand`` (its first line)."""
     if not toegang.wachtwoord_bestand:
         raise ImapFout(f"geen wachtwoordbestand voor de IMAP-toegang tot {toegang.host}",
                        "zet 'wachtwoord_bestand' in de keten (het wachtwoord zelf staat nooit in de keten)")
+    path = Path(toegang.wachtwoord_bestand)
     try:
-        return Path(toegang.wachtwoord_bestand).read_text().splitlines()[0].strip()
-    except (OSError, IndexError) as e:
-        raise ImapFout(f"wachtwoordbestand {toegang.wachtwoord_bestand} is niet te lezen ({e})",
-                       "controleer pad en rechten; de eerste regel is het wachtwoord") from None
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ImapFout(f"wachtwoordbestand {path} niet gevonden",
+                       "maak het bestand met alleen het wachtwoord, of pas imap.wachtwoord_bestand aan") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ImapFout(f"wachtwoordbestand {path} is niet te lezen: {getattr(e, 'strerror', None) or e}",
+                       "controleer de leesrechten; de eerste regel is het wachtwoord (UTF-8)") from None
+    if not lines or not lines[0].strip():
+        raise ImapFout(f"wachtwoordbestand {path} is leeg", "zet het wachtwoord op de eerste regel")
+    return lines[0].strip()
 
 
 def haal_op(toegang: ImapToegang, wachtwoord: str, *, ca_pem: bytes | None = None, na_uid: int = 0,
@@ -118,14 +128,17 @@ def haal_op(toegang: ImapToegang, wachtwoord: str, *, ca_pem: bytes | None = Non
             if size > max_bytes:
                 raise ImapFout(f"IMAPS naar {where}: bericht UID {uid} is {size} bytes, meer dan de grens van "
                                f"{max_bytes}", "verhoog max_bytes alleen als zo'n groot bericht verwacht is")
-            code, data = client.uid("FETCH", str(uid), "(BODY.PEEK[])")
-            body = next((part[1] for part in data or [] if isinstance(part, tuple) and len(part) == 2), None)
+            code, data = client.uid("FETCH", str(uid), "(INTERNALDATE BODY.PEEK[])")
+            part = next((p for p in data or [] if isinstance(p, tuple) and len(p) == 2), None)
+            body = part[1] if part is not None else None
             if code != "OK" or body is None:
                 raise ImapFout(f"IMAPS naar {where}: bericht UID {uid} is niet op te halen ({_text(data)})",
                                "zie de log van de IMAP-server")
             if len(body) > max_bytes:
                 raise ImapFout(f"IMAPS naar {where}: bericht UID {uid} is groter dan opgegeven", "zie de IMAP-server")
-            out.append(ImapBericht(uid, size, bytes(body)))
+            stamp = imaplib.Internaldate2tuple(part[0])
+            moment = dt.datetime.fromtimestamp(time.mktime(stamp), dt.timezone.utc) if stamp else None
+            out.append(ImapBericht(uid, size, bytes(body), moment))
         return out
     except (imaplib.IMAP4.abort, OSError) as e:
         raise ImapFout(f"IMAPS naar {where}: verbinding verbroken ({_text(e)})",

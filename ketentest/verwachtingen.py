@@ -18,12 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import fcntl
-import imaplib
 import json
-import os
-import socket
-import ssl
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -219,17 +214,9 @@ def record(path: str | Path, new: Iterable[Verwachting]) -> None:
         old = _read(path) if path.exists() else b""
         _parse(old, path)  # refuse to build on a broken file
         data = old + "".join(v.to_json() + "\n" for v in new).encode("utf-8")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        from simulators.store import write_atomic
+
+        write_atomic(path, data)  # fsync, rename, directory fsync (under the lock: one writer)
 
 
 def record_sent(path: str | Path, keten: Keten, deelnemer: Deelnemer, kenmerk: str,
@@ -299,18 +286,6 @@ def arrival(data: bytes) -> dt.datetime | None:
     return None
 
 
-class _Imap(imaplib.IMAP4_SSL):
-    """IMAP over TLS that may connect to an address while checking the host name."""
-
-    def __init__(self, toegang: ImapToegang, context: ssl.SSLContext, timeout: float) -> None:
-        self._address = toegang.ip or toegang.host
-        super().__init__(toegang.host, toegang.port, ssl_context=context, timeout=timeout)
-
-    def _create_socket(self, timeout):
-        sock = socket.create_connection((self._address, self.port), timeout)
-        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
-
-
 class ImapBron:
     """A real mailbox over IMAP with TLS (certificate and host name checked),
     read-only: each message with its INTERNALDATE as the arrival moment."""
@@ -320,59 +295,19 @@ class ImapBron:
         self.timeout = timeout
         self.beschrijving = f"IMAP {toegang.gebruiker}@{toegang.host}:{toegang.port}/{toegang.map}"
 
-    def password(self) -> str:
-        path = Path(self.toegang.wachtwoord_bestand)
-        try:
-            text = path.read_text(encoding="utf-8").strip("\r\n")
-        except FileNotFoundError:
-            raise VerwachtingenFout(f"wachtwoordbestand {path} niet gevonden",
-                                    "maak het bestand met alleen het wachtwoord, of pas imap.wachtwoord_bestand aan") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise VerwachtingenFout(f"wachtwoordbestand {path} is niet te lezen: {getattr(e, 'strerror', None) or e}",
-                                    "controleer de leesrechten; het bestand bevat alleen het wachtwoord (UTF-8)") from None
-        if not text:
-            raise VerwachtingenFout(f"wachtwoordbestand {path} is leeg", "zet het wachtwoord in het bestand")
-        return text
-
     def antwoorden(self) -> Iterator[Antwoord]:
+        """Read with ketentest.imap (verified TLS, bounded count and sizes);
+        the arrival moment is the server's INTERNALDATE."""
+        from ketentest.imap import ImapFout, haal_op, wachtwoord_uit
+
         t = self.toegang
-        password = self.password()
-        context = ssl.create_default_context(cafile=t.ca_bestand)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
         try:
-            conn = _Imap(t, context, self.timeout)
-        except (OSError, ssl.SSLError, imaplib.IMAP4.error) as e:
-            raise VerwachtingenFout(f"{self.beschrijving}: geen TLS-verbinding: {str(e)[:200]}",
-                                    "controleer host, ip, poort en (bij een eigen CA) imap.ca_bestand") from None
-        try:
-            conn.login(t.gebruiker, password)
-            status, _ = conn.select(_quote(t.map), readonly=True)
-            if status != "OK":
-                raise VerwachtingenFout(f"{self.beschrijving}: map {t.map!r} bestaat niet", "pas imap.map aan")
-            _, found = conn.uid("SEARCH", None, "ALL")
-            for uid in (found[0] or b"").split():
-                _, parts = conn.uid("FETCH", uid, "(INTERNALDATE BODY.PEEK[])")
-                for part in parts:
-                    if isinstance(part, tuple):
-                        stamp = imaplib.Internaldate2tuple(part[0])
-                        moment = dt.datetime.fromtimestamp(time.mktime(stamp), dt.timezone.utc) if stamp else None
-                        yield Antwoord(part[1], moment or arrival(part[1]) or dt.datetime.now(dt.timezone.utc),
-                                       f"imap:{t.map}/{uid.decode()}")
-        except imaplib.IMAP4.error as e:
-            raise VerwachtingenFout(f"{self.beschrijving}: {str(e)[:200]}",
-                                    "controleer gebruiker en wachtwoord(bestand) en de map") from None
-        except (OSError, ssl.SSLError) as e:
-            raise VerwachtingenFout(f"{self.beschrijving}: verbinding verbroken: {str(e)[:200]}",
-                                    "probeer het later opnieuw") from None
-        finally:
-            try:
-                conn.logout()
-            except (OSError, imaplib.IMAP4.error):
-                pass
-
-
-def _quote(folder: str) -> str:
-    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            berichten = haal_op(t, wachtwoord_uit(t), timeout=self.timeout)
+        except ImapFout as e:
+            raise VerwachtingenFout(e.message, e.hint) from None
+        for b in berichten:
+            moment = b.ontvangen or arrival(b.eml) or dt.datetime.now(dt.timezone.utc)
+            yield Antwoord(b.eml, moment, f"imap:{t.map}/{b.uid}")
 
 
 # --- judging ------------------------------------------------------------------------------------

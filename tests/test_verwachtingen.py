@@ -213,7 +213,7 @@ def test_imap_source_comes_from_the_keten_and_needs_its_password_file(tmp_path, 
     (tmp_path / "geheim.txt").write_text("s3cret\n")
     assert main(argv) == 2  # port 1 on loopback: nobody listens
     err = capsys.readouterr().err
-    assert "geen TLS-verbinding" in err and "s3cret" not in err and "Traceback" not in err
+    assert "geen verbinding" in err and "s3cret" not in err and "Traceback" not in err
     assert main(argv[:-1] + ["--imap", "ggd-flevoland"]) == 2
     assert "heeft geen echt.imap" in capsys.readouterr().err
 
@@ -346,7 +346,7 @@ def test_replies_are_collected_from_a_real_imap_mailbox(dovecot, bestand):
 
     with pytest.raises(VerwachtingenFout) as err:
         list(vw.ImapBron(dataclasses.replace(toegang, host="ander.meldpunt-gv.nl")).antwoorden())
-    assert "geen TLS-verbinding" in err.value.message
+    assert "certificaat is niet te vertrouwen" in err.value.message
     # a wrong password
     bad = maildir.parent.parent.parent / "fout.txt"
     bad.write_text("fout\n")

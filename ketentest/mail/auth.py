@@ -158,15 +158,10 @@ def use_keten_resolver(ip: str, port: int = 53) -> None:
     again with the same address is a no-op."""
     with _default_resolver_lock:
         current = dns.resolver.default_resolver
-        if current is not None and list(current.nameservers) == [ip] and current.port == port:
+        if current is not None and list(current.nameservers) == [ip] and current.port == port \
+                and not isinstance(current, SplitDnspythonResolver):
             return
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = [ip]
-        resolver.port = port
-        resolver.timeout = 5.0
-        resolver.lifetime = 10.0
-        resolver.use_edns(0, 0, 1232)
-        dns.resolver.default_resolver = resolver
+        dns.resolver.default_resolver = _dnspython_resolver(ip, port)
 
 
 def _dnspython_resolver(ip: str, port: int) -> dns.resolver.Resolver:
