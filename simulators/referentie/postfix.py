@@ -78,9 +78,10 @@ maximal_backoff_time = 1h
 queue_run_delay = 1h
 """
 
-# chroot "n" everywhere: the smtp client must read the bind-mounted resolv.conf.
-_MASTER_CF = """\
-{inject_ip}:{inject_port} inet n - n - - smtpd
+#: Postfix's internal services, the same in every instance the harness runs (this
+#: reference sender and the real meldpunt, simulators/referentie/meldpunt.py). chroot "n"
+#: everywhere: the smtp client must read the bind-mounted resolv.conf.
+MASTER_SERVICES = """\
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -92,8 +93,6 @@ trace     unix  -       -       n       -       0       bounce
 verify    unix  -       -       n       -       1       verify
 flush     unix  n       -       n       1000?   0       flush
 proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp -o max_use=1
-relay     unix  -       -       n       -       -       smtp -o max_use=1
 showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
@@ -102,6 +101,12 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 """
+
+_MASTER_CF = """\
+{inject_ip}:{inject_port} inet n - n - - smtpd
+smtp      unix  -       -       n       -       -       smtp -o max_use=1
+relay     unix  -       -       n       -       -       smtp -o max_use=1
+""" + MASTER_SERVICES
 
 #: Runs master in the private mount namespace and stops it when its stdin
 #: closes: on close(), and also when the harness dies, even by SIGKILL
