@@ -6,24 +6,14 @@ a live Unbound on a stand-in root is in tests/test_echt_meldpunt.py."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import dns.resolver
 import pytest
 
 from ketentest.config import load_keten
 from ketentest.dns import LIVE_RESOLVER_ENV, Resolver, SplitResolver, keten_resolver, live_domains, within
 from ketentest.mail import auth
-from ketentest.model import Echt
 
-FLEVO = "ggd-flevoland"
-
-
-def hybrid():
-    keten = load_keten("midden-nederland")
-    mps = tuple(dataclasses.replace(m, echt=Echt(frozenset({m.adres}))) if m.id == FLEVO else m
-                for m in keten.meldpunten)
-    return dataclasses.replace(keten, meldpunten=mps)
+from tests.test_echt_rapport import hybrid_keten as hybrid  # midden-nederland, GGD Flevoland echt
 
 
 @pytest.mark.parametrize("name, domain, expected", [
